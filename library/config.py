@@ -1,0 +1,118 @@
+"""Settings, resolved once: explicit argument, then environment variable, then default.
+
+`SETTINGS` is the single registry; the README documents each entry and a test
+checks that it does.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .errors import SettingsError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    env: str
+    attr: str
+    default: str
+    description: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("LIBRARY_REFERENCES_DIR", "references_dir", "references/",
+                "The collection: one BibTeX file per reference, plus themes.toml."),
+    SettingSpec("LIBRARY_INDEX_DIR", "index_dir", "var/index/",
+                "The search index, a cache rebuilt from the collection whenever needed."),
+    SettingSpec("LIBRARY_DATA_DIR", "data_dir", "var/data/",
+                "Everything else the app keeps: saved packs, the change log, the trash."),
+    SettingSpec("LIBRARY_CROSSREF_URL", "crossref_url", "https://api.crossref.org",
+                "Base URL of the Crossref REST API used for DOI look-ups."),
+    SettingSpec("LIBRARY_CONTACT_EMAIL", "contact_email", "",
+                "Contact address sent in the User-Agent of DOI look-ups (Crossref asks for one)."),
+    SettingSpec("LIBRARY_HTTP_TIMEOUT", "http_timeout", "10",
+                "Seconds to wait for the DOI service before giving up."),
+    SettingSpec("LIBRARY_LOCK_TIMEOUT", "lock_timeout", "15",
+                "Seconds a writer waits for another writer before giving up with a message."),
+    SettingSpec("LIBRARY_MAX_UPLOAD_MB", "max_upload_mb", "5",
+                "Largest BibTeX, RIS or pack file accepted, in megabytes."),
+    SettingSpec("LIBRARY_LIBRARIAN_PASSWORD_HASH", "librarian_password_hash", "",
+                "Salted hash of the librarian password (make one with `python -m library hash-password`). "
+                "Empty means the app is read-only."),
+    SettingSpec("LIBRARY_USER", "user", "",
+                "Name recorded in the change log for CLI changes (default: the login name)."),
+)
+
+
+def _resolve_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def _positive_number(name: str, value: str, cast: Callable[[str], float]) -> float:
+    try:
+        number = cast(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not '{value}'.") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be greater than zero, not '{value}'.")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    references_dir: Path
+    index_dir: Path
+    data_dir: Path
+    crossref_url: str = "https://api.crossref.org"
+    contact_email: str = ""
+    http_timeout: float = 10.0
+    lock_timeout: float = 15.0
+    max_upload_mb: float = 5.0
+    librarian_password_hash: str = field(default="", repr=False)
+    user: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read every setting: `overrides` win over `env`, which wins over defaults."""
+        env = os.environ if env is None else env
+        raw = {spec.attr: env.get(spec.env) or spec.default for spec in SETTINGS}
+        values: dict[str, object] = {
+            "references_dir": _resolve_path(raw["references_dir"]),
+            "index_dir": _resolve_path(raw["index_dir"]),
+            "data_dir": _resolve_path(raw["data_dir"]),
+            "crossref_url": raw["crossref_url"].rstrip("/"),
+            "contact_email": raw["contact_email"],
+            "http_timeout": _positive_number("LIBRARY_HTTP_TIMEOUT", raw["http_timeout"], float),
+            "lock_timeout": _positive_number("LIBRARY_LOCK_TIMEOUT", raw["lock_timeout"], float),
+            "max_upload_mb": _positive_number("LIBRARY_MAX_UPLOAD_MB", raw["max_upload_mb"], float),
+            "librarian_password_hash": raw["librarian_password_hash"],
+            "user": raw["user"] or _login_name(),
+        }
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name.endswith("_dir"):
+                value = _resolve_path(str(value))
+            values[name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"

@@ -1,0 +1,106 @@
+"""The library's domain errors.
+
+Every message tells the reader what went wrong and what to do about it.  The
+app and the CLI catch `LibraryError` and show its message; any other exception
+is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LibraryError(Exception):
+    """Base class for every error the library raises on purpose."""
+
+
+class SettingsError(LibraryError):
+    """A setting (environment variable or argument) has an unusable value."""
+
+
+class VocabularyError(LibraryError):
+    """The theme vocabulary file is missing or malformed."""
+
+
+class ReferenceNotFound(LibraryError):
+    """No reference with the given citation key is in the collection."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"No reference with the key '{key}' is in the collection. "
+            "Check the spelling, or search for it by title."
+        )
+        self.key = key
+
+
+class InvalidKey(LibraryError):
+    """A citation key that cannot safely be used as a file name."""
+
+
+class DuplicateReference(LibraryError):
+    """Adding would create a second copy of a reference already in the collection."""
+
+
+class EntryProblems(LibraryError):
+    """BibTeX input has problems that stop it from being saved.
+
+    `problems` lists every one (file, line, key, reason) so the caller can
+    show them all at once.
+    """
+
+    def __init__(self, problems: "list[Problem]", summary: str | None = None) -> None:
+        self.problems = list(problems)
+        lines = [p.describe() for p in self.problems[:20]]
+        more = len(self.problems) - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more problem(s).")
+        head = summary or f"{len(self.problems)} problem(s) found:"
+        super().__init__("\n".join([head, *lines]))
+
+
+class LockTimeout(LibraryError):
+    """Another writer held the collection or index lock for too long."""
+
+
+class WriteFailed(LibraryError):
+    """A file could not be written (disk full, read-only folder...); nothing was changed."""
+
+
+class IndexUnavailable(LibraryError):
+    """The search index could not be opened or rebuilt."""
+
+
+class PackError(LibraryError):
+    """An evidence pack is malformed or cannot be rendered."""
+
+
+class PackDoesNotFit(PackError):
+    """The brief does not fit on one page; the message says what to cut."""
+
+
+class LookupFailed(LibraryError):
+    """A DOI lookup failed (offline, not found, service error)."""
+
+
+class AccessDenied(LibraryError):
+    """The user is not signed in as a librarian."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in BibTeX input, located as precisely as we can."""
+
+    source: str
+    line: int | None
+    key: str | None
+    reason: str
+    severity: str = "error"  # "error" stops a save; "warning" is shown but allowed
+
+    def describe(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.key:
+            where += f", entry '{self.key}'"
+        label = "Warning" if self.severity == "warning" else "Error"
+        return f"{where}: {label}: {self.reason}"
