@@ -1,0 +1,310 @@
+"""The library's public verbs: open, search, read, check, add, edit, delete, restore, export.
+
+Paired steps stay together: adding a reference validates it, writes its file
+and updates the index in one call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .bibtex import Entry, ParseResult, format_entries, parse_bytes, parse_text
+from .config import Settings
+from .errors import (DuplicateReference, EntryProblems, InvalidKey, LibraryError, Problem,
+                     ReferenceNotFound)
+from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
+from .records import Record, normalise_doi
+from .search import SearchRequest, SearchResult, Searcher
+from .store import Collection
+from .taxonomy import VOCABULARY_FILE, Vocabulary, load_vocabulary
+from .validation import CollectionReport, check_collection, check_entry, check_key
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: tuple[str, ...]
+    replaced: tuple[str, ...]
+    problems: tuple[Problem, ...]  # warnings that did not stop the save
+    sync: SyncReport
+
+
+class Library:
+    """One collection with its vocabulary, index and data folder.
+
+    Opening brings the index up to date with the files (re-indexing only what
+    changed).  Safe to share between threads of one process.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, progress: ProgressCallback | None = None,
+                 sync: bool = True) -> None:
+        self.settings = settings or Settings.from_env()
+        self.collection = Collection(self.settings.references_dir, self.settings.data_dir,
+                                     lock_timeout=self.settings.lock_timeout, user=self.settings.user)
+        self.index = SearchIndex(self.settings.index_dir, lock_timeout=self.settings.lock_timeout)
+        self._searcher = Searcher(self.index)
+        self._lock = threading.RLock()
+        self._vocabulary: Vocabulary | None = None
+        self._vocabulary_digest = ""
+        self._last_refresh = 0.0
+        self._dir_mtime = 0
+        self.last_sync = SyncReport()
+        self._load_vocabulary()
+        if sync:
+            self.last_sync = self.refresh(progress=progress)
+
+    # ------------------------------------------------------------ vocabulary
+    @property
+    def vocabulary_path(self) -> Path:
+        return self.settings.references_dir / VOCABULARY_FILE
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        assert self._vocabulary is not None
+        return self._vocabulary
+
+    def _load_vocabulary(self) -> None:
+        digest = vocabulary_digest_of(self.vocabulary_path)
+        if self._vocabulary is None or digest != self._vocabulary_digest:
+            self._vocabulary = load_vocabulary(self.vocabulary_path)
+            self._vocabulary_digest = digest
+
+    # ------------------------------------------------------------ keeping in sync
+    def refresh(self, *, progress: ProgressCallback | None = None, wait: bool = True,
+                max_age: float | None = None) -> SyncReport:
+        """Bring the index up to date with the folder.
+
+        With `max_age`, a full look at the folder happens only when that many
+        seconds have passed or the folder itself changed (files added, deleted
+        or replaced), which keeps page loads cheap on very large collections.
+        """
+        with self._lock:
+            if max_age is not None:
+                try:
+                    dir_mtime = self.settings.references_dir.stat().st_mtime_ns
+                except FileNotFoundError:
+                    dir_mtime = 0
+                fresh = time.monotonic() - self._last_refresh < max_age
+                if fresh and dir_mtime == self._dir_mtime:
+                    return SyncReport()
+                self._dir_mtime = dir_mtime
+            self._load_vocabulary()
+            report = self.index.sync(self.collection, self.vocabulary, self._vocabulary_digest,
+                                     progress=progress, wait=wait)
+            self._last_refresh = time.monotonic()
+            return report
+
+    def rebuild(self, *, progress: ProgressCallback | None = None, procs: int | None = None) -> SyncReport:
+        with self._lock:
+            self._load_vocabulary()
+            return self.index.sync(self.collection, self.vocabulary, self._vocabulary_digest,
+                                   progress=progress, force_rebuild=True, procs=procs)
+
+    # ------------------------------------------------------------ reading
+    def search(self, request: SearchRequest | str = "", **filters: object) -> SearchResult:
+        if isinstance(request, str):
+            request = SearchRequest(text=request, **filters)  # type: ignore[arg-type]
+        with self._lock:
+            return self._searcher.search(request)
+
+    def get(self, key: str) -> Record:
+        """The full reference, read from its file (the truth, not the index)."""
+        try:
+            check_key(key)
+        except InvalidKey:
+            raise ReferenceNotFound(key) from None
+        return Record.from_entry(self.collection.read(key))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Record | None]:
+        out: dict[str, Record | None] = {}
+        for key in keys:
+            try:
+                out[key] = self.get(key)
+            except ReferenceNotFound:
+                out[key] = None
+        return out
+
+    def all_entries(self) -> tuple[list[Entry], list[Problem]]:
+        """Every entry in the collection, read from the files (slow on big collections)."""
+        entries: list[Entry] = []
+        problems: list[Problem] = []
+        for name in sorted(self.collection.scan()):
+            path = self.settings.references_dir / name
+            result = parse_bytes(path.read_bytes(), str(path))
+            problems.extend(result.problems)
+            if not result.entries and not result.errors:
+                problems.append(Problem(str(path), None, None, "the file holds no BibTeX entry."))
+            if len(result.entries) > 1:
+                problems.append(Problem(str(path), result.entries[1].line, result.entries[1].key,
+                                        "the collection keeps one entry per file; move this entry to "
+                                        f"its own file ({result.entries[1].key}.bib)."))
+            for entry in result.entries[:1]:
+                if entry.key != Path(name).stem:
+                    problems.append(Problem(str(path), entry.line, entry.key,
+                                            f"the file name should be '{entry.key}.bib' to match the key."))
+                entries.append(entry)
+        return entries, problems
+
+    def check(self) -> CollectionReport:
+        """Validate the whole collection: every file, every entry, keys and DOIs across files."""
+        entries, problems = self.all_entries()
+        problems.extend(check_collection(entries, self.vocabulary))
+        return CollectionReport(len(entries), tuple(problems))
+
+    def export(self, request: SearchRequest | str | None = None) -> str:
+        """BibTeX of the whole collection, or of every reference a search finds (as written)."""
+        if request is None:
+            entries, _ = self.all_entries()
+            return format_entries(entries)
+        if isinstance(request, str):
+            request = SearchRequest(text=request)
+        keys: list[str] = []
+        page = 1
+        while True:
+            result = self.search(SearchRequest(**{**request.__dict__, "page": page, "per_page": 100}))
+            keys.extend(h.key for h in result.hits)
+            if page >= result.pages:
+                break
+            page += 1
+        return format_entries(self.collection.read(k) for k in keys)
+
+    # ------------------------------------------------------------ changing
+    def validate(self, entries: Sequence[Entry]) -> list[Problem]:
+        problems: list[Problem] = []
+        for entry in entries:
+            problems.extend(check_entry(entry, self.vocabulary))
+        return problems
+
+    def find_duplicate(self, entry: Entry) -> str | None:
+        """The key of a reference already in the collection that this entry repeats (same key or DOI)."""
+        if self.collection.path_for(entry.key).exists():
+            return entry.key
+        doi = entry.fields.get("doi")
+        if doi:
+            hit = self._key_for_doi(normalise_doi(doi))
+            if hit:
+                return hit
+        return None
+
+    def _key_for_doi(self, doi: str) -> str | None:
+        from whoosh import query as wq
+
+        searcher = self.index.searcher()
+        for candidate in {doi, doi.upper()}:
+            for docnum in searcher.docs_for_query(wq.Term("doi", candidate)):
+                return searcher.stored_fields(docnum)["key"]
+        # DOIs are stored as written; compare case-insensitively among the few with this prefix.
+        prefix = doi.split("/", 1)[0]
+        for docnum in searcher.docs_for_query(wq.Prefix("doi", prefix)):
+            stored = searcher.stored_fields(docnum)
+            if normalise_doi(stored.get("doi", "")) == doi:
+                return stored["key"]
+        return None
+
+    def add_entries(self, entries: Sequence[Entry], *, replace: bool = False, who: str | None = None,
+                    stamp: bool = True) -> AddResult:
+        """Validate, refuse duplicates, write one file per entry atomically, update the index.
+
+        Nothing is written unless every entry passes.
+        """
+        today = dt.date.today().isoformat()
+        prepared = []
+        for entry in entries:
+            if stamp and not entry.fields.get("added"):
+                entry = entry.with_fields(added=today)
+            if stamp and not entry.fields.get("added-by"):
+                entry = entry.with_fields(added_by=who or self.settings.user)
+            prepared.append(entry)
+        problems = self.validate(prepared)
+        seen: dict[str, str] = {}
+        for entry in prepared:
+            folded = entry.key.casefold()
+            if folded in seen:
+                problems.append(Problem(entry.source, entry.line, entry.key,
+                                        "this key appears twice in what you are adding."))
+            seen[folded] = entry.key
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise EntryProblems(errors, "Nothing was saved, because of these problems:")
+        added: list[str] = []
+        replaced: list[str] = []
+        with self._lock, self.collection.locked():
+            self._refresh_quietly()
+            for entry in prepared:
+                duplicate = self.find_duplicate(entry)
+                if duplicate and not (replace and duplicate == entry.key):
+                    raise DuplicateReference(
+                        f"'{entry.key}' is already in the collection"
+                        + (f" as '{duplicate}' (same DOI)" if duplicate != entry.key else "")
+                        + ". Nothing was saved. Edit the existing reference instead, or choose "
+                        "'replace' to overwrite it."
+                    )
+            for entry in prepared:
+                existed = self.collection.path_for(entry.key).exists()
+                self.collection.write(entry, action="replace" if existed else "add", who=who)
+                (replaced if existed else added).append(entry.key)
+            sync = self.refresh()
+        warnings = tuple(p for p in problems if p.severity == "warning")
+        return AddResult(tuple(added), tuple(replaced), warnings, sync)
+
+    def add_text(self, text: str, source: str = "<pasted text>", **options: object) -> AddResult:
+        result = parse_text(text, source)
+        return self._add_parsed(result, **options)
+
+    def add_bytes(self, data: bytes, source: str, **options: object) -> AddResult:
+        if len(data) > self.settings.max_upload_bytes:
+            raise LibraryError(f"{source} is {len(data) / 1_048_576:.1f} MB, over the limit of "
+                               f"{self.settings.max_upload_mb:g} MB. Split it into smaller files.")
+        return self._add_parsed(parse_bytes(data, source), **options)
+
+    def _add_parsed(self, result: ParseResult, **options: object) -> AddResult:
+        if result.errors:
+            raise EntryProblems(list(result.errors), "Nothing was saved, because of these problems:")
+        if not result.entries:
+            raise EntryProblems([Problem("<input>", None, None, "no BibTeX entries were found.")],
+                                "Nothing was saved:")
+        added = self.add_entries(list(result.entries), **options)  # type: ignore[arg-type]
+        return AddResult(added.added, added.replaced,
+                         tuple(p for p in result.problems if p.severity == "warning") + added.problems,
+                         added.sync)
+
+    def update(self, entry: Entry, *, who: str | None = None, previous_key: str | None = None) -> SyncReport:
+        """Save an edited reference (its key may change; the old file then goes to the trash)."""
+        errors = [p for p in self.validate([entry]) if p.severity == "error"]
+        if errors:
+            raise EntryProblems(errors, "The changes were not saved, because of these problems:")
+        with self._lock, self.collection.locked():
+            old_key = previous_key or entry.key
+            if not self.collection.path_for(old_key).exists():
+                raise ReferenceNotFound(old_key)
+            if old_key != entry.key and self.collection.path_for(entry.key).exists():
+                raise DuplicateReference(f"'{entry.key}' is already in the collection; choose another key.")
+            self.collection.write(entry, action="edit", who=who,
+                                  detail=f"renamed from {old_key}" if old_key != entry.key else "")
+            if old_key != entry.key:
+                self.collection.remove(old_key, who=who)
+            return self.refresh()
+
+    def delete(self, key: str, *, who: str | None = None) -> SyncReport:
+        with self._lock, self.collection.locked():
+            self.collection.remove(key, who=who)
+            return self.refresh()
+
+    def restore(self, key: str, *, who: str | None = None) -> SyncReport:
+        with self._lock, self.collection.locked():
+            self.collection.restore(key, who=who)
+            return self.refresh()
+
+    def _refresh_quietly(self) -> None:
+        self.refresh()
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def open_library(settings: Settings | None = None, **kwargs: object) -> Library:
+    return Library(settings, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,516 @@
+"""Look a DOI up in Crossref's REST API and turn the answer into a BibTeX entry.
+
+This is the library's only door to the network: one `requests.Session` with a
+descriptive User-Agent (Crossref serves identified clients from its "polite"
+pool), timeouts, a few retries with back-off, and a cap on the size of the
+answer.  Every failure becomes a `LookupFailed` whose message tells the user
+what to do; no `requests` exception escapes.
+
+A DOI is never guessed from a title: the user gives one, or pastes BibTeX.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, unquote
+
+import requests
+from urllib3.exceptions import ReadTimeoutError
+
+from . import latex
+from .bibtex import Entry, make_key
+from .config import Settings
+from .errors import LookupFailed
+
+USER_AGENT = "trauma-informed-evidence-library/0.1 (https://github.com/{mailto})"
+MAX_ATTEMPTS = 3
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+MAX_RETRY_AFTER_SECONDS = 30.0
+BACKOFF_BASE_SECONDS = 1.0
+MAX_DOI_LENGTH = 300
+
+_EXAMPLE = "A DOI starts with 10. and has a slash, e.g. 10.1016/S0749-3797(98)00017-8."
+_PASTE_INSTEAD = "or add the reference by pasting its BibTeX."
+
+# ---------------------------------------------------------------- DOIs
+
+_DOI_PREFIX = re.compile(
+    r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/)", re.IGNORECASE)
+# Prefix "10." + registrant code (digits, optionally dot-separated), slash, any suffix.
+# ASCII digits only: `\d` would also accept Arabic-Indic and other digits.
+_DOI_SHAPE = re.compile(r"^10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+$")
+# Invisible or layout characters that turn up when a DOI is copied out of a PDF.
+_UNUSABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"}
+
+
+def parse_doi(text: str) -> str:
+    """The bare DOI in `text` (case kept), or `LookupFailed` saying why it is not one.
+
+    Accepts '10.xxxx/...', 'doi:10.xxxx/...', 'https://doi.org/10.xxxx/...' and
+    'http://dx.doi.org/10.xxxx/...', with spaces around.
+    """
+    if not isinstance(text, str):
+        raise LookupFailed(f"No DOI was given. {_EXAMPLE}")
+    candidate = text.strip()
+    if not candidate:
+        raise LookupFailed(f"No DOI was given. {_EXAMPLE}")
+    if len(candidate) > MAX_DOI_LENGTH:
+        raise LookupFailed(f"'{_shown(candidate)}' is not a DOI (it is far too long). {_EXAMPLE}")
+    bare = _DOI_PREFIX.sub("", candidate, count=1)
+    if bare != candidate and "://" in candidate:
+        # In a link the DOI may be percent-encoded (10.1126%2Fscience...).
+        bare = unquote(bare)
+    if any(unicodedata.category(c) in _UNUSABLE_CATEGORIES or c.isspace() for c in bare):
+        raise LookupFailed(f"'{_shown(candidate)}' is not a DOI (it contains spaces or invisible "
+                           f"characters). {_EXAMPLE}")
+    if not _DOI_SHAPE.match(bare):
+        raise LookupFailed(f"'{_shown(candidate)}' is not a DOI. {_EXAMPLE}")
+    return bare
+
+
+def is_doi(text: str) -> bool:
+    try:
+        parse_doi(text)
+    except LookupFailed:
+        return False
+    return True
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """The user's text, safe and short enough to quote back in a message."""
+    visible = "".join("?" if unicodedata.category(c) in _UNUSABLE_CATEGORIES - {"Zs"} else c
+                      for c in text)
+    return visible if len(visible) <= limit else visible[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- the client
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CrossrefClient:
+    """Looks DOIs up in Crossref; one instance holds one HTTP session.
+
+    `sleep` and `today` are parameters so tests can record back-off waits
+    instead of waiting, and fix the date written into `added`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        today: Callable[[], date] = date.today,
+        max_attempts: int = MAX_ATTEMPTS,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.base_url = settings.crossref_url.rstrip("/")
+        self.timeout = (float(settings.http_timeout), float(settings.http_timeout))
+        self.max_attempts = max(1, max_attempts)
+        self.max_response_bytes = max_response_bytes
+        self._sleep = sleep
+        self._today = today
+        self.session = requests.Session()
+        self.session.headers.update({
+            "User-Agent": user_agent(settings.contact_email),
+            "Accept": "application/json",
+        })
+
+    def __enter__(self) -> "CrossrefClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def work_url(self, doi: str) -> str:
+        # The slash is quoted too (as Crossref's own links do), so that a DOI
+        # containing '..' or '?' cannot change which resource is asked for.
+        return f"{self.base_url}/works/{quote(doi, safe='')}"
+
+    def lookup(self, doi: str) -> Entry:
+        """The work with this DOI as a BibTeX entry, or `LookupFailed` saying why not."""
+        bare = parse_doi(doi)
+        body, content_type = self._get(bare, self.work_url(bare))
+        message = _work_message(body, content_type)
+        return entry_from_work(message, looked_up=self._today(), requested_doi=bare)
+
+    # ------------------------------------------------------------ HTTP
+
+    def _get(self, doi: str, url: str) -> tuple[bytes, str]:
+        for attempt in range(1, self.max_attempts + 1):
+            last = attempt == self.max_attempts
+            try:
+                response = self.session.get(url, timeout=self.timeout, stream=True)
+            except requests.ConnectionError:  # includes ConnectTimeout and SSL errors
+                if last:
+                    raise LookupFailed(self._unreachable()) from None
+                self._sleep(_backoff(attempt))
+                continue
+            except requests.Timeout:
+                raise LookupFailed(self._too_slow()) from None
+            except requests.RequestException:  # a malformed base URL and the like
+                raise LookupFailed(self._unreachable()) from None
+            with response:
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    if last:
+                        raise LookupFailed(_busy() if status == 429 else _server_error(status))
+                    self._sleep(_retry_delay(response.headers.get("Retry-After"), attempt))
+                    continue
+                if status == 404:
+                    raise LookupFailed(
+                        f"No work with the DOI {doi} is registered with Crossref. Check the DOI for "
+                        f"typos. (DOIs registered elsewhere, such as DataCite's for many theses and "
+                        f"data sets, cannot be looked up here: {_PASTE_INSTEAD})")
+                if status != 200:
+                    raise LookupFailed(
+                        f"The DOI service could not look up {doi} (it answered with error {status}). "
+                        f"Check the DOI, {_PASTE_INSTEAD}")
+                return self._read_body(response), response.headers.get("Content-Type", "")
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        try:
+            if declared.strip().isdigit() and int(declared) > self.max_response_bytes:
+                raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            # Counted after decompression, so a small gzip bomb is stopped too.
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except _TooLarge:
+            raise LookupFailed(
+                f"The DOI service sent an unexpectedly large answer (over "
+                f"{self.max_response_bytes / (1024 * 1024):g} MB), so it was not read. "
+                f"Try again later, {_PASTE_INSTEAD}") from None
+        except requests.RequestException as error:
+            # requests reports a read timeout in the middle of a body as a
+            # ConnectionError wrapping urllib3's ReadTimeoutError.
+            if isinstance(error, requests.Timeout) or any(
+                    isinstance(arg, ReadTimeoutError) for arg in error.args):
+                raise LookupFailed(self._too_slow()) from None
+            raise LookupFailed(
+                f"The answer from the DOI service at {self.base_url} was cut short. "
+                f"Try again, {_PASTE_INSTEAD}") from None
+
+    def _unreachable(self) -> str:
+        return (f"Could not reach the DOI service at {self.base_url}. Check the internet "
+                f"connection, {_PASTE_INSTEAD}")
+
+    def _too_slow(self) -> str:
+        return (f"The DOI service at {self.base_url} did not answer within "
+                f"{self.timeout[1]:g} seconds. Try again later, {_PASTE_INSTEAD}")
+
+
+def user_agent(contact_email: str) -> str:
+    """Crossref asks clients to name themselves and give a contact address."""
+    email = contact_email.strip()
+    # A header value must be printable ASCII on one line; anything else would
+    # make the request fail (or inject a header), so such an address is left out.
+    usable = bool(email) and email.isascii() and email.isprintable() and " " not in email \
+        and "@" in email
+    return USER_AGENT.format(mailto=f"; mailto:{email}" if usable else "")
+
+
+def _backoff(attempt: int) -> float:
+    return min(MAX_RETRY_AFTER_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+
+
+def _retry_delay(retry_after: str | None, attempt: int) -> float:
+    """Seconds to wait before the next attempt: the server's Retry-After if usable."""
+    if retry_after:
+        # Proxies sometimes repeat a header ("1, 1"); the first value is what was meant.
+        first = retry_after.split(",")[0].strip()
+        seconds: float | None = None
+        try:
+            seconds = float(first)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(retry_after.strip())
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc)
+                seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                seconds = None
+        if seconds is not None and seconds == seconds:  # not NaN
+            return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
+    return _backoff(attempt)
+
+
+def _busy() -> str:
+    return ("The DOI service is busy (it has had too many requests). Wait a minute and try again, "
+            + _PASTE_INSTEAD)
+
+
+def _server_error(status: int) -> str:
+    return (f"The DOI service is having problems (it answered with error {status}). "
+            f"Try again later, {_PASTE_INSTEAD}")
+
+
+def _work_message(body: bytes, content_type: str) -> Mapping[str, object]:
+    """The `message` object of a Crossref answer, or `LookupFailed`."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # includes JSONDecodeError and UnicodeDecodeError
+        if "html" in content_type.lower():
+            raise LookupFailed(
+                "The DOI service sent a web page instead of the work's details. If your network "
+                "needs you to sign in through a web page, do that and try again; otherwise "
+                + _PASTE_INSTEAD) from None
+        raise LookupFailed(
+            "The DOI service sent an answer that could not be read (it was not valid JSON). "
+            f"Try again later, {_PASTE_INSTEAD}") from None
+    message = document.get("message") if isinstance(document, dict) else None
+    if not isinstance(message, dict):
+        raise LookupFailed(
+            "The DOI service's answer did not contain the work's details. "
+            f"Try again later, {_PASTE_INSTEAD}")
+    return message
+
+
+# ---------------------------------------------------------------- mapping
+
+CROSSREF_TYPES = {
+    "journal-article": "article",
+    "book": "book",
+    "monograph": "book",
+    "edited-book": "book",
+    "reference-book": "book",
+    "book-chapter": "incollection",
+    "book-section": "incollection",
+    "book-part": "incollection",
+    "proceedings-article": "inproceedings",
+    "report": "techreport",
+    "dissertation": "phdthesis",
+    "posted-content": "misc",
+}
+
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:_.-]*(?:\s[^<>]*)?/?>")
+_SPACES = re.compile(r"\s+")
+_DASHES = re.compile(r"\s*[-\u2010\u2011\u2012\u2013\u2014]+\s*")
+_DOI_RESOLVER = re.compile(r"^https?://(?:dx\.|www\.)?doi\.org/", re.IGNORECASE)
+_AND = re.compile(r"\sand\s", re.IGNORECASE)
+
+
+def entry_from_work(work: Mapping[str, object], *, looked_up: date,
+                    requested_doi: str = "") -> Entry:
+    """A BibTeX entry for a Crossref `message` (a work), field by field.
+
+    Text values are plain text escaped for BibTeX; Crossref's JATS/HTML markup
+    in titles is reduced to its text.  Raises `LookupFailed` only when the DOI
+    itself cannot be stored.
+    """
+    crossref_type = _plain(work.get("type"))
+    kind = CROSSREF_TYPES.get(crossref_type, "misc")
+
+    persons: dict[str, tuple[str, ...]] = {}
+    authors = _persons(work.get("author"))
+    if authors:
+        persons["author"] = authors
+    # A journal article's "editor" in Crossref is the academic editor who handled
+    # the submission (PLOS lists one), not an editor of the work: citing it would be wrong.
+    if kind != "article":
+        editors = _persons(work.get("editor"))
+        if editors:
+            persons["editor"] = editors
+
+    fields: dict[str, str] = {}
+
+    def put(name: str, value: str) -> None:
+        if value:
+            fields[name] = value
+
+    put("title", _text(_full_title(work)))
+    container = _first(work.get("container-title"))
+    container_field = {"article": "journal", "incollection": "booktitle",
+                       "inproceedings": "booktitle", "book": "series"}.get(kind)
+    if container_field:
+        put(container_field, _text(container))
+    put("year", _year(work))
+    put("volume", _text(_plain(work.get("volume"))))
+    put("number", _text(_plain(work.get("issue"))))
+    pages = _plain(work.get("page")) or _plain(work.get("article-number"))
+    put("pages", _text(_DASHES.sub("--", pages)))
+    publisher = _plain(work.get("publisher"))
+    put("publisher", _text(publisher))
+    put("address", _text(_plain(work.get("publisher-location"))))
+    if kind == "techreport":
+        put("institution", _text(_institution(work) or publisher))
+    elif kind == "phdthesis":
+        put("school", _text(_institution(work) or publisher))
+    if kind != "article":
+        put("isbn", _text(", ".join(_unique(work.get("ISBN")))))
+    put("issn", _text(", ".join(_unique(work.get("ISSN")))))
+
+    doi = _plain(work.get("DOI")) or requested_doi
+    if not _braces_balanced(doi):
+        raise LookupFailed(f"The DOI {doi} contains an unmatched brace, which a BibTeX file cannot "
+                           f"hold. Add the reference by pasting its BibTeX instead.")
+    # DOIs and links are kept exactly as given: escaping them would corrupt them
+    # (a DOI with '_' is common), and the rest of the library reads them raw.
+    put("doi", doi)
+    url = _plain(work.get("URL"))
+    if url and not _DOI_RESOLVER.match(url):  # a doi.org link only repeats the DOI
+        put("url", url.replace("{", "%7B").replace("}", "%7D"))
+    if crossref_type == "posted-content" and _plain(work.get("subtype")) == "preprint":
+        put("note", "Preprint")
+    day = looked_up.isoformat()
+    put("provenance", _text(f"Crossref REST API, DOI {doi}, looked up {day}"))
+    put("added", day)
+
+    key = make_key(persons, fields)
+    return Entry(key, kind, fields, persons, source=f"Crossref, DOI {doi}", line=None)
+
+
+def _plain(value: object) -> str:
+    """Plain text from a Crossref string: tags dropped, entities decoded, spaces normalised."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    if not isinstance(value, str):
+        return ""
+    text = html.unescape(_TAG.sub("", value))
+    return _SPACES.sub(" ", text).strip()
+
+
+def _first(value: object) -> str:
+    """The first non-empty item of a Crossref list (titles come as lists)."""
+    if isinstance(value, list):
+        for item in value:
+            text = _plain(item)
+            if text:
+                return text
+        return ""
+    return _plain(value)
+
+
+def _full_title(work: Mapping[str, object]) -> str:
+    title = _first(work.get("title"))
+    subtitle = _first(work.get("subtitle"))
+    # Crossref keeps subtitles apart; a citation without one is incomplete,
+    # but some publishers also repeat it inside the title.
+    if title and subtitle and subtitle.casefold() not in title.casefold():
+        separator = " " if title[-1] in "?!:.;" else ": "
+        return title + separator + subtitle
+    return title
+
+
+def _unique(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    seen: list[str] = []
+    for item in items:
+        text = _plain(item)
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+def _institution(work: Mapping[str, object]) -> str:
+    institution = work.get("institution")
+    items = institution if isinstance(institution, list) else [institution]
+    for item in items:
+        if isinstance(item, Mapping):
+            name = _plain(item.get("name"))
+            if name:
+                return name
+    return ""
+
+
+def _year(work: Mapping[str, object]) -> str:
+    for name in ("published-print", "published-online", "issued"):
+        when = work.get(name)
+        parts = when.get("date-parts") if isinstance(when, Mapping) else None
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            year = parts[0][0]
+            if isinstance(year, str) and year.strip().isdigit():
+                year = int(year)
+            if isinstance(year, int) and not isinstance(year, bool) and 1000 <= year <= 2999:
+                return str(year)
+    return ""
+
+
+def _persons(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = []
+    for item in value:
+        name = _person(item)
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _person(item: object) -> str:
+    """'Family, Given' (or 'Family, Suffix, Given'); an organisation in braces."""
+    if not isinstance(item, Mapping):
+        return ""
+    family = _plain(item.get("family"))
+    given = _plain(item.get("given"))
+    suffix = _plain(item.get("suffix"))
+    if family:
+        parts = [_name_part(family)]
+        if suffix:
+            parts.append(_name_part(suffix))
+        if given:
+            parts.append(_name_part(given))
+        return ", ".join(parts)
+    literal = _plain(item.get("name")) or given
+    return "{" + _text(literal) + "}" if literal else ""
+
+
+def _name_part(text: str) -> str:
+    encoded = _text(text)
+    # A comma or a word 'and' inside a part would split the name in BibTeX.
+    if "," in encoded or _AND.search(encoded):
+        return "{" + encoded + "}"
+    return encoded
+
+
+def _text(plain: str) -> str:
+    """Plain text as a BibTeX value.
+
+    `latex.encode` writes a lone brace as '\\{', but BibTeX still counts it
+    when matching braces, so the file would not parse; such unmatched braces
+    are dropped.  (A fix belongs in `latex.encode`.)
+    """
+    return latex.encode(_drop_unmatched_braces(plain))
+
+
+def _drop_unmatched_braces(text: str) -> str:
+    if "{" not in text and "}" not in text:
+        return text
+    keep = [True] * len(text)
+    opened: list[int] = []
+    for index, char in enumerate(text):
+        if char == "{":
+            opened.append(index)
+        elif char == "}":
+            if opened:
+                opened.pop()
+            else:
+                keep[index] = False
+    for index in opened:
+        keep[index] = False
+    return "".join(c for c, k in zip(text, keep) if k)
+
+
+def _braces_balanced(text: str) -> bool:
+    return _drop_unmatched_braces(text) == text

@@ -1,0 +1,552 @@
+"""The search index: a Whoosh cache of the collection that keeps itself in sync.
+
+The BibTeX files are the truth.  The index lives in its own folder (outside
+`references/`), stores everything a result card needs, and records a
+fingerprint of every file it indexed (size, modification time and a content
+hash) in `state.sqlite`.  Opening compares that fingerprint with the folder and
+re-indexes only what was added, changed or deleted; a schema change, a
+vocabulary change, or a missing or damaged index leads to a full rebuild from
+the files.  One writer at a time holds `write.lock`; readers never wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from filelock import FileLock, Timeout
+from whoosh import index as whoosh_index
+from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemmingAnalyzer, StopFilter
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.support.charset import accent_map
+
+from .bibtex import Entry, parse_bytes
+from .errors import IndexUnavailable, LockTimeout, Problem
+from .records import Record
+from .store import Collection, FileStat
+from .taxonomy import Vocabulary
+
+# Bump whenever SCHEMA or what goes into a document changes: every index built
+# with another number is rebuilt from the files on next open.
+SCHEMA_VERSION = 4
+
+_STEMMED = StemmingAnalyzer() | CharsetFilter(accent_map)
+# The same stop words as the stemmed fields, so that "the" in a query never
+# demands a match in a field that would otherwise keep it.
+_PLAIN = RegexTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map)
+
+# Stemmed fields for ranking and phrases; "_x" copies keep words unstemmed so
+# that prefix (trainin*) and fuzzy (traning~) terms match what was written.
+SCHEMA: Schema = Schema(
+    key=ID(stored=True, unique=True),
+    title=TEXT(analyzer=_STEMMED, stored=True, field_boost=3.0),
+    title_x=TEXT(analyzer=_PLAIN, phrase=False),
+    authors=TEXT(analyzer=_PLAIN, stored=True, field_boost=1.5),
+    year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False),
+    venue=TEXT(analyzer=_PLAIN, stored=True),
+    finding=TEXT(analyzer=_STEMMED, stored=True, field_boost=2.0),
+    finding_x=TEXT(analyzer=_PLAIN, phrase=False),
+    abstract=TEXT(analyzer=_STEMMED, stored=True),
+    abstract_x=TEXT(analyzer=_PLAIN, phrase=False),
+    keywords=TEXT(analyzer=_STEMMED, stored=True),
+    keywords_x=TEXT(analyzer=_PLAIN, phrase=False),
+    theme=KEYWORD(commas=True, scorable=False),  # own themes and all their ancestors
+    themes=STORED,  # own themes only, for the chips on a card
+    type=ID(stored=True),  # evidence type
+    setting=KEYWORD(commas=True, stored=True),
+    country=KEYWORD(commas=True, lowercase=True, stored=True),
+    doi=ID(stored=True),
+    url=STORED,
+    entry_type=STORED,
+    checked=STORED,
+    facets=COLUMN(VarBytesColumn()),  # "themes|type|settings|year" for fast facet counts
+)
+
+TEXT_FIELDS = ("title", "finding", "abstract", "keywords")
+WHOOSH_DIR = "whoosh"
+STATE_FILE = "state.sqlite"
+WRITE_LOCK = "write.lock"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int = 0
+    changed: int = 0
+    deleted: int = 0
+    rebuilt: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+    problems: tuple[Problem, ...] = ()
+    parsed_files: int = 0  # how many BibTeX files were read to bring the index up to date
+    skipped_busy: bool = False  # another process was writing; the index may lag for a moment
+
+    @property
+    def touched(self) -> int:
+        return self.added + self.changed + self.deleted
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def document_for(record: Record, vocabulary: Vocabulary) -> dict:
+    """The Whoosh document for a reference: what search, facets and the result card need."""
+    expanded = vocabulary.with_ancestors(list(record.themes))
+    keywords = ", ".join(record.keywords)
+    authors = "; ".join(n.display() for n in record.creators)
+    facets = "|".join((",".join(expanded), record.evidence_type, ",".join(record.settings),
+                       str(record.year or 0)))
+    doc = {
+        "key": record.key,
+        "title": record.title,
+        "title_x": record.title,
+        "authors": authors,
+        "venue": record.venue,
+        "finding": record.key_finding,
+        "finding_x": record.key_finding,
+        "abstract": record.abstract,
+        "abstract_x": record.abstract,
+        "keywords": keywords,
+        "keywords_x": keywords,
+        "theme": ",".join(expanded),
+        "themes": list(record.themes),
+        "type": record.evidence_type,
+        "setting": ",".join(record.settings),
+        "country": ",".join(record.countries),
+        "doi": record.doi,
+        "url": record.url,
+        "entry_type": record.type,
+        "checked": record.finding_checked,
+        "facets": facets.encode("utf-8"),
+    }
+    if record.year:
+        doc["year"] = record.year
+    return {k: v for k, v in doc.items() if v not in ("", None)}
+
+
+# ------------------------------------------------------------------ the state file
+
+
+class _State:
+    """What the index holds: one row per indexed file with its fingerprint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+            conn.execute("CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, key TEXT, size INTEGER,"
+                         " mtime_ns INTEGER, digest TEXT, pending INTEGER DEFAULT 0, problems TEXT)")
+            yield conn
+        finally:
+            conn.close()
+
+    def meta(self) -> dict[str, str]:
+        with self.connect() as conn:
+            return dict(conn.execute("SELECT name, value FROM meta").fetchall())
+
+    def files(self) -> dict[str, tuple]:
+        with self.connect() as conn:
+            rows = conn.execute("SELECT name, key, size, mtime_ns, digest, pending FROM files").fetchall()
+        return {row[0]: row for row in rows}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, Entry | None, list[Problem]]]:
+    """Parse several files' bytes (runs in a worker process during a full rebuild)."""
+    out = []
+    for name, data in items:
+        result = parse_bytes(data, name)
+        entry = result.entries[0] if result.entries else None
+        problems = list(result.problems)
+        if entry is None and not result.errors:
+            problems.append(Problem(name, None, None, "the file holds no BibTeX entry."))
+        elif len(result.entries) > 1:
+            problems.append(Problem(name, None, entry.key if entry else None,
+                                    f"the file holds {len(result.entries)} entries; the collection keeps "
+                                    "one entry per file, so only the first is searchable."))
+        out.append((name, entry, problems))
+    return out
+
+
+class SearchIndex:
+    """The Whoosh index for one collection, kept in step with it by `sync`."""
+
+    def __init__(self, index_dir: Path, *, lock_timeout: float = 15.0) -> None:
+        self.dir = Path(index_dir)
+        self.lock_timeout = lock_timeout
+        self._state = _State(self.dir / STATE_FILE)
+        self._ix = None
+        self._searcher = None
+
+    # ------------------------------------------------------------ opening
+    @property
+    def whoosh_dir(self) -> Path:
+        return self.dir / WHOOSH_DIR
+
+    def _open_whoosh(self):  # type: ignore[no-untyped-def]
+        if self._ix is None:
+            self._ix = whoosh_index.open_dir(str(self.whoosh_dir), schema=SCHEMA)
+        return self._ix
+
+    def searcher(self):  # type: ignore[no-untyped-def]
+        """A searcher on the latest committed index, reused between searches."""
+        if self._searcher is None:
+            self._searcher = self._open_whoosh().searcher()
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self._searcher = None
+        self._ix = None
+
+    @contextmanager
+    def write_lock(self, timeout: float | None = None) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        wait = self.lock_timeout if timeout is None else timeout
+        lock = FileLock(str(self.dir / WRITE_LOCK), timeout=wait)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockTimeout(
+                f"The search index is being updated by another process and it has not finished within "
+                f"{wait:.0f} seconds. Try again in a moment."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------ sync
+    def needs_rebuild(self, vocabulary_digest: str) -> str:
+        """Why a full rebuild is needed, or '' when an incremental sync will do."""
+        if not self.whoosh_dir.is_dir() or not any(self.whoosh_dir.glob("*.toc")):
+            return "there is no index yet"
+        try:
+            meta = self._state.meta()
+        except sqlite3.DatabaseError:
+            return "the index's record of files is damaged"
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            return "the index was built by another version of the library"
+        if meta.get("status") != "ready":
+            return "the last build did not finish"
+        if meta.get("vocabulary") != vocabulary_digest:
+            return "the theme vocabulary changed"
+        try:
+            ix = self._open_whoosh()
+            with ix.searcher() as probe:
+                count = probe.doc_count()
+                if count:
+                    probe.stored_fields(next(iter(probe.reader().all_doc_ids())))
+            with self._state.connect() as conn:
+                expected = conn.execute("SELECT COUNT(*) FROM files WHERE key IS NOT NULL "
+                                        "AND pending = 0").fetchone()[0]
+                pending = conn.execute("SELECT COUNT(*) FROM files WHERE pending = 1").fetchone()[0]
+            if not pending and count != expected:
+                return f"the index holds {count} references but should hold {expected}"
+        except Exception as error:  # any failure to read the cache means: rebuild it from the files
+            self.close()
+            return f"the index could not be read ({type(error).__name__})"
+        return ""
+
+    def sync(self, collection: Collection, vocabulary: Vocabulary, vocabulary_digest: str, *,
+             progress: ProgressCallback | None = None, wait: bool = True,
+             force_rebuild: bool = False, procs: int | None = None) -> SyncReport:
+        """Bring the index up to date with the collection folder."""
+        started = time.perf_counter()
+        reason = "a rebuild was asked for" if force_rebuild else self.needs_rebuild(vocabulary_digest)
+        stats = collection.scan()
+        if not reason:
+            plan = self._plan(collection, stats)
+            if plan is None:
+                return SyncReport(seconds=time.perf_counter() - started)
+        try:
+            lock_wait = None if wait else 0.0
+            with self.write_lock(lock_wait):
+                # Another process may have done the work while we waited for the lock.
+                stats = collection.scan()
+                reason = "a rebuild was asked for" if force_rebuild else self.needs_rebuild(vocabulary_digest)
+                if reason:
+                    report = self._rebuild(collection, stats, vocabulary, vocabulary_digest, reason,
+                                           progress, procs)
+                else:
+                    plan = self._plan(collection, stats)
+                    if plan is None:
+                        return SyncReport(seconds=time.perf_counter() - started)
+                    report = self._apply(collection, stats, vocabulary, plan, progress)
+        except LockTimeout:
+            if wait:
+                raise
+            return SyncReport(skipped_busy=True, seconds=time.perf_counter() - started)
+        return SyncReport(report.added, report.changed, report.deleted, report.rebuilt, report.reason,
+                          time.perf_counter() - started, report.problems, report.parsed_files)
+
+    def _plan(self, collection: Collection, stats: dict[str, FileStat]) -> dict | None:
+        known = self._state.files()
+        added = [n for n in stats if n not in known]
+        deleted = [n for n in known if n not in stats]
+        changed: list[str] = []
+        touched: dict[str, tuple[int, int]] = {}
+        contents: dict[str, bytes] = {}
+        for name, row in known.items():
+            stat = stats.get(name)
+            if stat is None:
+                continue
+            _, _, size, mtime_ns, digest, pending = row
+            if not pending and size == stat.size and mtime_ns == stat.mtime_ns:
+                continue
+            try:
+                data = (collection.root / name).read_bytes()
+            except FileNotFoundError:
+                deleted.append(name)
+                continue
+            if not pending and digest == _digest(data):
+                touched[name] = (stat.size, stat.mtime_ns)  # touched, same content: no re-index
+            else:
+                changed.append(name)
+                contents[name] = data
+        if not (added or deleted or changed or touched):
+            return None
+        return {"added": added, "deleted": deleted, "changed": changed, "touched": touched,
+                "contents": contents, "known": known}
+
+    def _apply(self, collection: Collection, stats: dict[str, FileStat], vocabulary: Vocabulary,
+               plan: dict, progress: ProgressCallback | None) -> SyncReport:
+        known = plan["known"]
+        added, deleted, changed = plan["added"], plan["deleted"], plan["changed"]
+        with self._state.connect() as conn:
+            conn.execute("BEGIN")
+            for name, (size, mtime_ns) in plan["touched"].items():
+                conn.execute("UPDATE files SET size=?, mtime_ns=? WHERE name=?", (size, mtime_ns, name))
+            # Mark what is about to change, so that a crash before the index commit
+            # leads to a clean re-index of exactly these files on next open.
+            for name in added:
+                conn.execute("INSERT OR REPLACE INTO files (name, key, size, mtime_ns, digest, pending) "
+                             "VALUES (?, NULL, -1, -1, '', 1)", (name,))
+            for name in changed + deleted:
+                conn.execute("UPDATE files SET pending=1 WHERE name=?", (name,))
+            conn.execute("COMMIT")
+        if not (added or deleted or changed):
+            return SyncReport()
+        items = []
+        for name in added:
+            try:
+                items.append((name, (collection.root / name).read_bytes()))
+            except FileNotFoundError:
+                continue
+        items.extend((name, plan["contents"][name]) for name in changed)
+        parsed = _parse_chunk(items)
+        digests = {name: _digest(data) for name, data in items}
+        problems: list[Problem] = []
+        writer = self._open_whoosh().writer(timeout=self.lock_timeout)
+        try:
+            for name in deleted + changed:
+                old_key = known[name][1] if name in known else None
+                if old_key:
+                    writer.delete_by_term("key", old_key)
+            for name in added:
+                # A file whose key is already indexed under another file name would
+                # duplicate it; the sync after a crash also lands here.
+                writer.delete_by_term("key", Path(name).stem)
+            rows = []
+            for done, (name, entry, entry_problems) in enumerate(parsed, 1):
+                problems.extend(entry_problems)
+                key = None
+                if entry is not None:
+                    if entry.key != Path(name).stem:
+                        writer.delete_by_term("key", entry.key)
+                    writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
+                    key = entry.key
+                stat = stats.get(name)
+                rows.append((name, key, stat.size if stat else -1, stat.mtime_ns if stat else -1,
+                             digests[name], _problems_text(entry_problems)))
+                if progress:
+                    progress(done, len(parsed))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        with self._state.connect() as conn:
+            conn.execute("BEGIN")
+            for name in deleted:
+                conn.execute("DELETE FROM files WHERE name=?", (name,))
+            conn.executemany("INSERT OR REPLACE INTO files (name, key, size, mtime_ns, digest, pending, problems)"
+                             " VALUES (?, ?, ?, ?, ?, 0, ?)", rows)
+            conn.execute("COMMIT")
+        return SyncReport(added=len(added), changed=len(changed), deleted=len(deleted),
+                          problems=tuple(problems), parsed_files=len(parsed))
+
+    def _rebuild(self, collection: Collection, stats: dict[str, FileStat], vocabulary: Vocabulary,
+                 vocabulary_digest: str, reason: str, progress: ProgressCallback | None,
+                 procs: int | None) -> SyncReport:
+        self.close()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with self._state.connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('status', 'building')")
+        building = self.dir / f"whoosh-building-{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        ix = whoosh_index.create_in(str(building), SCHEMA)
+        names = sorted(stats)
+        total = len(names)
+        problems: list[Problem] = []
+        rows: list[tuple] = []
+        procs = procs or min(2, os.cpu_count() or 1)
+        writer = ix.writer(limitmb=256)
+        done = 0
+        try:
+            for chunk_result in self._parse_all(collection, names, procs):
+                for name, entry, entry_problems, digest in chunk_result:
+                    problems.extend(entry_problems)
+                    key = None
+                    if entry is not None:
+                        writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
+                        key = entry.key
+                    stat = stats[name]
+                    rows.append((name, key, stat.size, stat.mtime_ns, digest, _problems_text(entry_problems)))
+                    done += 1
+                    if progress and (done % 250 == 0 or done == total):
+                        progress(done, total)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        # Swap the finished index into place; readers of the old one keep their open files.
+        old = self.dir / f"whoosh-old-{os.getpid()}"
+        if self.whoosh_dir.exists():
+            os.replace(self.whoosh_dir, old)
+        os.replace(building, self.whoosh_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        for leftover in self.dir.glob("whoosh-*"):
+            _remove_if_abandoned(leftover)
+        with self._state.connect() as conn:
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM files")
+            conn.executemany("INSERT INTO files (name, key, size, mtime_ns, digest, pending, problems)"
+                             " VALUES (?, ?, ?, ?, ?, 0, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+                ("schema_version", str(SCHEMA_VERSION)), ("vocabulary", vocabulary_digest),
+                ("status", "ready"), ("built", time.strftime("%Y-%m-%dT%H:%M:%S"))])
+            conn.execute("COMMIT")
+        if progress and total == 0:
+            progress(0, 0)
+        return SyncReport(added=len(rows), rebuilt=True, reason=reason, problems=tuple(problems),
+                          parsed_files=len(rows))
+
+    @staticmethod
+    def _parse_all(collection: Collection, names: list[str], procs: int
+                   ) -> Iterator[list[tuple[str, Entry | None, list[Problem], str]]]:
+        """Read and parse every file, in worker processes when there are many."""
+        chunk_size = 500
+
+        def chunks() -> Iterator[list[tuple[str, bytes]]]:
+            for start in range(0, len(names), chunk_size):
+                items = []
+                for name in names[start:start + chunk_size]:
+                    try:
+                        items.append((name, (collection.root / name).read_bytes()))
+                    except FileNotFoundError:
+                        continue
+                yield items
+
+        def with_digests(items: list[tuple[str, bytes]], parsed: list) -> list:
+            digests = {name: _digest(data) for name, data in items}
+            return [(name, entry, probs, digests[name]) for name, entry, probs in parsed]
+
+        if procs <= 1 or len(names) < 2 * chunk_size:
+            for items in chunks():
+                yield with_digests(items, _parse_chunk(items))
+            return
+        with ProcessPoolExecutor(max_workers=procs) as pool:
+            pending: list = []
+            for items in chunks():
+                pending.append((items, pool.submit(_parse_chunk, items)))
+                if len(pending) > procs * 2:
+                    items0, future = pending.pop(0)
+                    yield with_digests(items0, future.result())
+            for items0, future in pending:
+                yield with_digests(items0, future.result())
+
+    # ------------------------------------------------------------ information
+    def file_problems(self) -> list[Problem]:
+        """Problems met while indexing (files that could not be read are not searchable)."""
+        out: list[Problem] = []
+        try:
+            with self._state.connect() as conn:
+                rows = conn.execute("SELECT problems FROM files WHERE problems IS NOT NULL AND problems != ''")
+                for (text,) in rows:
+                    out.extend(_problems_from_text(text))
+        except sqlite3.DatabaseError:
+            pass
+        return out
+
+    def doc_count(self) -> int:
+        return self.searcher().doc_count()
+
+
+def _problems_text(problems: Iterable[Problem]) -> str:
+    import json
+
+    return json.dumps([p.__dict__ for p in problems]) if problems else ""
+
+
+def _problems_from_text(text: str) -> list[Problem]:
+    import json
+
+    try:
+        return [Problem(**item) for item in json.loads(text)]
+    except (ValueError, TypeError):
+        return []
+
+
+def _remove_if_abandoned(path: Path) -> None:
+    """Remove a build folder left by a process that no longer runs."""
+    try:
+        pid = int(path.name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        shutil.rmtree(path, ignore_errors=True)
+    except PermissionError:
+        pass
+
+
+def vocabulary_digest_of(path: Path) -> str:
+    try:
+        return _digest(Path(path).read_bytes())
+    except FileNotFoundError:
+        return ""
+
+
+def open_index_or_fail(index: SearchIndex) -> None:
+    try:
+        index.searcher()
+    except Exception as error:  # the cache is unusable: say so plainly
+        raise IndexUnavailable(
+            f"The search index in {index.dir} cannot be opened ({type(error).__name__}). "
+            "Run 'python -m library index' to rebuild it from the references."
+        ) from None
