@@ -1,0 +1,73 @@
+"""Answer a concern: the barriers advocates meet, each with the references that address it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from library import SearchRequest
+from pages import ui
+
+lib = ui.library()
+vocabulary = lib.vocabulary
+
+st.title("Answer a concern")
+st.markdown("Advocates often meet the same objections. Choose one to see what the library holds on it, "
+            "then start an evidence pack from those references in one click.")
+
+
+def start_pack(concern_slug: str, keys: list[str], how: str) -> None:
+    st.session_state[ui.PACK_STATE] = {"keys": [], "notes": {}, "searches": [], "concern": concern_slug}
+    for key in keys:
+        ui.add_to_pack(key, how=how)
+    st.session_state["pack_from_concern"] = True
+
+
+def compact_list(request: SearchRequest, limit: int = 8) -> list[str]:
+    result = lib.search(request)
+    for hit in result.hits[:limit]:
+        with st.container(border=True):
+            st.markdown(f"**{ui.escape_markdown(hit.title)}** ({hit.year or 'n.d.'}) · "
+                        f"{ui.escape_markdown(vocabulary.label(hit.evidence_type)) if hit.evidence_type else ''}")
+            st.markdown(ui.escape_markdown(hit.key_finding))
+            st.page_link("pages/reference.py", label="Details", query_params={"key": hit.key},
+                         icon=":material/article:")
+    if result.total > limit:
+        st.page_link("pages/search.py", label=f"See all {result.total} in search",
+                     query_params=ui.search_link_params(request), icon=":material/search:")
+    return [h.key for h in result.hits[:limit]]
+
+
+with ui.friendly_errors():
+    concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's advice for advocates"])
+    with concerns_tab:
+        if not vocabulary.concerns:
+            st.info("The vocabulary lists no concerns yet; a librarian can add them to themes.toml.")
+        for concern in vocabulary.concerns:
+            request = SearchRequest(themes=concern.themes, per_page=20)
+            total = lib.search(SearchRequest(themes=concern.themes, per_page=1)).total
+            with st.expander(f"“{concern.label}” — {total} reference{'s' if total != 1 else ''}"):
+                st.markdown(ui.escape_markdown(concern.response))
+                st.caption("Themes: " + ", ".join(vocabulary.label(t) for t in concern.themes))
+                keys = compact_list(request, limit=6)
+                if keys:
+                    st.button(f"Start a pack from these {len(keys)}", key=f"concern-{concern.slug}",
+                              type="primary", icon=":material/description:", on_click=start_pack,
+                              args=(concern.slug, keys, f"references for the concern “{concern.label}”"))
+                else:
+                    st.info("No references address this yet: a gap for the librarian.")
+    with advice_tab:
+        st.markdown("The founding study (Clark, 2021) gave eight pieces of advice to staff pushing for "
+                    "trauma-informed change. Here each one is shown with the references that support it.")
+        for number, theme in enumerate(vocabulary.children("advice"), 1):
+            request = SearchRequest(themes=(theme.slug,), per_page=20)
+            total = lib.search(SearchRequest(themes=(theme.slug,), per_page=1)).total
+            st.subheader(f"{number}. {theme.label}")
+            st.markdown(ui.escape_markdown(theme.description))
+            if total:
+                compact_list(request, limit=4)
+            else:
+                st.caption("No references are tagged with this piece of advice yet (a gap); "
+                           "the founding study itself is the source of the advice.")
+
+if st.session_state.pop("pack_from_concern", False):
+    st.switch_page("pages/pack.py")

@@ -1,0 +1,66 @@
+"""One reference in full: every field, its citation in APA 7 and Harvard, and the BibTeX to copy."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from library.bibtex import format_entry
+from library.citations import STYLES, format_reference
+from library.errors import ReferenceNotFound
+from pages import ui
+
+lib = ui.library()
+vocabulary = lib.vocabulary
+key = st.query_params.get("key", "")
+
+st.page_link("pages/search.py", label="Back to search", icon=":material/arrow_back:")
+with ui.friendly_errors():
+    if not key:
+        st.info("Choose a reference from the search results to see it in full.")
+        st.stop()
+    try:
+        record = lib.get(key)
+    except ReferenceNotFound as error:
+        st.warning(str(error))
+        st.stop()
+    st.title(ui.escape_markdown(record.title) or record.key)
+    rows = [
+        ("Authors", "; ".join(n.display() for n in record.authors)),
+        ("Editors", "; ".join(n.display() for n in record.editors)),
+        ("Year", str(record.year or "")),
+        ("Published in", record.venue),
+        ("Evidence type", vocabulary.label(record.evidence_type) if record.evidence_type else ""),
+        ("Themes", ", ".join(vocabulary.label(t) for t in record.themes)),
+        ("Setting", ", ".join(vocabulary.label(s) for s in record.settings)),
+        ("Country", ", ".join(record.countries)),
+        ("DOI", record.doi_url),
+        ("Web page", record.url),
+        ("Where the details came from", record.provenance),
+        ("Added", " by ".join(x for x in (record.added, record.added_by) if x)),
+        ("Citation key", record.key),
+    ]
+    st.subheader("Key finding")
+    st.markdown(ui.escape_markdown(record.key_finding) or "_No key finding written yet._")
+    if not record.finding_checked:
+        st.caption("This plain-language summary has not yet been checked against the full text.")
+    if record.abstract:
+        with st.expander("Abstract"):
+            st.markdown(ui.escape_markdown(record.abstract))
+    st.subheader("Details")
+    st.table({"Field": [r[0] for r in rows if r[1]], "Value": [r[1] for r in rows if r[1]]})
+    st.subheader("Cite it")
+    for name, style in STYLES.items():
+        citation = format_reference(record, name)
+        st.markdown(f"**{style.label}**")
+        st.markdown(citation.html, unsafe_allow_html=True)  # escaped by the citations module
+        st.code(citation.text, language=None, wrap_lines=True)
+    st.subheader("BibTeX")
+    assert record.entry is not None
+    st.code(format_entry(record.entry), language="bibtex")
+    if ui.in_pack(record.key):
+        if st.button("Remove from pack", key="detail-remove", icon=":material/remove:"):
+            ui.remove_from_pack(record.key)
+            st.rerun()
+    elif st.button("Add to pack", key="detail-add", icon=":material/add:"):
+        ui.add_to_pack(record.key, note=record.key_finding, how=f"reference {record.key} chosen by hand")
+        st.rerun()

@@ -1,0 +1,145 @@
+"""Search: one box, facets with counts in the sidebar, result cards, pages, state in the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from library import SearchRequest
+from library.search import SORTS
+from library.urlstate import params_from_request, request_from_params
+from pages import ui
+
+SORT_LABELS = {"relevance": "Best match", "newest": "Newest first", "oldest": "Oldest first"}
+SYNTAX_HELP = """
+- Words: `trauma training` finds references with **both** words.
+- A phrase: `"medical model"`. Either word: `restraint OR seclusion`. Leave out: `burnout NOT nurses`.
+- A field: `title:leadership`, `author:bellis`, `theme:aces`, `type:systematic-review`.
+- Years: `year:[2015 TO 2020]` or `year:>2018`.
+- The start of a word: `trainin*`. Spelling-tolerant: `traning~`.
+"""
+
+lib = ui.library()
+vocabulary = lib.vocabulary
+ui.card_css()
+
+# Widgets take their first values from the URL, so a shared link opens the same search.
+if "search_loaded" not in st.session_state:
+    start = request_from_params({k: st.query_params.get_all(k) for k in st.query_params}, vocabulary)
+    st.session_state.update({
+        "q": start.text, "themes": list(start.themes), "theme_mode": start.theme_mode,
+        "types": list(start.evidence_types), "settings": list(start.settings),
+        "sort": start.sort, "page": start.page,
+        "years": (start.year_from, start.year_to),
+    })
+    st.session_state["search_loaded"] = True
+
+st.title("Search the evidence")
+with st.form("search-form", border=False, enter_to_submit=True):
+    text_col, button_col = st.columns([6, 1], vertical_alignment="bottom")
+    query = text_col.text_input("Search words", key="q", placeholder='e.g. burnout, "medical model", restraint',
+                                help="Search titles, authors, key findings and abstracts.")
+    submitted = button_col.form_submit_button("Search", type="primary", width="stretch")
+with st.expander("How to search"):
+    st.markdown(SYNTAX_HELP)
+
+# Facet counts come from the search without filters, so every option shows what it would find.
+def current_request(page: int | None = None) -> SearchRequest:
+    years = st.session_state.get("years") or (None, None)
+    return SearchRequest(
+        text=st.session_state.get("q", ""), themes=tuple(st.session_state.get("themes", ())),
+        theme_mode=st.session_state.get("theme_mode", "any"),
+        evidence_types=tuple(st.session_state.get("types", ())), settings=tuple(st.session_state.get("settings", ())),
+        year_from=years[0], year_to=years[1], sort=st.session_state.get("sort", "relevance"),
+        page=page or st.session_state.get("page", 1)).normalised()
+
+
+def clear_filters() -> None:
+    for name, value in (("themes", []), ("types", []), ("settings", []), ("years", (None, None)),
+                        ("theme_mode", "any"), ("page", 1)):
+        st.session_state[name] = value
+
+
+def use_suggestion(text: str) -> None:
+    st.session_state["q"] = text
+    st.session_state["page"] = 1
+
+
+with ui.friendly_errors():
+    unfiltered = lib.search(SearchRequest(text=st.session_state.get("q", ""), per_page=1))
+    facets = unfiltered.facets
+
+    with st.sidebar:
+        st.header("Filter")
+        theme_options = [t.slug for t, _ in vocabulary.walk()]
+        depth = {t.slug: d for t, d in vocabulary.walk()}
+        st.session_state["themes"] = [t for t in st.session_state.get("themes", []) if t in theme_options]
+        st.multiselect(
+            "Themes", theme_options, key="themes",
+            format_func=lambda s: f"{'· ' * depth[s]}{vocabulary.label(s)} ({facets.themes.get(s, 0)})",
+            help="A broad theme includes the narrower themes under it.")
+        st.radio("Match", ("any", "all"), key="theme_mode", horizontal=True,
+                 format_func=lambda m: "any chosen theme" if m == "any" else "all chosen themes")
+        type_options = [t.slug for t in vocabulary.evidence_types]
+        st.multiselect("Evidence type", type_options, key="types",
+                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.evidence_types.get(s, 0)})")
+        setting_options = [s.slug for s in vocabulary.settings]
+        st.multiselect("Setting", setting_options, key="settings",
+                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.settings.get(s, 0)})")
+        all_years = sorted(lib.search(SearchRequest(per_page=1)).facets.years)
+        if len(all_years) >= 2:
+            low, high = all_years[0], all_years[-1]
+            chosen = st.session_state.get("years") or (None, None)
+            st.session_state["years"] = (max(low, chosen[0] or low), min(high, chosen[1] or high))
+            st.slider("Years", min_value=low, max_value=high, key="years")
+        st.selectbox("Sort by", SORTS, key="sort", format_func=SORT_LABELS.get)
+        st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
+
+    # A new search or filter starts again at page 1.
+    signature = (st.session_state.get("q"), tuple(st.session_state.get("themes", ())),
+                 st.session_state.get("theme_mode"), tuple(st.session_state.get("types", ())),
+                 tuple(st.session_state.get("settings", ())), tuple(st.session_state.get("years") or ()),
+                 st.session_state.get("sort"))
+    if st.session_state.get("search_signature") not in (None, signature):
+        st.session_state["page"] = 1
+    st.session_state["search_signature"] = signature
+    request = current_request()
+    # A full year range is no filter: keep it out of the URL and the footer.
+    if all_years and request.year_from == all_years[0] and request.year_to == all_years[-1]:
+        request = SearchRequest(**{**request.__dict__, "year_from": None, "year_to": None})
+    result = lib.search(request)
+    if request.page > result.pages:
+        request = SearchRequest(**{**request.__dict__, "page": result.pages})
+        st.session_state["page"] = result.pages
+        result = lib.search(request)
+    st.query_params.from_dict(params_from_request(request))
+
+    if result.notice:
+        st.info(result.notice, icon=":material/info:")
+    if result.total == 0:
+        st.warning("No references match this search.", icon=":material/search_off:")
+        if result.suggestion:
+            st.button(f"Search for “{result.suggestion}” instead", key="suggestion",
+                      on_click=use_suggestion, args=(result.suggestion,))
+        st.markdown("Try fewer words, a broader theme, or remove a filter.")
+    else:
+        first = (request.page - 1) * request.per_page
+        st.markdown(f"**{result.total:,}** reference{'s' if result.total != 1 else ''} found"
+                    + (f" · showing {first + 1}–{first + len(result.hits)}" if result.pages > 1 else ""))
+        how = ui.describe_request(request, vocabulary)
+        for number, hit in enumerate(result.hits, first + 1):
+            ui.render_hit(hit, vocabulary, how=how, number=number)
+        if result.pages > 1:
+            prev_col, info_col, next_col = st.columns([1, 2, 1])
+            if prev_col.button("Previous page", disabled=request.page <= 1, key="prev"):
+                st.session_state["page"] = request.page - 1
+                st.rerun()
+            info_col.markdown(f"Page {request.page} of {result.pages}")
+            if next_col.button("Next page", disabled=request.page >= result.pages, key="next"):
+                st.session_state["page"] = request.page + 1
+                st.rerun()
+
+    count = len(ui.pack_draft()["keys"])
+    if count:
+        st.sidebar.divider()
+        st.sidebar.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+                             icon=":material/description:")

@@ -1,0 +1,171 @@
+"""What every page of the app shares: the library resource, the pack in progress, result cards.
+
+Pages stay thin: they read widgets, call `library`, and render with these helpers.
+"""
+
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+from typing import Iterator
+
+import streamlit as st
+
+from library import Hit, Library, LibraryError, SearchRequest, Settings
+from library.taxonomy import Vocabulary
+from library.urlstate import params_from_request
+
+PACK_STATE = "pack_draft"
+REFRESH_SECONDS = 5.0  # how often a page load looks at the whole collection folder for changes
+
+
+@st.cache_resource(show_spinner=False)
+def _open_library() -> Library:
+    # Opened once per server process; `refresh` below keeps it in step with the files.
+    return Library(Settings.from_env(), sync=False)
+
+
+def library() -> Library:
+    """The shared library, brought up to date with the folder (first run builds the index)."""
+    lib = _open_library()
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if total < 50:
+            return
+        if bar is None:
+            bar = st.progress(0.0, text="Getting the library ready (this happens once)…")
+        bar.progress(min(done / total, 1.0), text=f"Getting the library ready: {done:,} of {total:,} references")
+
+    lib.refresh(progress=progress, wait=False, max_age=REFRESH_SECONDS)
+    if bar is not None:
+        bar.empty()
+    return lib
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show a `LibraryError` as a readable message; anything else is a bug and surfaces."""
+    try:
+        yield
+    except LibraryError as error:
+        st.error(str(error), icon=":material/error:")
+
+
+# ------------------------------------------------------------------ the pack in progress
+
+
+def pack_draft() -> dict:
+    """The advocate's pack being built in this browser session."""
+    if PACK_STATE not in st.session_state:
+        st.session_state[PACK_STATE] = {"keys": [], "notes": {}, "searches": [], "concern": ""}
+    return st.session_state[PACK_STATE]
+
+
+def in_pack(key: str) -> bool:
+    return key in pack_draft()["keys"]
+
+
+def add_to_pack(key: str, *, note: str = "", how: str = "") -> None:
+    draft = pack_draft()
+    if key not in draft["keys"]:
+        draft["keys"].append(key)
+        if note:
+            draft["notes"][key] = note
+    if how and how not in draft["searches"]:
+        draft["searches"].append(how)
+
+
+def remove_from_pack(key: str) -> None:
+    draft = pack_draft()
+    if key in draft["keys"]:
+        draft["keys"].remove(key)
+    draft["notes"].pop(key, None)
+
+
+def describe_request(request: SearchRequest, vocabulary: Vocabulary) -> str:
+    """How a search reads in a pack's footer: 'search "burnout"; evidence type: ...'."""
+    parts = []
+    if request.text:
+        parts.append(f'search "{request.text}"')
+    if request.themes:
+        joiner = " and " if request.theme_mode == "all" else " or "
+        parts.append("themes: " + joiner.join(vocabulary.label(t) for t in request.themes))
+    if request.evidence_types:
+        parts.append("evidence type: " + " or ".join(vocabulary.label(t) for t in request.evidence_types))
+    if request.settings:
+        parts.append("setting: " + " or ".join(vocabulary.label(s) for s in request.settings))
+    if request.year_from or request.year_to:
+        parts.append(f"years {request.year_from or '…'} to {request.year_to or '…'}")
+    return "; ".join(parts) or "browsing the whole library"
+
+
+# ------------------------------------------------------------------ result cards
+
+CARD_CSS = """
+<style>
+.evl-meta {color: #3d3d3d; margin: 0 0 .25rem 0;}
+.evl-chip {display: inline-block; border: 1px solid #6b6b6b; border-radius: .8rem; padding: 0 .55rem;
+           margin: 0 .25rem .25rem 0; font-size: .82rem; background: #f4f4f4; color: #1f1f1f;}
+.evl-chip-type {border-color: #004c99; background: #e8f0fa;}
+.evl-snippet {color: #2b2b2b; font-size: .92rem; border-left: 3px solid #b0b0b0; padding-left: .6rem;}
+.evl-snippet mark {background: #ffe08a; color: #000; padding: 0 .1rem;}
+</style>
+"""
+
+
+def card_css() -> None:
+    st.html(CARD_CSS)
+
+
+def hit_meta_html(hit: Hit, vocabulary: Vocabulary) -> str:
+    """Authors, year, venue, chips, snippet and DOI as HTML; every value is escaped."""
+    e = html.escape
+    meta = " · ".join(x for x in (e(hit.authors), e(str(hit.year or "n.d.")), f"<i>{e(hit.venue)}</i>" if hit.venue else "") if x)
+    chips = []
+    if hit.evidence_type:
+        chips.append(f'<span class="evl-chip evl-chip-type">{e(vocabulary.label(hit.evidence_type))}</span>')
+    chips += [f'<span class="evl-chip">{e(vocabulary.label(t))}</span>' for t in hit.themes]
+    parts = [f'<p class="evl-meta">{meta}</p>', "<div>" + "".join(chips) + "</div>"]
+    if hit.key_finding:
+        checked = "" if hit.finding_checked else " <small>(summary not yet checked against the full text)</small>"
+        parts.append(f"<p><b>Key finding:</b> {e(hit.key_finding)}{checked}</p>")
+    if hit.snippet_html:
+        # The snippet is already escaped by the library, with only <mark> added.
+        parts.append(f'<p class="evl-snippet">…{hit.snippet_html}…</p>')
+    if hit.doi_url:
+        parts.append(f'<p><a href="{e(hit.doi_url, quote=True)}" target="_blank" rel="noopener">{e(hit.doi_url)}</a></p>')
+    elif hit.url.startswith(("https://", "http://")):
+        parts.append(f'<p><a href="{e(hit.url, quote=True)}" target="_blank" rel="noopener">{e(hit.url)}</a></p>')
+    return "\n".join(parts)
+
+
+def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int | None = None) -> None:
+    with st.container(border=True):
+        prefix = f"{number}. " if number else ""
+        st.markdown(f"#### {prefix}{escape_markdown(hit.title)}")
+        st.markdown(hit_meta_html(hit, vocabulary), unsafe_allow_html=True)
+        left, right, _ = st.columns([1.2, 1, 3])
+        if in_pack(hit.key):
+            if left.button("Remove from pack", key=f"remove-{hit.key}", icon=":material/remove:"):
+                remove_from_pack(hit.key)
+                st.rerun()
+        elif left.button("Add to pack", key=f"add-{hit.key}", icon=":material/add:"):
+            add_to_pack(hit.key, note=hit.key_finding, how=how)
+            st.toast(f"Added to your pack ({len(pack_draft()['keys'])} so far).")
+            st.rerun()
+        right.page_link("pages/reference.py", label="Details and citation", icon=":material/article:",
+                        query_params={"key": hit.key})
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown through st.markdown as itself: no links, HTML or formatting from the data."""
+    return text.translate(_MD_SPECIAL)
+
+
+def search_link_params(request: SearchRequest) -> dict[str, str | list[str]]:
+    return params_from_request(request)
