@@ -1,0 +1,543 @@
+"""Evidence packs: the one-page brief an advocate builds for a manager, as data.
+
+A `Pack` is format-neutral and frozen; the exporters in `library.exporters`
+turn it into PDF, Word, HTML, Markdown and reference files.  Packs are saved
+as JSON (`dump_pack`/`load_pack`), and every reference in a saved pack keeps a
+snapshot of its details, so a pack still renders after the reference was
+corrected or removed from the collection, and `compare` says what changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from . import latex
+from .bibtex import Entry
+from .errors import PackError
+from .records import Name, Record, bare_doi, normalise_doi
+
+PACK_FORMAT_VERSION = 1
+MAX_KEY_MESSAGES = 5
+RECOMMENDED_KEY_MESSAGES = (3, 5)
+MAX_REFERENCES = 50  # far more than fits on a page; a guard against junk files
+DEFAULT_MAX_BYTES = 1_000_000
+MAX_TEXT_CHARS = 5_000  # one field; a key message is a sentence or two
+
+
+@dataclass(frozen=True)
+class KeyMessage:
+    """A key message and the numbers (1-based) of the references behind it."""
+
+    text: str
+    cites: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A reference's details as they were when the pack was saved."""
+
+    title: str
+    authors: tuple[Name, ...] = ()
+    year: int | None = None
+    doi: str = ""
+    venue: str = ""
+    type: str = "misc"
+    url: str = ""
+    volume: str = ""
+    number: str = ""
+    pages: str = ""
+    evidence_type: str = ""
+
+    @classmethod
+    def from_record(cls, record: Record) -> "Snapshot":
+        fields = record.fields
+        return cls(
+            title=record.title,
+            authors=record.creators,
+            year=record.year,
+            doi=record.doi,
+            venue=record.venue,
+            type=record.type,
+            url=record.url,
+            volume=fields.get("volume", ""),
+            number=fields.get("number", "") or fields.get("issue", ""),
+            pages=fields.get("pages", ""),
+            evidence_type=record.evidence_type,
+        )
+
+    def to_record(self, key: str) -> Record:
+        """A Record good enough to cite and export when the collection no longer has one."""
+        venue_field = {
+            "article": "journal", "incollection": "booktitle", "inproceedings": "booktitle",
+            "inbook": "booktitle", "phdthesis": "school", "mastersthesis": "school",
+            "techreport": "institution",
+        }.get(self.type, "publisher")
+        decoded = {name: value for name, value in (
+            ("title", self.title), (venue_field, self.venue), ("volume", self.volume),
+            ("number", self.number), ("pages", self.pages), ("year", str(self.year or "")),
+        ) if value}
+        raw = {name: latex.encode(value) for name, value in decoded.items()}
+        if self.doi:
+            raw["doi"] = self.doi
+        elif self.url:
+            raw["url"] = self.url
+        persons = {"author": tuple(_bibtex_name(n) for n in self.authors)} if self.authors else {}
+        entry = Entry(key, self.type, raw, persons, source="saved pack")
+        return Record(
+            key=key, type=self.type, title=self.title, authors=self.authors, year=self.year,
+            venue=self.venue, doi=self.doi, url="" if self.doi else self.url,
+            evidence_type=self.evidence_type, fields=decoded, entry=entry,
+        )
+
+
+@dataclass(frozen=True)
+class PackReference:
+    """A reference chosen for the pack, with why it matters for this brief."""
+
+    key: str
+    note: str = ""  # "why this matters here", prefilled from the key finding
+    evidence: str = ""  # the kind of evidence as the brief shows it; empty: from the record
+    snapshot: Snapshot | None = None
+
+    @classmethod
+    def from_record(cls, record: Record, evidence: str = "") -> "PackReference":
+        return cls(record.key, record.key_finding, evidence, Snapshot.from_record(record))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the references were chosen; most briefs never say, so this one does."""
+
+    searches: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()  # e.g. "Evidence type: systematic review"
+    note: str = ""
+
+    def is_empty(self) -> bool:
+        return not (self.searches or self.filters or self.note)
+
+
+@dataclass(frozen=True)
+class Pack:
+    title: str
+    ask: str = ""
+    key_messages: tuple[KeyMessage, ...] = ()
+    references: tuple[PackReference, ...] = ()
+    audience: str = ""
+    concern: str = ""  # the barrier it answers, e.g. "this is just the medical model renamed"
+    prepared_by: str = ""
+    date: dt.date | None = None
+    selection: Selection = field(default_factory=Selection)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.references)
+
+    def with_snapshots(self, records_by_key: Mapping[str, Record | None]) -> "Pack":
+        """The pack with each reference's snapshot taken from the current record (when there is one)."""
+        references = []
+        for reference in self.references:
+            record = records_by_key.get(reference.key)
+            if record is not None:
+                reference = replace(reference, snapshot=Snapshot.from_record(record))
+            references.append(reference)
+        return replace(self, references=tuple(references))
+
+    def advice(self) -> list[str]:
+        """What would make this a better brief; unlike errors, none of these stop it rendering."""
+        tips = []
+        low, high = RECOMMENDED_KEY_MESSAGES
+        if not self.ask.strip():
+            tips.append("Say what you are asking the manager to do.")
+        if len(self.key_messages) < low:
+            tips.append(f"A brief works best with {low} to {high} key messages; this one has "
+                        f"{len(self.key_messages)}.")
+        for number, message in enumerate(self.key_messages, 1):
+            if not message.cites:
+                tips.append(f"Key message {number} cites no reference; add the numbers of the "
+                            "references that support it.")
+        cited = {n for m in self.key_messages for n in m.cites}
+        for number, reference in enumerate(self.references, 1):
+            if number not in cited:
+                tips.append(f"Reference {number} ('{reference.key}') supports no key message.")
+            if not reference.note.strip():
+                tips.append(f"Reference {number} ('{reference.key}') has no note saying why it "
+                            "matters here.")
+        return tips
+
+
+# ---------------------------------------------------------------- resolving references
+
+
+def resolve_records(pack: Pack, records_by_key: Mapping[str, Record | None]) -> list[Record]:
+    """The record for each reference, in pack order: the collection's, else the saved snapshot."""
+    records = []
+    missing = []
+    for number, reference in enumerate(pack.references, 1):
+        record = records_by_key.get(reference.key)
+        if record is None and reference.snapshot is not None:
+            record = reference.snapshot.to_record(reference.key)
+        if record is None:
+            missing.append(f"{number} ('{reference.key}')")
+            continue
+        records.append(record)
+    if missing:
+        raise PackError(
+            f"Reference{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} not in the collection and the pack has no "
+            "saved details to fall back on. Remove them from the pack or add them to the collection.")
+    return records
+
+
+def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[str]:
+    """Plain-words notes on references that changed or went since the pack was saved."""
+    notes = []
+    for reference in pack.references:
+        record = current_records.get(reference.key)
+        key = reference.key
+        if record is None:
+            if reference.snapshot is not None:
+                notes.append(f"'{key}' was removed from the collection; "
+                             "the brief uses the details saved with the pack.")
+            else:
+                notes.append(f"'{key}' is not in the collection and the pack has no saved details "
+                             "for it; remove it from the pack or add it to the collection.")
+            continue
+        if reference.snapshot is None:
+            continue
+        changes = _differences(reference.snapshot, Snapshot.from_record(record))
+        if changes:
+            notes.append(f"'{key}' has changed since the pack was saved ({'; '.join(changes)}); "
+                         "the brief uses the current details.")
+    return notes
+
+
+def _differences(saved: Snapshot, current: Snapshot) -> list[str]:
+    changes = []
+    if saved.title.strip() != current.title.strip():
+        changes.append(f"title was '{saved.title}', now '{current.title}'")
+    saved_authors = [n.display() for n in saved.authors]
+    current_authors = [n.display() for n in current.authors]
+    if saved_authors != current_authors:
+        changes.append(f"authors were {_names(saved_authors)}, now {_names(current_authors)}")
+    if saved.year != current.year:
+        changes.append(f"year was {saved.year or 'not given'}, now {current.year or 'not given'}")
+    if normalise_doi(saved.doi) != normalise_doi(current.doi):
+        changes.append(f"DOI was {saved.doi or 'not given'}, now {current.doi or 'not given'}")
+    if saved.venue.strip() != current.venue.strip():
+        changes.append(f"published in was '{saved.venue}', now '{current.venue}'")
+    return changes
+
+
+def _names(names: Sequence[str]) -> str:
+    if not names:
+        return "not given"
+    shown = "; ".join(names[:3])
+    return shown + (" and others" if len(names) > 3 else "")
+
+
+def _bibtex_name(name: Name) -> str:
+    """A Name back in BibTeX form, LaTeX-safe, for a snapshot's stand-in entry."""
+    if name.literal:
+        return "{" + latex.encode(name.family) + "}"
+    parts = [latex.encode(name.full_family)]
+    if name.suffix:
+        parts.append(latex.encode(name.suffix))
+    if name.given:
+        parts.append(latex.encode(name.given))
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def dump_pack(pack: Pack) -> str:
+    """The pack as JSON text (UTF-8, readable), loadable by `load_pack`."""
+    data: dict[str, Any] = {
+        "version": PACK_FORMAT_VERSION,
+        "title": pack.title,
+        "audience": pack.audience,
+        "ask": pack.ask,
+        "concern": pack.concern,
+        "key_messages": [{"text": m.text, "cites": list(m.cites)} for m in pack.key_messages],
+        "references": [_dump_reference(r) for r in pack.references],
+        "prepared_by": pack.prepared_by,
+        "date": pack.date.isoformat() if pack.date else None,
+        "selection": {
+            "searches": list(pack.selection.searches),
+            "filters": list(pack.selection.filters),
+            "note": pack.selection.note,
+        },
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _dump_reference(reference: PackReference) -> dict[str, Any]:
+    data: dict[str, Any] = {"key": reference.key, "note": reference.note}
+    if reference.evidence:
+        data["evidence"] = reference.evidence
+    if reference.snapshot is not None:
+        s = reference.snapshot
+        snapshot: dict[str, Any] = {
+            "type": s.type,
+            "title": s.title,
+            "authors": [_dump_name(n) for n in s.authors],
+            "year": s.year,
+            "doi": s.doi,
+            "venue": s.venue,
+        }
+        for name in ("url", "volume", "number", "pages", "evidence_type"):
+            if getattr(s, name):
+                snapshot[name] = getattr(s, name)
+        data["snapshot"] = snapshot
+    return data
+
+
+def _dump_name(name: Name) -> dict[str, Any]:
+    if name.literal:
+        return {"literal": name.family}
+    data = {"family": name.family, "given": name.given, "particle": name.particle,
+            "suffix": name.suffix}
+    return {k: v for k, v in data.items() if v}
+
+
+def load_pack(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Pack:
+    """A pack from JSON, checked field by field; `PackError` says which field is wrong and how."""
+    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    if size > max_bytes:
+        raise PackError(f"The pack file is too large ({_size(size)}; the limit is {_size(max_bytes)}). "
+                        "Check that you chose a pack file saved by this library.")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise PackError("The pack file is not UTF-8 text; choose a pack file saved by "
+                            "this library.") from None
+    try:
+        raw = json.loads(data)
+    except (json.JSONDecodeError, RecursionError) as error:
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise PackError(f"The pack file is not valid JSON{where}; choose a pack file "
+                        "saved by this library.") from None
+    return _parse_pack(raw)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
+def _parse_pack(raw: object) -> Pack:
+    if not isinstance(raw, dict):
+        raise PackError("The pack file must hold a JSON object with a title, the ask, key "
+                        f"messages and references, not {_kind(raw)}.")
+    version = raw.get("version", PACK_FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PackError(f"'version' must be a whole number, not {_kind(version)}.")
+    if version > PACK_FORMAT_VERSION:
+        raise PackError(f"This pack was saved by a newer version of the library (format {version}); "
+                        "update the library to open it.")
+    title = _text(raw, "title", required=True)
+    references = _references(raw.get("references", []))
+    messages = _messages(raw.get("key_messages", []), len(references))
+    return Pack(
+        title=title,
+        ask=_text(raw, "ask"),
+        key_messages=messages,
+        references=references,
+        audience=_text(raw, "audience"),
+        concern=_text(raw, "concern"),
+        prepared_by=_text(raw, "prepared_by"),
+        date=_date(raw.get("date")),
+        selection=_selection(raw.get("selection")),
+    )
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {str: "text", int: "a number", float: "a number", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool = False) -> str:
+    label = f"{where}{name}"
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise PackError(f"'{label}' is missing; every pack needs one.")
+        return ""
+    if not isinstance(value, str):
+        raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+    if len(value) > MAX_TEXT_CHARS:
+        raise PackError(f"'{label}' is {len(value):,} characters long; the limit is "
+                        f"{MAX_TEXT_CHARS:,}. A one-page brief needs far less.")
+    if required and not value.strip():
+        raise PackError(f"'{label}' is empty; every pack needs one.")
+    return value.strip()
+
+
+def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
+    if not isinstance(raw, list):
+        raise PackError(f"'key_messages' must be a list, not {_kind(raw)}.")
+    if len(raw) > MAX_KEY_MESSAGES:
+        raise PackError(f"'key_messages' has {len(raw)} messages; a brief has at most "
+                        f"{MAX_KEY_MESSAGES}. Merge or drop some.")
+    messages = []
+    for index, item in enumerate(raw):
+        where = f"key_messages[{index + 1}]"
+        if isinstance(item, str):
+            text, cites_raw = item, []
+        elif isinstance(item, dict):
+            text = _text(item, "text", where=where + ".", required=True)
+            cites_raw = item.get("cites", [])
+        else:
+            raise PackError(f"'{where}' must be text or an object with 'text' and 'cites', "
+                            f"not {_kind(item)}.")
+        if not text.strip():
+            raise PackError(f"'{where}' is empty.")
+        if len(text) > MAX_TEXT_CHARS:
+            raise PackError(f"'{where}' is {len(text):,} characters long; the limit is "
+                            f"{MAX_TEXT_CHARS:,}.")
+        messages.append(KeyMessage(text.strip(), _cites(cites_raw, where, reference_count)))
+    return tuple(messages)
+
+
+def _cites(raw: object, where: str, reference_count: int) -> tuple[int, ...]:
+    if not isinstance(raw, list):
+        raise PackError(f"'{where}.cites' must be a list of reference numbers, not {_kind(raw)}.")
+    cites: list[int] = []
+    for value in raw:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PackError(f"'{where}.cites' must hold reference numbers (1, 2, ...), "
+                            f"not {_kind(value)}.")
+        if not 1 <= value <= reference_count:
+            raise PackError(f"'{where}.cites' refers to reference {value}, but the pack has "
+                            f"{reference_count} reference{'' if reference_count == 1 else 's'}.")
+        if value not in cites:
+            cites.append(value)
+    return tuple(cites)
+
+
+def _references(raw: object) -> tuple[PackReference, ...]:
+    if not isinstance(raw, list):
+        raise PackError(f"'references' must be a list, not {_kind(raw)}.")
+    if len(raw) > MAX_REFERENCES:
+        raise PackError(f"'references' has {len(raw)} references; the limit is {MAX_REFERENCES}.")
+    references = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        where = f"references[{index + 1}]"
+        if isinstance(item, str):
+            item = {"key": item}
+        if not isinstance(item, dict):
+            raise PackError(f"'{where}' must be an object with a 'key', not {_kind(item)}.")
+        key = _text(item, "key", where=where + ".", required=True)
+        folded = key.casefold()
+        if folded in seen:
+            raise PackError(f"'{where}.key' repeats '{key}', already reference {seen[folded]}; "
+                            "each reference appears once.")
+        seen[folded] = index + 1
+        snapshot = item.get("snapshot")
+        references.append(PackReference(
+            key=key,
+            note=_text(item, "note", where=where + "."),
+            evidence=_text(item, "evidence", where=where + "."),
+            snapshot=None if snapshot is None else _snapshot(snapshot, where + ".snapshot"),
+        ))
+    return tuple(references)
+
+
+def _snapshot(raw: object, where: str) -> Snapshot:
+    if not isinstance(raw, dict):
+        raise PackError(f"'{where}' must be an object, not {_kind(raw)}.")
+    prefix = where + "."
+    year = raw.get("year")
+    if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
+        raise PackError(f"'{prefix}year' must be a whole number, not {_kind(year)}.")
+    authors_raw = raw.get("authors", [])
+    if not isinstance(authors_raw, list):
+        raise PackError(f"'{prefix}authors' must be a list, not {_kind(authors_raw)}.")
+    authors = tuple(_name(a, f"{prefix}authors[{i + 1}]") for i, a in enumerate(authors_raw))
+    return Snapshot(
+        title=_text(raw, "title", where=prefix),
+        authors=authors,
+        year=year,
+        doi=bare_doi(_text(raw, "doi", where=prefix)),
+        venue=_text(raw, "venue", where=prefix),
+        type=_text(raw, "type", where=prefix) or "misc",
+        url=_text(raw, "url", where=prefix),
+        volume=_text(raw, "volume", where=prefix),
+        number=_text(raw, "number", where=prefix),
+        pages=_text(raw, "pages", where=prefix),
+        evidence_type=_text(raw, "evidence_type", where=prefix),
+    )
+
+
+def _name(raw: object, where: str) -> Name:
+    if isinstance(raw, str):
+        return Name.parse(raw)
+    if not isinstance(raw, dict):
+        raise PackError(f"'{where}' must be a name object or text, not {_kind(raw)}.")
+    prefix = where + "."
+    if "literal" in raw:
+        return Name(family=_text(raw, "literal", where=prefix, required=True), literal=True)
+    return Name(
+        family=_text(raw, "family", where=prefix, required=True),
+        given=_text(raw, "given", where=prefix),
+        particle=_text(raw, "particle", where=prefix),
+        suffix=_text(raw, "suffix", where=prefix),
+    )
+
+
+def _date(raw: object) -> dt.date | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise PackError(f"'date' must be a date written like 2025-03-01, not {_kind(raw)}.")
+    try:
+        return dt.date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        raise PackError(f"'date' must be a date written like 2025-03-01, not '{raw}'.") from None
+
+
+def _selection(raw: object) -> Selection:
+    if raw is None:
+        return Selection()
+    if not isinstance(raw, dict):
+        raise PackError(f"'selection' must be an object with 'searches', 'filters' and 'note', "
+                        f"not {_kind(raw)}.")
+    return Selection(
+        searches=_string_list(raw.get("searches", []), "selection.searches"),
+        filters=_filters(raw.get("filters", []), "selection.filters"),
+        note=_text(raw, "note", where="selection."),
+    )
+
+
+def _string_list(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise PackError(f"'{where}' must be a list of text, not {_kind(raw)}.")
+    for value in raw:
+        if not isinstance(value, str):
+            raise PackError(f"'{where}' must hold text only, not {_kind(value)}.")
+        if len(value) > MAX_TEXT_CHARS:
+            raise PackError(f"An item of '{where}' is too long ({len(value):,} characters).")
+    return tuple(v.strip() for v in raw if v.strip())
+
+
+def _filters(raw: object, where: str) -> tuple[str, ...]:
+    """Filters as written ("Evidence type: systematic review"), or as an object of name to value(s)."""
+    if isinstance(raw, dict):
+        items = []
+        for name, value in raw.items():
+            values = value if isinstance(value, list) else [value]
+            texts = _string_list([v if isinstance(v, str) else str(v) for v in values
+                                  if v is not None and not isinstance(v, (dict, list))],
+                                 f"{where}.{name}")
+            if texts:
+                items.append(f"{name}: {', '.join(texts)}")
+        return tuple(items)
+    return _string_list(raw, where)
