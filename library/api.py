@@ -9,19 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .bibtex import Entry, ParseResult, format_entries, parse_bytes, parse_text
+from .bibtex import Entry, ParseResult, format_entries, parse_bytes, parse_text, split_list
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, LibraryError, Problem,
-                     ReferenceNotFound)
+                     ReferenceNotFound, VocabularyError)
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
-from .records import Record, normalise_doi
+from .duplicates import Match, find_duplicates
+from .records import Record
 from .search import SearchRequest, SearchResult, Searcher
-from .store import Collection
-from .taxonomy import VOCABULARY_FILE, Vocabulary, load_vocabulary
+from .store import Collection, atomic_write
+from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
+                       vocabulary_to_dict)
 from .validation import CollectionReport, check_collection, check_entry, check_key
 
 
@@ -179,37 +181,19 @@ class Library:
             problems.extend(check_entry(entry, self.vocabulary))
         return problems
 
-    def find_duplicate(self, entry: Entry) -> str | None:
-        """The key of a reference already in the collection that this entry repeats (same key or DOI)."""
-        if self.collection.path_for(entry.key).exists():
-            return entry.key
-        doi = entry.fields.get("doi")
-        if doi:
-            hit = self._key_for_doi(normalise_doi(doi))
-            if hit:
-                return hit
-        return None
-
-    def _key_for_doi(self, doi: str) -> str | None:
-        from whoosh import query as wq
-
-        searcher = self.index.searcher()
-        for candidate in {doi, doi.upper()}:
-            for docnum in searcher.docs_for_query(wq.Term("doi", candidate)):
-                return searcher.stored_fields(docnum)["key"]
-        # DOIs are stored as written; compare case-insensitively among the few with this prefix.
-        prefix = doi.split("/", 1)[0]
-        for docnum in searcher.docs_for_query(wq.Prefix("doi", prefix)):
-            stored = searcher.stored_fields(docnum)
-            if normalise_doi(stored.get("doi", "")) == doi:
-                return stored["key"]
-        return None
+    def duplicates_of(self, entry: Entry, *, exclude_key: str | None = None) -> list[Match]:
+        """References already in the collection that this entry may repeat, most certain first."""
+        with self._lock:
+            return find_duplicates(entry, self.index.searcher(), exclude_key=exclude_key)
 
     def add_entries(self, entries: Sequence[Entry], *, replace: bool = False, who: str | None = None,
-                    stamp: bool = True) -> AddResult:
+                    stamp: bool = True, allow_similar: bool = False) -> AddResult:
         """Validate, refuse duplicates, write one file per entry atomically, update the index.
 
-        Nothing is written unless every entry passes.
+        Nothing is written unless every entry passes.  A reference with the same key
+        is refused unless `replace`; one with the same DOI always; one with the same
+        title, year and first author unless `allow_similar` (the librarian chose
+        "keep both").
         """
         today = dt.date.today().isoformat()
         prepared = []
@@ -235,14 +219,18 @@ class Library:
         with self._lock, self.collection.locked():
             self._refresh_quietly()
             for entry in prepared:
-                duplicate = self.find_duplicate(entry)
-                if duplicate and not (replace and duplicate == entry.key):
+                if self.collection.path_for(entry.key).exists() and not replace:
                     raise DuplicateReference(
-                        f"'{entry.key}' is already in the collection"
-                        + (f" as '{duplicate}' (same DOI)" if duplicate != entry.key else "")
-                        + ". Nothing was saved. Edit the existing reference instead, or choose "
-                        "'replace' to overwrite it."
-                    )
+                        f"'{entry.key}' is already in the collection. Nothing was saved. Edit the existing "
+                        "reference, give the new one another key, or choose 'replace' to overwrite it.")
+                for match in find_duplicates(entry, self.index.searcher(), exclude_key=entry.key):
+                    if match.certainty == "same DOI" or (match.certainty == "likely" and not allow_similar):
+                        raise DuplicateReference(
+                            f"'{entry.key}' looks like '{match.key}', already in the collection: it {match.reason}. "
+                            "Nothing was saved. Edit or merge into the existing reference instead"
+                            + ("." if match.certainty == "same DOI" else ", or choose 'keep both'."))
+                    problems.append(Problem(entry.source, entry.line, entry.key,
+                                            f"similar to '{match.key}': it {match.reason}.", "warning"))
             for entry in prepared:
                 existed = self.collection.path_for(entry.key).exists()
                 self.collection.write(entry, action="replace" if existed else "add", who=who)
@@ -298,6 +286,89 @@ class Library:
         with self._lock, self.collection.locked():
             self.collection.restore(key, who=who)
             return self.refresh()
+
+    # ------------------------------------------------------------ the vocabulary
+    def save_vocabulary(self, vocabulary: Vocabulary, *, who: str | None = None, detail: str = "") -> SyncReport:
+        """Check and write themes.toml atomically; the index then rebuilds with the new hierarchy."""
+        import tomli_w
+
+        data = vocabulary_to_dict(vocabulary)
+        checked = vocabulary_from_dict(data, str(self.vocabulary_path))  # raises VocabularyError
+        with self._lock, self.collection.locked():
+            atomic_write(self.vocabulary_path, tomli_w.dumps(vocabulary_to_dict(checked)).encode("utf-8"))
+            self.collection.log("vocabulary", "themes.toml", detail, who)
+            return self.refresh()
+
+    def theme_use(self, slug: str) -> int:
+        """How many references are tagged with this theme or a theme under it."""
+        return self.search(SearchRequest(themes=(slug,), per_page=1)).total
+
+    def add_theme(self, theme: Theme, *, who: str | None = None) -> SyncReport:
+        vocabulary = self.vocabulary
+        if theme.slug in vocabulary.theme_by_slug:
+            raise VocabularyError(f"A theme with the slug '{theme.slug}' already exists.")
+        themes = list(vocabulary.themes)
+        # Keep parents before children: a new child goes after its parent's last descendant.
+        position = len(themes)
+        if theme.parent:
+            family = {theme.parent, *vocabulary.descendants(theme.parent)}
+            position = max(i for i, t in enumerate(themes) if t.slug in family) + 1
+        themes.insert(position, theme)
+        return self.save_vocabulary(replace(vocabulary, themes=tuple(themes), _cache={}), who=who,
+                                    detail=f"added theme {theme.slug}")
+
+    def rename_theme(self, old: str, new: str, *, label: str | None = None, who: str | None = None) -> SyncReport:
+        """Give a theme a new slug (and label), updating every reference that uses it."""
+        vocabulary = self.vocabulary
+        if old not in vocabulary.theme_by_slug:
+            raise VocabularyError(f"There is no theme '{old}'.")
+        if new != old and new in vocabulary.theme_by_slug:
+            raise VocabularyError(f"A theme with the slug '{new}' already exists.")
+        themes = tuple(
+            replace(t, slug=new if t.slug == old else t.slug, label=(label or t.label) if t.slug == old else t.label,
+                    parent=new if t.parent == old else t.parent)
+            for t in vocabulary.themes)
+        concerns = tuple(replace(c, themes=tuple(new if s == old else s for s in c.themes))
+                         for c in vocabulary.concerns)
+        renamed = replace(vocabulary, themes=themes, concerns=concerns, _cache={})
+        with self._lock, self.collection.locked():
+            if new != old:
+                for key in self._keys_tagged(old):
+                    entry = self.collection.read(key)
+                    tags = [new if t == old else t for t in split_list(entry.fields.get("themes", ""))]
+                    self.collection.write(entry.with_fields(themes=", ".join(dict.fromkeys(tags))), action="edit",
+                                          detail=f"theme {old} renamed to {new}", who=who)
+            return self.save_vocabulary(renamed, who=who, detail=f"renamed theme {old} to {new}")
+
+    def delete_theme(self, slug: str, *, who: str | None = None) -> SyncReport:
+        """Remove an unused theme; a theme in use or with narrower themes is never deleted."""
+        vocabulary = self.vocabulary
+        if slug not in vocabulary.theme_by_slug:
+            raise VocabularyError(f"There is no theme '{slug}'.")
+        children = vocabulary.children(slug)
+        if children:
+            raise VocabularyError(f"'{slug}' has narrower themes ({', '.join(c.slug for c in children)}); "
+                                  "move or delete those first.")
+        used = self.theme_use(slug)
+        if used:
+            raise VocabularyError(f"'{slug}' is used by {used} reference(s); re-tag them or rename the theme "
+                                  "instead of deleting it.")
+        concerns = [c.slug for c in vocabulary.concerns if slug in c.themes]
+        if concerns:
+            raise VocabularyError(f"'{slug}' is linked to the concern(s) {', '.join(concerns)}; unlink it first.")
+        themes = tuple(t for t in vocabulary.themes if t.slug != slug)
+        return self.save_vocabulary(replace(vocabulary, themes=themes, _cache={}), who=who,
+                                    detail=f"deleted theme {slug}")
+
+    def _keys_tagged(self, slug: str) -> list[str]:
+        keys: list[str] = []
+        page = 1
+        while True:
+            result = self.search(SearchRequest(themes=(slug,), page=page, per_page=100))
+            keys.extend(h.key for h in result.hits if slug in h.themes)
+            if page >= result.pages:
+                return keys
+            page += 1
 
     def _refresh_quietly(self) -> None:
         self.refresh()

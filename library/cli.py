@@ -163,7 +163,7 @@ def _read_input(path: str, library: Library) -> tuple[bytes, str]:
 
 def cmd_add(args: argparse.Namespace) -> int:
     library = _open(args)
-    options = {"replace": args.replace, "who": library.settings.user}
+    options = {"replace": args.replace, "who": library.settings.user, "allow_similar": args.keep_both}
     if args.doi:
         from .crossref import CrossrefClient
 
@@ -401,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", nargs="+", metavar="SLUG")
     p.add_argument("--finding", metavar="TEXT", help="the plain-language key finding")
     p.add_argument("--replace", action="store_true", help="overwrite a reference with the same key")
+    p.add_argument("--keep-both", action="store_true",
+                   help="add even when a reference with the same title, year and first author exists")
     p.set_defaults(func=cmd_add)
 
     p = commands.add_parser("edit", help="change a reference's fields", description=
