@@ -13,13 +13,13 @@ from __future__ import annotations
 import html
 import re
 import threading
+from types import SimpleNamespace
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
-from citeproc import formatter as citeproc_formatter
 from citeproc.frontend import CitationStylesXML
 from citeproc.source.json import CiteProcJSON
 
@@ -200,6 +200,33 @@ def _for_style(item: dict[str, Any], style: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- formatting
 
+# citeproc-py's HTML formatter escapes some values and not others (a title's
+# "<" comes through raw), so its output cannot be parsed back reliably.  This
+# formatter marks italics with two private-use characters instead, removed
+# from the input first, and the runs are rebuilt and escaped by us.
+_ITALIC_ON, _ITALIC_OFF = "\ue000", "\ue001"
+_MARKS = re.compile(f"[{_ITALIC_ON}{_ITALIC_OFF}]")
+
+
+def _italic(text: str) -> str:
+    return f"{_ITALIC_ON}{text}{_ITALIC_OFF}"
+
+
+_FORMATTER = SimpleNamespace(
+    preformat=lambda text: text, Italic=_italic, Oblique=_italic, Bold=str, Light=str,
+    Underline=str, Superscript=str, Subscript=str, SmallCaps=str)
+
+
+def _unmarked(value: Any) -> Any:
+    if isinstance(value, str):
+        return _MARKS.sub("", value)
+    if isinstance(value, list):
+        return [_unmarked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items()}
+    return value
+
+
 # citeproc-py's style objects keep state while rendering (the formatter, the
 # cites seen so far), so one rendering at a time: the app serves many sessions
 # from threads of one process.
@@ -254,14 +281,13 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
     for index, record in enumerate(records):
         # citeproc-py lower-cases ids, so keys that differ only in case would collide.
         item_id = f"ref{index}"
-        item = _for_style(to_csl(record), style)
+        item = _unmarked(_for_style(to_csl(record), style))
         item["id"] = item_id
         items.append(item)
         ids.append(item_id)
     with _RENDER_LOCK:
         csl_style = _load_style(style)
-        bibliography = CitationStylesBibliography(csl_style, CiteProcJSON(items),
-                                                  citeproc_formatter.html)
+        bibliography = CitationStylesBibliography(csl_style, CiteProcJSON(items), _FORMATTER)
         citations = []
         for item_id in ids:
             citation = Citation([CitationItem(item_id)])
@@ -271,13 +297,13 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
         entries = [str(entry) for entry in bibliography.bibliography()]
     results = []
     for record, entry, in_text in zip(records, entries, in_texts):
-        segments = _collapse_punctuation(_segments_from_html(entry))
+        segments = _collapse_punctuation(_segments_from_marks(entry))
         segments = _link_segments(segments, record)
         results.append(FormattedCitation(
             key=record.key,
             text="".join(s.text for s in segments),
             html=segments_to_html(segments),
-            in_text="".join(s.text for s in _segments_from_html(in_text)),
+            in_text=_MARKS.sub("", in_text),
             segments=segments,
         ))
     return results
@@ -291,24 +317,17 @@ def _ignore(_item: object) -> None:
     """citeproc-py calls this for a cite missing from the source; ours never are."""
 
 
-_TAG = re.compile(r"<(/?)([a-zA-Z]+)[^>]*>")
-
-
-def _segments_from_html(markup: str) -> tuple[Segment, ...]:
-    """citeproc-py's HTML (every value escaped, only its own tags) as italic/plain runs."""
+def _segments_from_marks(marked: str) -> tuple[Segment, ...]:
+    """citeproc output with italic marks as italic/plain runs (marks may nest)."""
     segments: list[Segment] = []
-    italic_depth = 0
-    position = 0
-    for match in _TAG.finditer(markup):
-        if match.start() > position:
-            _append(segments, html.unescape(markup[position:match.start()]), italic_depth > 0)
-        closing, tag = match.group(1), match.group(2).lower()
-        if tag in ("i", "em"):
-            italic_depth += -1 if closing else 1
-            italic_depth = max(italic_depth, 0)
-        position = match.end()
-    if position < len(markup):
-        _append(segments, html.unescape(markup[position:]), italic_depth > 0)
+    depth = 0
+    for piece in re.split(f"([{_ITALIC_ON}{_ITALIC_OFF}])", marked):
+        if piece == _ITALIC_ON:
+            depth += 1
+        elif piece == _ITALIC_OFF:
+            depth = max(depth - 1, 0)
+        else:
+            _append(segments, piece, depth > 0)
     return tuple(segments)
 
 
