@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .bibtex import Entry, ParseResult, format_entries, parse_bytes, parse_text, split_list
 from .config import Settings
@@ -21,6 +21,9 @@ from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_
 from .duplicates import Match, find_duplicates
 from .records import Record
 from .search import SearchRequest, SearchResult, Searcher
+
+if TYPE_CHECKING:
+    from .packs import Pack
 from .store import Collection, atomic_write
 from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
                        vocabulary_to_dict)
@@ -286,6 +289,30 @@ class Library:
         with self._lock, self.collection.locked():
             self.collection.restore(key, who=who)
             return self.refresh()
+
+    # ------------------------------------------------------------ evidence packs
+    def render_pack(self, pack: "Pack", fmt: str, style: str = "apa") -> bytes:
+        """The pack in `fmt` (pdf, docx, html, md, bib, ris, csljson), from the current references,
+        falling back to the details saved with the pack for any that were removed."""
+        from .exporters import build_pack
+
+        records = self.get_many(pack.keys)
+        labels = {t.slug: t.label for t in self.vocabulary.evidence_types}
+        return build_pack(self.prefill_notes(pack, records), records, fmt, style, evidence_labels=labels)
+
+    @staticmethod
+    def prefill_notes(pack: "Pack", records: dict[str, Record | None]) -> "Pack":
+        """A reference with no "why this matters here" note gets its key finding."""
+        references = tuple(
+            replace(r, note=records[r.key].key_finding)  # type: ignore[union-attr]
+            if not r.note.strip() and records.get(r.key) is not None else r
+            for r in pack.references)
+        return replace(pack, references=references)
+
+    def read_pack(self, data: bytes | str) -> "Pack":
+        from .packs import load_pack
+
+        return load_pack(data, max_bytes=self.settings.max_upload_bytes)
 
     # ------------------------------------------------------------ the vocabulary
     def save_vocabulary(self, vocabulary: Vocabulary, *, who: str | None = None, detail: str = "") -> SyncReport:

@@ -310,10 +310,9 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
-    from .packs import build_pack_file
-
     library = _open(args)
-    data = build_pack_file(Path(args.pack), library, args.format, args.style)
+    data, _ = _read_input(args.pack, library)
+    data = library.render_pack(library.read_pack(data), args.format, args.style)
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"Wrote {args.output} ({len(data):,} bytes).", file=sys.stderr)
