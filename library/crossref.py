@@ -67,6 +67,8 @@ def parse_doi(text: str) -> str:
     if bare != candidate and "://" in candidate:
         # In a link the DOI may be percent-encoded (10.1126%2Fscience...).
         bare = unquote(bare)
+    if not bare.startswith("10.") or "/" not in bare:
+        raise LookupFailed(f"'{_shown(candidate)}' is not a DOI. {_EXAMPLE}")
     if any(unicodedata.category(c) in _UNUSABLE_CATEGORIES or c.isspace() for c in bare):
         raise LookupFailed(f"'{_shown(candidate)}' is not a DOI (it contains spaces or invisible "
                            f"characters). {_EXAMPLE}")
@@ -112,11 +114,13 @@ class CrossrefClient:
         today: Callable[[], date] = date.today,
         max_attempts: int = MAX_ATTEMPTS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
     ) -> None:
         self.base_url = settings.crossref_url.rstrip("/")
         self.timeout = (float(settings.http_timeout), float(settings.http_timeout))
         self.max_attempts = max(1, max_attempts)
         self.max_response_bytes = max_response_bytes
+        self.backoff_base = backoff_base
         self._sleep = sleep
         self._today = today
         self.session = requests.Session()
@@ -156,7 +160,7 @@ class CrossrefClient:
             except requests.ConnectionError:  # includes ConnectTimeout and SSL errors
                 if last:
                     raise LookupFailed(self._unreachable()) from None
-                self._sleep(_backoff(attempt))
+                self._sleep(_backoff(attempt, self.backoff_base))
                 continue
             except requests.Timeout:
                 raise LookupFailed(self._too_slow()) from None
@@ -167,7 +171,8 @@ class CrossrefClient:
                 if status == 429 or status >= 500:
                     if last:
                         raise LookupFailed(_busy() if status == 429 else _server_error(status))
-                    self._sleep(_retry_delay(response.headers.get("Retry-After"), attempt))
+                    self._sleep(_retry_delay(response.headers.get("Retry-After"),
+                                             _backoff(attempt, self.backoff_base)))
                     continue
                 if status == 404:
                     raise LookupFailed(
@@ -229,11 +234,11 @@ def user_agent(contact_email: str) -> str:
     return USER_AGENT.format(mailto=f"; mailto:{email}" if usable else "")
 
 
-def _backoff(attempt: int) -> float:
-    return min(MAX_RETRY_AFTER_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+def _backoff(attempt: int, base: float) -> float:
+    return min(MAX_RETRY_AFTER_SECONDS, base * 2 ** (attempt - 1))
 
 
-def _retry_delay(retry_after: str | None, attempt: int) -> float:
+def _retry_delay(retry_after: str | None, fallback: float) -> float:
     """Seconds to wait before the next attempt: the server's Retry-After if usable."""
     if retry_after:
         # Proxies sometimes repeat a header ("1, 1"); the first value is what was meant.
@@ -251,7 +256,7 @@ def _retry_delay(retry_after: str | None, attempt: int) -> float:
                 seconds = None
         if seconds is not None and seconds == seconds:  # not NaN
             return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
-    return _backoff(attempt)
+    return fallback
 
 
 def _busy() -> str:
@@ -462,18 +467,13 @@ def _person(item: object) -> str:
     """'Family, Given' (or 'Family, Suffix, Given'); an organisation in braces."""
     if not isinstance(item, Mapping):
         return ""
-    family = _plain(item.get("family"))
-    given = _plain(item.get("given"))
-    suffix = _plain(item.get("suffix"))
+    family = _name_part(_plain(item.get("family")))
+    given = _name_part(_plain(item.get("given")))
+    suffix = _name_part(_plain(item.get("suffix")))
     if family:
-        parts = [_name_part(family)]
-        if suffix:
-            parts.append(_name_part(suffix))
-        if given:
-            parts.append(_name_part(given))
-        return ", ".join(parts)
-    literal = _plain(item.get("name")) or given
-    return "{" + _text(literal) + "}" if literal else ""
+        return ", ".join(part for part in (family, suffix, given) if part)
+    literal = _text(_plain(item.get("name"))) or given
+    return "{" + literal + "}" if literal else ""
 
 
 def _name_part(text: str) -> str:
@@ -491,7 +491,7 @@ def _text(plain: str) -> str:
     when matching braces, so the file would not parse; such unmatched braces
     are dropped.  (A fix belongs in `latex.encode`.)
     """
-    return latex.encode(_drop_unmatched_braces(plain))
+    return latex.encode(_SPACES.sub(" ", _drop_unmatched_braces(plain)).strip())
 
 
 def _drop_unmatched_braces(text: str) -> str:

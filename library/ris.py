@@ -60,6 +60,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|2[01]\d\d)(?!\d)")
 _DASHES = re.compile(r"\s*[-\u2010\u2011\u2012\u2013\u2014]+\s*")
 _ISSN = re.compile(r"^\d{4}-?\d{3}[\dXx]$")
+_ISBN = re.compile(r"^(?:\d{9}[\dXx]|\d{13})$")
 _SAFE_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]{1,100}$")
 _AND = re.compile(r"\sand\s", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -79,6 +80,13 @@ class _Draft:
 
     def values(self, *names: str) -> list[tuple[str, int]]:
         return [(value, line) for tag, value, line in self.tags if tag in names and value]
+
+    def locate(self, *names: str) -> tuple[str, int]:
+        """The tag among `names` that gives the value used, and its line."""
+        for name in names:
+            for _, line in self.values(name):
+                return name, line
+        return names[0], self.line
 
     def first(self, *names: str) -> str:
         """The first non-empty value among `names`, trying them in the order given."""
@@ -189,7 +197,8 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
             notes.warn(line, f"'{tag}' appears more than once with different values; "
                              f"the first was kept.")
 
-    title = draft.first("TI", "T1", "CT") or (draft.first("BT") if kind == "book" else "")
+    title_tags = ("TI", "T1", "CT", "BT") if kind == "book" else ("TI", "T1", "CT")
+    title = draft.first(*title_tags)
     if not title:
         problems.append(Problem(source, draft.line, explicit_key or None,
                                 "this record has no title (no 'TI  - ' line); it was left out."))
@@ -197,34 +206,39 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
 
     fields: dict[str, str] = {}
 
-    def put(name: str, value: str, tag: str, line: int | None = None) -> None:
+    def put(name: str, value: str, *tags: str) -> None:
+        """Set a field from the value of the first of `tags` present, escaped for BibTeX."""
         value = _one_line(value)
         if not value:
             return
         balanced = _drop_unmatched_braces(value)
         if balanced != value:
+            tag, line = draft.locate(*tags)
             notes.warn(line, f"an unmatched '{{' or '}}' in the '{tag}' value was removed "
                              f"(a BibTeX file cannot hold one).")
-        fields[name] = latex.encode(balanced)
+        balanced = _one_line(balanced)
+        if balanced:
+            fields[name] = latex.encode(balanced)
 
-    put("title", title, "TI")
-    container = {"article": draft.first("T2", "JF", "JO", "JA"),
-                 "incollection": draft.first("T2", "BT"),
-                 "inproceedings": draft.first("T2", "BT")}.get(kind, draft.first("T2", "T3"))
-    put(_container_field(kind), container, "T2")
+    put("title", title, *title_tags)
+    container_tags = {"article": ("T2", "JF", "JO", "JA"), "incollection": ("T2", "BT"),
+                      "inproceedings": ("T2", "BT")}.get(kind, ("T2", "T3"))
+    put(_container_field(kind), draft.first(*container_tags), *container_tags)
     year = _year(draft.first("PY", "Y1", "DA"))
     if year:
         fields["year"] = year
     put("volume", draft.first("VL"), "VL")
     put("number", draft.first("IS"), "IS")
-    put("pages", _pages(draft.first("SP"), draft.first("EP")), "SP")
+    put("pages", _pages(draft.first("SP"), draft.first("EP")), "SP", "EP")
     put("edition", draft.first("ET"), "ET")
     publisher_field = {"techreport": "institution", "phdthesis": "school"}.get(kind, "publisher")
     put(publisher_field, draft.first("PB"), "PB")
     put("address", draft.first("CY"), "CY")
-    isbns, issns = _standard_numbers(draft.values("SN"), kind)
+    isbns, issns, others = _standard_numbers(draft.values("SN"), kind)
     put("isbn", ", ".join(isbns), "SN")
     put("issn", ", ".join(issns), "SN")
+    if kind == "techreport" and "number" not in fields:
+        put("number", ", ".join(others), "SN")  # Zotero writes a report's number in SN
 
     doi_value = draft.first("DO")
     if doi_value:
@@ -242,7 +256,7 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
         fields["url"] = url.replace("{", "%7B").replace("}", "%7D")
 
     abstract = " ".join(v for v, _ in draft.values("AB")) or " ".join(v for v, _ in draft.values("N2"))
-    put("abstract", abstract, "AB")
+    put("abstract", abstract, "AB", "N2")
     keywords: list[str] = []
     for value, _ in draft.values("KW"):
         for word in value.split(";"):
@@ -353,24 +367,32 @@ def _pages(start: str, end: str) -> str:
     return _DASHES.sub("--", start or end)
 
 
-def _standard_numbers(values: list[tuple[str, int]], kind: str) -> tuple[list[str], list[str]]:
+def _standard_numbers(values: list[tuple[str, int]],
+                      kind: str) -> tuple[list[str], list[str], list[str]]:
+    """SN values sorted into ISBNs, ISSNs and other numbers (a report's number)."""
     isbns: list[str] = []
     issns: list[str] = []
+    others: list[str] = []
     for value, _ in values:
         for number in re.split(r"[;\n]", value):
             number = _one_line(number)
             if not number:
                 continue
-            # Zotero writes ISSNs in SN for articles and ISBNs for books.
-            target = issns if _ISSN.match(number) or kind == "article" else isbns
+            # Zotero writes ISSNs in SN for articles, ISBNs for books and report numbers for reports.
+            if _ISSN.match(number) or kind == "article":
+                target = issns
+            elif _ISBN.match(re.sub(r"[\s-]", "", number)) or kind != "techreport":
+                target = isbns
+            else:
+                target = others
             if number not in target:
                 target.append(number)
-    return isbns, issns
+    return isbns, issns, others
 
 
 def _text(plain: str) -> str:
     """Plain text as a BibTeX value (see `_drop_unmatched_braces` for why braces are checked)."""
-    return latex.encode(_drop_unmatched_braces(_one_line(plain)))
+    return latex.encode(_one_line(_drop_unmatched_braces(plain)))
 
 
 def _drop_unmatched_braces(text: str) -> str:
