@@ -148,6 +148,9 @@ def decode_bytes(data: bytes, source: str) -> tuple[str | None, list[Problem]]:
 # ---------------------------------------------------------------- parsing
 
 _ENTRY_START = re.compile(r"^[ \t]*@", re.MULTILINE)
+# Text after an entry's closing brace that looks like more of the entry: a comma or
+# brace straight after it, or a "field = {" line.
+_STRAY_FIELDS = re.compile(r"\A\s*[,}]|^[ \t]*[A-Za-z][\w-]*[ \t]*=[ \t]*[{\"0-9]", re.MULTILINE)
 _EXTENDED_NAME = re.compile(r"^\s*(family|given|prefix|suffix|useprefix)\s*=", re.IGNORECASE)
 
 
@@ -168,17 +171,41 @@ class _Scanner(LowLevelParser):
             self.command_start = self.pos - 1
             self.entry_line = self.lineno
             try:
-                yield self.entry_line, tuple(self.parse_command())
+                command = tuple(self.parse_command())
             except PybtexSyntaxError as error:
-                self.problems.append(Problem(self.source, error.lineno, self.current_entry_key,
-                                             _syntax_reason(error)))
                 self._resume_after(self.command_start)
+                line = error.lineno
+                if self.pos < self.end_pos and line >= self.lineno:
+                    # An unclosed brace let pybtex read on into the entries that follow;
+                    # their line would mislead, so point at the start of the broken entry.
+                    line = self.entry_line
+                self.problems.append(Problem(self.source, line, self.current_entry_key,
+                                             _syntax_reason(error)))
             except SkipEntry:
                 pass
             except RecursionError:
                 self.problems.append(Problem(self.source, self.entry_line, self.current_entry_key,
                                              "braces are nested too deeply to read."))
                 self._resume_after(self.command_start)
+            else:
+                if command[0].lower() not in ("string", "preamble"):
+                    self._check_closed_early()
+                yield self.entry_line, command
+
+    def _check_closed_early(self) -> None:
+        """Warn when a '}' too many closed the entry and its remaining fields became stray text.
+
+        BibTeX ignores text between entries, so those fields would be lost without a word.
+        """
+        end = self.text.find("@", self.pos)
+        stray = self.text[self.pos:end if end >= 0 else self.end_pos]
+        stray = "\n".join(line for line in stray.splitlines() if not line.lstrip().startswith("%"))
+        if _STRAY_FIELDS.search(stray):
+            shown = " ".join(stray.split())[:60]
+            self.problems.append(Problem(
+                self.source, self.lineno, self.current_entry_key,
+                f"a '}}' too many closed this entry early; the text after it ('{shown}') was not read. "
+                "Check the braces on this line.", "warning"))
 
     def _resume_after(self, start: int) -> None:
         match = _ENTRY_START.search(self.text, start + 1)
@@ -352,7 +379,12 @@ def make_key(persons: dict[str, tuple[str, ...]], fields: dict[str, str]) -> str
     """A citation key in the project's style: surname + year + first title word."""
     names = persons.get("author") or persons.get("editor") or ()
     surname = ""
-    if names:
+    if names and names[0].strip().startswith("{") and names[0].strip().endswith("}"):
+        # An organisation: its initials ("Substance Abuse and Mental Health..." -> samhsa).
+        words = re.findall(r"[A-Za-z]+", latex.decode(names[0]))
+        capitals = [w[0] for w in words if w[0].isupper()]
+        surname = "".join(capitals) if len(capitals) > 2 else (words[0] if words else "")
+    elif names:
         try:
             person = Person(names[0])
             surname = " ".join(person.last_names) or names[0]
@@ -363,7 +395,7 @@ def make_key(persons: dict[str, tuple[str, ...]], fields: dict[str, str]) -> str
     year = re.sub(r"\D", "", fields.get("year", ""))[:4]
     words = [w for w in re.findall(r"[^\W\d_]+", _ascii(latex.decode(fields.get("title", ""))).lower())
              if w not in _STOP_WORDS and len(w) > 2]
-    surname_part = re.sub(r"[^a-z]", "", _ascii(latex.decode(surname)).lower().split(" ")[-1])
+    surname_part = re.sub(r"[^a-z]", "", _ascii(latex.decode(surname)).lower().split(" ")[-1]) if surname else ""
     key = f"{surname_part or 'anon'}{year}{words[0] if words else ''}"
     return key[:60]
 

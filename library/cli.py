@@ -167,7 +167,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.doi:
         from .crossref import CrossrefClient
 
-        entry = CrossrefClient(library.settings).lookup(args.doi)
+        with CrossrefClient(library.settings) as client:
+            entry = client.lookup(args.doi)
         if args.key:
             entry = entry.with_key(args.key)
         entry = _with_tags(entry, args)

@@ -32,7 +32,7 @@ _SYMBOLS = {
     "S": "§", "P": "¶", "copyright": "©", "textcopyright": "©",
     "textregistered": "®", "texttrademark": "™", "pounds": "£", "textsterling": "£",
     "euro": "€", "texteuro": "€", "textasciitilde": "~", "textbackslash": "\\",
-    "textbar": "|", "textless": "<", "textgreater": ">", "textdegree": "°",
+    "textbar": "|", "textbraceleft": "{", "textbraceright": "}", "textless": "<", "textgreater": ">", "textdegree": "°",
     "textasciicircum": "^", "textunderscore": "_", "textbullet": "•",
     "guillemotleft": "«", "guillemotright": "»", "textperiodcentered": "·",
     "TeX": "TeX", "LaTeX": "LaTeX", "BibTeX": "BibTeX", "slash": "/",
@@ -183,11 +183,22 @@ def decode(value: str) -> str:
         return ""
     if _SPECIAL.search(value) is None:
         return _SPACES.sub(" ", value).strip()
-    return _SPACES.sub(" ", _Decoder(value).run()).strip()
+    try:
+        decoded = _Decoder(value).run()
+    except RecursionError:
+        # Nesting deeper than Python's stack allows (the parser stops at 100 levels, but
+        # values can come from elsewhere): show the text without its markup rather than fail.
+        decoded = _MARKUP.sub("", value)
+    return _SPACES.sub(" ", decoded).strip()
 
 
+_MARKUP = re.compile(r"\\[A-Za-z]+|\\.|[{}$]")
+
+
+# A literal brace must not be written as \{ : BibTeX still counts that brace, so a
+# lone one would unbalance the entry.  The text commands are safe.
 _ENCODE = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&",
+    "\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "%": r"\%", "&": r"\&",
     "#": r"\#", "$": r"\$", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _TO_ESCAPE = re.compile(r"[\\{}%&#$_~^]")

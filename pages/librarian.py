@@ -123,7 +123,8 @@ def read_input(method: str) -> ParseResult | None:
     if method == "doi":
         from library.crossref import CrossrefClient
 
-        entry = CrossrefClient(lib.settings).lookup(st.session_state.get("doi_text", ""))
+        with CrossrefClient(lib.settings) as client:
+            entry = client.lookup(st.session_state.get("doi_text", ""))
         return ParseResult((entry,), ())
     return None
 
