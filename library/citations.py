@@ -41,7 +41,7 @@ class CitationStyle:
 # against (double quotes, "&"); Cite Them Right is British and says en-GB itself.
 STYLES: dict[str, CitationStyle] = {
     "apa": CitationStyle("apa", "APA 7th edition", "apa.csl", "en-US"),
-    "harvard": CitationStyle("harvard", "Harvard (Cite Them Right)",
+    "harvard": CitationStyle("harvard", "Harvard, Cite Them Right",
                              "harvard-cite-them-right.csl", "en-GB"),
 }
 

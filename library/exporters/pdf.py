@@ -33,6 +33,7 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans
 
 BODY_SIZES = (10.5, 10.0, 9.5, 9.0)  # points, largest first; 9 pt is the floor
 PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4, millimetres
+MEASURING_HEIGHT = 20_000.0  # millimetres: room to measure any brief, however long
 MARGIN_SIDE, MARGIN_TOP, MARGIN_BOTTOM = 16.0, 14.0, 13.0
 HANG = 7.5  # indent of numbered and bulleted items, millimetres
 LEADING = 1.3  # line height as a multiple of the font size
@@ -73,22 +74,22 @@ class _Layout:
 
 def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
     brief = build_brief(pack, records, style)
-    pdf = _new_document(brief, pack.date)
-    layout = _draw(pdf, brief, BODY_SIZES[0])
-    if layout.fits:
-        return bytes(pdf.output())  # output() also closes the font files
+    # Measure on pages far taller than A4: fpdf2 stops drawing text at the
+    # foot of a page, which would hide how much does not fit.  Then draw the
+    # largest size that fits on a real A4 page.
+    measuring = _new_document(brief, pack.date)
     try:
-        # Measure the smaller sizes on extra pages of this document (loading
-        # the fonts again costs more than drawing), then draw the winner anew.
-        for size in BODY_SIZES[1:]:
-            layout = _draw(pdf, brief, size)
+        for size in BODY_SIZES:
+            layout = _draw(measuring, brief, size, page_height=MEASURING_HEIGHT)
             if layout.fits:
-                final = _new_document(brief, pack.date)
-                _draw(final, brief, size)
-                return bytes(final.output())
+                break
     finally:
-        _close_fonts(pdf)
-    raise PackDoesNotFit(what_to_cut(layout))
+        _close_fonts(measuring)  # never output, so fpdf2 would leave the font files open
+    if not layout.fits:
+        raise PackDoesNotFit(what_to_cut(layout))
+    final = _new_document(brief, pack.date)
+    _draw(final, brief, layout.body_size)
+    return bytes(final.output())
 
 
 def _close_fonts(pdf: FPDF) -> None:
@@ -210,9 +211,9 @@ class _Painter:
         self.gap(size * 0.2)
         return pdf.get_y() - start
 
-    def draw(self, brief: Brief) -> _Layout:
+    def draw(self, brief: Brief, page_height: float = PAGE_HEIGHT) -> _Layout:
         pdf = self.pdf
-        pdf.add_page()
+        pdf.add_page(format=(PAGE_WIDTH, page_height))
         self.block(brief.title, "B", self.body + 6.5, HEADING_INK)
         if brief.audience:
             self.gap(1.5)
@@ -276,5 +277,5 @@ def _segment_runs(segments: Sequence[Segment]) -> list[tuple[str, str, str]]:
     return runs
 
 
-def _draw(pdf: FPDF, brief: Brief, body: float) -> _Layout:
-    return _Painter(pdf, body).draw(brief)
+def _draw(pdf: FPDF, brief: Brief, body: float, page_height: float = PAGE_HEIGHT) -> _Layout:
+    return _Painter(pdf, body).draw(brief, page_height)
