@@ -86,7 +86,7 @@ def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
     finally:
         _close_fonts(measuring)  # never output, so fpdf2 would leave the font files open
     if not layout.fits:
-        raise PackDoesNotFit(what_to_cut(layout))
+        raise PackDoesNotFit(_what_to_cut(layout))
     final = _new_document(brief, pack.date)
     _draw(final, brief, layout.body_size)
     return bytes(final.output())
@@ -100,7 +100,7 @@ def _close_fonts(pdf: FPDF) -> None:
             close()
 
 
-def what_to_cut(layout: _Layout) -> str:
+def _what_to_cut(layout: _Layout) -> str:
     """Advice in plain words, from the measured layout at the smallest size."""
     over = layout.lines_over
     lead = ("This brief does not fit on one A4 page, even in the smallest readable print. ")
