@@ -52,6 +52,9 @@ class Collection:
         self.data_dir = Path(data_dir)
         self.lock_timeout = lock_timeout
         self.user = user
+        # One lock object per collection: re-entrant within a thread (rename_theme saves the
+        # vocabulary while holding it), exclusive between threads and processes.
+        self._file_lock = FileLock(str(self.root / LOCK_NAME), timeout=lock_timeout)
 
     # ------------------------------------------------------------ reading
     def scan(self) -> dict[str, FileStat]:
@@ -101,12 +104,12 @@ class Collection:
         """Hold the collection lock; one writer at a time across processes."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.root / LOCK_NAME), timeout=self.lock_timeout)
+            lock = self._file_lock
             lock.acquire()
         except Timeout:
             raise LockTimeout(
                 f"Another librarian (or process) has been saving to the collection for over "
-                f"{self.lock_timeout:.0f} seconds. Wait a moment and try again; if it persists, "
+                f"{self.lock_timeout:g} seconds. Wait a moment and try again; if it persists, "
                 f"check for a stuck process."
             ) from None
         except OSError as error:
@@ -180,9 +183,13 @@ class Collection:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             # O_APPEND keeps concurrent writers' lines whole.
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                os.write(fd, line.encode("utf-8"))
+                data = line.encode("utf-8")
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # a line cut short by a crash must not swallow this one
+                os.write(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
