@@ -219,14 +219,16 @@ class Library:
             raise EntryProblems(errors, "Nothing was saved, because of these problems:")
         added: list[str] = []
         replaced: list[str] = []
-        with self._lock, self.collection.locked():
+        # The collection lock alone guards the files: `self._lock` is taken only around the
+        # index (in refresh and duplicates_of), so other sessions' searches go on during a save.
+        with self.collection.locked():
             self._refresh_quietly()
             for entry in prepared:
                 if self.collection.path_for(entry.key).exists() and not replace:
                     raise DuplicateReference(
                         f"'{entry.key}' is already in the collection. Nothing was saved. Edit the existing "
                         "reference, give the new one another key, or choose 'replace' to overwrite it.")
-                for match in find_duplicates(entry, self.index.searcher(), exclude_key=entry.key):
+                for match in self.duplicates_of(entry, exclude_key=entry.key):
                     if match.certainty == "same DOI" or (match.certainty == "likely" and not allow_similar):
                         raise DuplicateReference(
                             f"'{entry.key}' looks like '{match.key}', already in the collection: it {match.reason}. "
@@ -268,7 +270,7 @@ class Library:
         errors = [p for p in self.validate([entry]) if p.severity == "error"]
         if errors:
             raise EntryProblems(errors, "The changes were not saved, because of these problems:")
-        with self._lock, self.collection.locked():
+        with self.collection.locked():
             old_key = previous_key or entry.key
             if not self.collection.path_for(old_key).exists():
                 raise ReferenceNotFound(old_key)
@@ -281,12 +283,12 @@ class Library:
             return self.refresh()
 
     def delete(self, key: str, *, who: str | None = None) -> SyncReport:
-        with self._lock, self.collection.locked():
+        with self.collection.locked():
             self.collection.remove(key, who=who)
             return self.refresh()
 
     def restore(self, key: str, *, who: str | None = None) -> SyncReport:
-        with self._lock, self.collection.locked():
+        with self.collection.locked():
             self.collection.restore(key, who=who)
             return self.refresh()
 
@@ -321,7 +323,7 @@ class Library:
 
         data = vocabulary_to_dict(vocabulary)
         checked = vocabulary_from_dict(data, str(self.vocabulary_path))  # raises VocabularyError
-        with self._lock, self.collection.locked():
+        with self.collection.locked():
             atomic_write(self.vocabulary_path, tomli_w.dumps(vocabulary_to_dict(checked)).encode("utf-8"))
             self.collection.log("vocabulary", "themes.toml", detail, who)
             return self.refresh()
@@ -358,7 +360,7 @@ class Library:
         concerns = tuple(replace(c, themes=tuple(new if s == old else s for s in c.themes))
                          for c in vocabulary.concerns)
         renamed = replace(vocabulary, themes=themes, concerns=concerns, _cache={})
-        with self._lock, self.collection.locked():
+        with self.collection.locked():
             if new != old:
                 for key in self._keys_tagged(old):
                     entry = self.collection.read(key)
