@@ -7,6 +7,7 @@ checks that it does.
 from __future__ import annotations
 
 import getpass
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
 )
 
 
+_NUMBERS = ("http_timeout", "lock_timeout", "max_upload_mb")
+
+
 def _resolve_path(value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (REPO_ROOT / path)
@@ -60,6 +64,8 @@ def _positive_number(name: str, value: str, cast: Callable[[str], float]) -> flo
         number = cast(value)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not '{value}'.") from None
+    if not math.isfinite(number):  # "nan", "inf": float() reads them, nothing can use them
+        raise SettingsError(f"{name} must be a finite number, not '{value}'.")
     if number <= 0:
         raise SettingsError(f"{name} must be greater than zero, not '{value}'.")
     return number
@@ -100,6 +106,8 @@ class Settings:
                 continue
             if name.endswith("_dir"):
                 value = _resolve_path(str(value))
+            elif name in _NUMBERS:  # an argument is checked like the variable it overrides
+                value = _positive_number(name, str(value), float)
             values[name] = value
         return cls(**values)  # type: ignore[arg-type]
 

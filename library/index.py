@@ -37,7 +37,7 @@ from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA or what goes into a document changes: every index built
 # with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _STEMMED = StemmingAnalyzer() | CharsetFilter(accent_map)
 # The same stop words as the stemmed fields, so that "the" in a query never
@@ -51,7 +51,9 @@ SCHEMA: Schema = Schema(
     title=TEXT(analyzer=_STEMMED, stored=True, field_boost=3.0),
     title_x=TEXT(analyzer=_PLAIN, phrase=False),
     authors=TEXT(analyzer=_PLAIN, stored=True, field_boost=1.5),
-    year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False),
+    # shift_step=0: whoosh-reloaded 2.7.5 splits ranges over shifted terms wrongly when one
+    # end is open (year:<2010 matched every year); plain terms are few for years anyway.
+    year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False, shift_step=0),
     venue=TEXT(analyzer=_PLAIN, stored=True),
     finding=TEXT(analyzer=_STEMMED, stored=True, field_boost=2.0),
     finding_x=TEXT(analyzer=_PLAIN, phrase=False),
@@ -158,6 +160,17 @@ class _State:
         with self.connect() as conn:
             return dict(conn.execute("SELECT name, value FROM meta").fetchall())
 
+    def readable(self) -> bool:
+        try:
+            with self.connect() as conn:
+                return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:
+            return False
+
+    def discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def files(self) -> dict[str, tuple]:
         with self.connect() as conn:
             rows = conn.execute("SELECT name, key, size, mtime_ns, digest, pending FROM files").fetchall()
@@ -210,7 +223,10 @@ class SearchIndex:
         if self._searcher is None:
             self._searcher = self._open_whoosh().searcher()
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # Not Searcher.refresh(): whoosh-reloaded 2.7.5 reuses the old segment readers
+            # there, with their old deletions, so deleted or edited references were still found.
+            stale, self._searcher = self._searcher, self._open_whoosh().searcher()
+            stale.close()
         return self._searcher
 
     def close(self) -> None:
@@ -229,7 +245,7 @@ class SearchIndex:
         except Timeout:
             raise LockTimeout(
                 f"The search index is being updated by another process and it has not finished within "
-                f"{wait:.0f} seconds. Try again in a moment."
+                f"{wait:g} seconds. Try again in a moment."
             ) from None
         try:
             yield
@@ -372,8 +388,9 @@ class SearchIndex:
                 problems.extend(entry_problems)
                 key = None
                 if entry is not None:
-                    if entry.key != Path(name).stem:
-                        writer.delete_by_term("key", entry.key)
+                    # Also when the file was pending with no key recorded: a crash after the
+                    # last commit may have left this very document in the index already.
+                    writer.delete_by_term("key", entry.key)
                     writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
                     key = entry.key
                 stat = stats.get(name)
@@ -400,6 +417,8 @@ class SearchIndex:
                  procs: int | None) -> SyncReport:
         self.close()
         self.dir.mkdir(parents=True, exist_ok=True)
+        if not self._state.readable():
+            self._state.discard()  # a cache like the rest: rebuilt below from the files
         with self._state.connect() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('status', 'building')")
         building = self.dir / f"whoosh-building-{os.getpid()}"

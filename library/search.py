@@ -21,7 +21,7 @@ from whoosh import highlight, query as wq, sorting
 from whoosh.qparser import (AndGroup, FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin,
                             MultifieldParser)
 
-from .index import _STEMMED as _STEMMER, SCHEMA, TEXT_FIELDS, SearchIndex
+from .index import _PLAIN, _STEMMED as _STEMMER, SCHEMA, TEXT_FIELDS, SearchIndex
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
@@ -133,14 +133,16 @@ _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 def _to_unstemmed(q: wq.Query, originals: dict[str, str]) -> wq.Query:
     """Point prefix, wildcard and fuzzy terms at the unstemmed copies of the text fields.
 
-    The parser stems a fuzzy term's word ("traning" becomes "trane"); `originals`
-    maps stems back to the words as typed.
+    The parser stems a fuzzy term's word ("traning" becomes "trane") and a prefix
+    ("traine*" becomes "train*", "early*" becomes "earli*"); `originals` maps stems
+    back to the words as typed.
     """
     if isinstance(q, _EXPANDING) and q.fieldname in TEXT_FIELDS:
         q = copy.copy(q)
         q.fieldname = f"{q.fieldname}_x"
-        if isinstance(q, wq.FuzzyTerm):
+        if isinstance(q, (wq.FuzzyTerm, wq.Prefix)):
             q.text = originals.get(q.text, q.text)
+        if isinstance(q, wq.FuzzyTerm):
             q.prefixlength = max(q.prefixlength, 1)  # keeps fuzzy terms quick on big vocabularies
         return q
     if isinstance(q, wq.FuzzyTerm):
@@ -199,7 +201,7 @@ def parse_query(text: str) -> tuple[wq.Query, str | None]:
             if _unreadable(q):
                 raise ValueError("unreadable")
             _check_ranges(q)
-            originals = {_stem(w): w for w in plain_words(text)}
+            originals = {_stem(w): _unstemmed(w) for w in plain_words(text)}
             return _to_unstemmed(q, originals), None
         except Exception:  # whatever the parser makes of odd input, fall back to plain words
             problem = "part of it is not search syntax we understand"
@@ -212,6 +214,12 @@ def parse_query(text: str) -> tuple[wq.Query, str | None]:
 
 def _stem(word: str) -> str:
     tokens = [t.text for t in _STEMMER(word)]
+    return tokens[0] if tokens else word
+
+
+def _unstemmed(word: str) -> str:
+    """The word as the unstemmed "_x" fields hold it (lower case, accents folded)."""
+    tokens = [t.text for t in _PLAIN(word)]
     return tokens[0] if tokens else word
 
 
