@@ -1,0 +1,385 @@
+"""Search semantics over a small fixed collection (library.search).
+
+tests/data/search-collection holds 16 fictional references (one per year, 2008-2023)
+and a two-level vocabulary; every expectation below can be checked by reading them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from library import Library, SearchRequest, SearchResult, Settings
+
+from .conftest import DATA
+
+COLLECTION = DATA / "search-collection"
+
+YEARS = {
+    "adebayo2008reflective": 2008, "bramwell2009counting": 2009, "castellanos2010exhaustion": 2010,
+    "dlamini2011consent": 2011, "eriksen2012restraint": 2012, "fontaine2013leaders": 2013,
+    "gallagher2014course": 2014, "haddad2015safeguarding": 2015, "ito2016compassion": 2016,
+    "jansen2017review": 2017, "kowalski2018trainee": 2018, "muller2019night": 2019,
+    "nakamura2020managers": 2020, "osei2021guidance": 2021, "petrov2022turnover": 2022,
+    "quispe2023simulation": 2023,
+}
+NEWEST_FIRST = sorted(YEARS, key=YEARS.get, reverse=True)  # type: ignore[arg-type]
+BURNOUT = {"castellanos2010exhaustion", "ito2016compassion", "muller2019night"}
+TRAINING = {"gallagher2014course", "jansen2017review", "nakamura2020managers", "quispe2023simulation"}
+
+
+def between(first: int, last: int) -> set[str]:
+    return {key for key, year in YEARS.items() if first <= year <= last}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("search")
+    shutil.copytree(COLLECTION, root / "references")
+    lib = Library(Settings.from_env(references_dir=root / "references", index_dir=root / "index",
+                                    data_dir=root / "data"))
+    assert lib.index.doc_count() == len(YEARS)
+    return lib
+
+
+def keys(result: SearchResult) -> set[str]:
+    return {hit.key for hit in result.hits}
+
+
+def test_the_fixture_collection_is_valid(library: Library) -> None:
+    report = library.check()
+    assert report.count == len(YEARS) and not report.problems
+
+
+# ---------------------------------------------------------------- query syntax
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("burnout", BURNOUT),
+        ("BURNOUT", BURNOUT),
+        ("burnout nurses", {"castellanos2010exhaustion", "ito2016compassion"}),  # AND between words
+        ("burnout AND nurses", {"castellanos2010exhaustion", "ito2016compassion"}),
+        ("trauma informed care", {"jansen2017review", "dlamini2011consent", "nakamura2020managers"}),
+        ('"trauma informed care"', {"jansen2017review"}),  # the phrase, not the words scattered
+        ('"informed consent"', {"dlamini2011consent"}),
+        ("title:burnout", {"ito2016compassion", "muller2019night"}),  # castellanos: abstract only
+        ("title:(burnout OR exhaustion)", BURNOUT),
+        ("author:okafor", {"fontaine2013leaders", "ito2016compassion"}),
+        ("by:okafor", {"fontaine2013leaders", "ito2016compassion"}),
+        ("author:Hughes-Barra", {"castellanos2010exhaustion"}),
+        ("okafor", {"fontaine2013leaders", "ito2016compassion"}),  # authors are searched by default
+        # A parent theme finds its children's references.
+        ("theme:staff-wellbeing", BURNOUT | {"adebayo2008reflective", "kowalski2018trainee", "petrov2022turnover"}),
+        ("theme:burnout", BURNOUT),
+        ("theme:implementation", TRAINING | {"fontaine2013leaders"}),
+        ("theme:costs", set()),
+        ("theme:staff-wellbeing theme:implementation", set()),
+        ("type:trial", {"gallagher2014course", "nakamura2020managers", "quispe2023simulation"}),
+        ("evidence:guidance", {"osei2021guidance"}),
+        ("setting:children-young-people", {"eriksen2012restraint", "osei2021guidance"}),
+        ("year:2016", {"ito2016compassion"}),
+        ("year:[2015 TO 2020]", between(2015, 2020)),
+        ("year:>2018", between(2019, 2023)),
+        ("year:>=2018", between(2018, 2023)),
+        ("year:<2010", between(2008, 2009)),
+        ("year:<=2010", between(2008, 2010)),
+        ("year:[TO 2009]", between(2008, 2009)),
+        ("year:[2021 TO]", between(2021, 2023)),
+        ("burnout year:<2017", {"castellanos2010exhaustion", "ito2016compassion"}),
+        ("trainin*", TRAINING),  # but not "trainee"
+        ("traine*", {"kowalski2018trainee"}),  # the prefix as typed, not its stem "train"
+        ("early*", {"adebayo2008reflective", "kowalski2018trainee"}),  # not "earli*"
+        ("nurs*", {"castellanos2010exhaustion", "ito2016compassion"}),
+        ("Müll*", {"muller2019night"}),
+        ("title:simul*", {"quispe2023simulation"}),
+        ("traning~", TRAINING),
+        ("leadershp~", {"fontaine2013leaders", "nakamura2020managers"}),
+        ("burnout NOT nurses", {"muller2019night"}),
+        ("restraint NOT simulation", {"eriksen2012restraint", "osei2021guidance"}),
+        ("seclusion OR vicarious", {"eriksen2012restraint", "adebayo2008reflective", "kowalski2018trainee"}),
+        ("(restraint OR burnout) AND type:quantitative", BURNOUT | {"eriksen2012restraint"}),
+        # Accents fold both ways.
+        ("muller", {"muller2019night"}),
+        ("Müller", {"muller2019night"}),
+        ("author:MULLER", {"muller2019night"}),
+        # Stemming: forms of a word find each other.
+        ("nurse", {"castellanos2010exhaustion", "ito2016compassion"}),
+        ("the burnout", BURNOUT),  # stop words demand nothing
+        ("zzzzqqq", set()),
+    ],
+)
+def test_query(library: Library, query: str, expected: set[str]) -> None:
+    result = library.search(query, per_page=100)
+    assert keys(result) == expected
+    assert result.total == len(expected)
+    assert result.notice is None
+
+
+def test_title_matches_rank_above_abstract_matches(library: Library) -> None:
+    hits = library.search("burnout").hits
+    assert hits[-1].key == "castellanos2010exhaustion"  # the only one without burnout in its title
+    scores = [hit.score for hit in hits]
+    assert all(score is not None for score in scores)
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+
+
+# ---------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (SearchRequest(themes=("burnout",)), BURNOUT),
+        (SearchRequest(themes=("staff-wellbeing",)), BURNOUT | {"adebayo2008reflective", "kowalski2018trainee",
+                                                                "petrov2022turnover"}),
+        (SearchRequest(themes=("burnout", "leadership")), BURNOUT | {"fontaine2013leaders", "jansen2017review",
+                                                                     "nakamura2020managers"}),
+        (SearchRequest(themes=("training", "leadership"), theme_mode="all"), {"jansen2017review",
+                                                                              "nakamura2020managers"}),
+        (SearchRequest(themes=("training", "restraint-seclusion"), theme_mode="all"), {"quispe2023simulation"}),
+        (SearchRequest(themes=("implementation", "outcomes"), theme_mode="all"), {"quispe2023simulation"}),
+        (SearchRequest(themes=("costs",)), set()),
+        (SearchRequest(evidence_types=("trial",)), {"gallagher2014course", "nakamura2020managers",
+                                                    "quispe2023simulation"}),
+        (SearchRequest(evidence_types=("trial", "guidance")), {"gallagher2014course", "nakamura2020managers",
+                                                               "quispe2023simulation", "osei2021guidance"}),
+        (SearchRequest(settings=("children-young-people",)), {"eriksen2012restraint", "osei2021guidance"}),
+        (SearchRequest(year_from=2015, year_to=2016), {"haddad2015safeguarding", "ito2016compassion"}),
+        (SearchRequest(year_from=2016, year_to=2015), {"haddad2015safeguarding", "ito2016compassion"}),
+        (SearchRequest(year_from=2022), {"petrov2022turnover", "quispe2023simulation"}),
+        (SearchRequest(year_to=2009), {"adebayo2008reflective", "bramwell2009counting"}),
+        (SearchRequest(year_from=1900, year_to=2008), {"adebayo2008reflective"}),
+        (SearchRequest(year_from=2030), set()),
+        (SearchRequest(text="restraint", settings=("inpatient",)), {"eriksen2012restraint", "quispe2023simulation"}),
+        (SearchRequest(text="burnout", themes=("staff-wellbeing",), evidence_types=("quantitative",),
+                       settings=("inpatient",), year_from=2010, year_to=2019),
+         {"castellanos2010exhaustion", "muller2019night"}),
+    ],
+)
+def test_filters(library: Library, request_: SearchRequest, expected: set[str]) -> None:
+    result = library.search(SearchRequest(**{**request_.__dict__, "per_page": 100}))
+    assert keys(result) == expected
+    assert result.total == len(expected)
+
+
+_YEAR = st.one_of(st.none(), st.integers(min_value=0, max_value=3000))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_YEAR, _YEAR)
+def test_year_range_filter_matches_counting_by_hand(library: Library, first: int | None, last: int | None) -> None:
+    low, high = (last, first) if first is not None and last is not None and first > last else (first, last)
+    expected = {key for key, year in YEARS.items()
+                if (low is None or year >= low) and (high is None or year <= high)}
+    result = library.search(SearchRequest(year_from=first, year_to=last, per_page=100))
+    assert keys(result) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1000, max_value=2999), st.sampled_from(["<", "<=", ">", ">="]))
+def test_year_comparison_queries_match_counting_by_hand(library: Library, year: int, op: str) -> None:
+    compare = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__}[op]
+    expected = {key for key, y in YEARS.items() if compare(y, year)}
+    assert keys(library.search(f"year:{op}{year}", per_page=100)) == expected
+
+
+# ---------------------------------------------------------------- facets, sorting, pages
+
+
+def test_facets_count_themes_under_their_ancestors(library: Library) -> None:
+    facets = library.search("").facets
+    assert facets.themes == {
+        "staff-wellbeing": 6, "burnout": 3, "vicarious-trauma": 2,
+        "implementation": 5, "training": 4, "leadership": 3,
+        "outcomes": 5, "restraint-seclusion": 3,
+        "prevalence": 1,
+    }
+    assert facets.evidence_types == {"qualitative": 5, "quantitative": 6, "trial": 3, "systematic-review": 1,
+                                     "guidance": 1}
+    assert facets.settings == {"community-mental-health": 8, "inpatient": 7, "children-young-people": 2}
+    assert facets.years == {year: 1 for year in range(2008, 2024)}
+
+
+def test_facets_count_every_match_not_just_the_page(library: Library) -> None:
+    result = library.search("burnout", per_page=1)
+    assert len(result.hits) == 1 and result.total == 3
+    assert result.facets.themes == {"burnout": 3, "staff-wellbeing": 3}
+    assert result.facets.evidence_types == {"quantitative": 3}
+    assert result.facets.settings == {"inpatient": 2, "community-mental-health": 1}
+    assert result.facets.years == {2010: 1, 2016: 1, 2019: 1}
+
+
+def test_facets_follow_filters(library: Library) -> None:
+    facets = library.search(SearchRequest(themes=("implementation",))).facets
+    assert facets.themes == {"implementation": 5, "training": 4, "leadership": 3, "outcomes": 1,
+                             "restraint-seclusion": 1}
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("newest", ["quispe2023simulation", "nakamura2020managers", "jansen2017review", "gallagher2014course"]),
+        ("oldest", ["gallagher2014course", "jansen2017review", "nakamura2020managers", "quispe2023simulation"]),
+        ("no-such-order", None),  # falls back to relevance
+    ],
+)
+def test_sorting(library: Library, sort: str, expected: list[str] | None) -> None:
+    result = library.search("training", sort=sort)
+    if expected is None:
+        assert result.request.sort == "relevance"
+        assert all(hit.score is not None for hit in result.hits)
+    else:
+        assert [hit.key for hit in result.hits] == expected
+        assert all(hit.score is None for hit in result.hits)
+
+
+def test_empty_query_lists_everything_newest_first(library: Library) -> None:
+    result = library.search("", per_page=100)
+    assert [hit.key for hit in result.hits] == NEWEST_FIRST
+    assert result.total == len(YEARS) and result.notice is None and result.suggestion is None
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (1, NEWEST_FIRST[0:5]),
+        (2, NEWEST_FIRST[5:10]),
+        (4, NEWEST_FIRST[15:16]),
+        (5, []),  # past the end: no hits, the total still right
+        (0, NEWEST_FIRST[0:5]),  # nonsense becomes page 1
+    ],
+)
+def test_pagination(library: Library, page: int, expected: list[str]) -> None:
+    result = library.search("", page=page, per_page=5)
+    assert [hit.key for hit in result.hits] == expected
+    assert (result.total, result.pages) == (16, 4)
+
+
+def test_relevance_pages_do_not_overlap(library: Library) -> None:
+    pages = [library.search("staff OR ward OR teams", page=n, per_page=3) for n in (1, 2, 3, 4, 5)]
+    seen = [hit.key for result in pages for hit in result.hits]
+    assert len(seen) == len(set(seen)) == pages[0].total
+
+
+@pytest.mark.parametrize("per_page", [-5, 0, 1000])
+def test_per_page_is_kept_within_bounds(library: Library, per_page: int) -> None:
+    result = library.search("", per_page=per_page)
+    assert 1 <= result.request.per_page <= 100
+    assert len(result.hits) == min(result.request.per_page, 16)
+
+
+# ---------------------------------------------------------------- what cannot be read
+
+
+@pytest.mark.parametrize(
+    ("query", "notice", "expected"),
+    [
+        ("title:(", "brackets", set()),
+        ("(burnout", "brackets", BURNOUT),
+        ("burnout)", "brackets", BURNOUT),
+        ('"unclosed', "quotation mark", set()),
+        ('"burnout', "quotation mark", BURNOUT),
+        ("year:[2015 TO", "range brackets", set()),
+        ("year:[abc TO def]", "not search syntax", set()),
+        ("year:>99999999999", "not search syntax", set()),
+        ("AND", "no words", set()),
+        ("OR NOT", "no words", set()),
+        ("burnout AND", "AND, OR or NOT", BURNOUT),
+        ("foo:bar", "'foo:'", set()),
+        ("journal:imaginary burnout", None, BURNOUT),  # an alias we do know
+        ("title:", "nothing follows", set()),
+        ("*", None, set(YEARS)),  # a lone wildcard matches everything
+        ("~", "no words", set()),
+        ("\x00burnout\x00", None, BURNOUT),
+    ],
+)
+def test_unreadable_queries_fall_back_with_a_notice(library: Library, query: str, notice: str | None,
+                                                   expected: set[str]) -> None:
+    result = library.search(query, per_page=100)
+    assert keys(result) == expected
+    if notice is None:
+        assert result.notice is None
+    else:
+        assert result.notice is not None and notice in result.notice
+
+
+@pytest.mark.parametrize(
+    ("query", "suggestion"),
+    [
+        ("burnuot", "burnout"),
+        ("leadershp", "leadership"),
+        ("simulaton training", "simulation training"),
+        ("burnout", None),  # found: nothing to suggest
+        ("zzzzqqqxxxyyy", None),  # nothing close
+    ],
+)
+def test_did_you_mean(library: Library, query: str, suggestion: str | None) -> None:
+    result = library.search(query)
+    assert result.suggestion == suggestion
+    if suggestion:
+        assert result.total == 0
+        assert library.search(suggestion).total > 0
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def test_snippet_escapes_html_but_keeps_marks(library: Library) -> None:
+    [hit] = library.search("safeguarding").hits
+    snippet = hit.snippet_html
+    assert "<mark>safeguarding</mark>" in snippet.lower()
+    assert "&lt;script&gt;" in snippet and "<script>" not in snippet
+    assert "&amp;" in snippet
+
+
+@pytest.mark.parametrize("query", ["safeguarding", "alert", "script", "burnout", "trainin*", "traning~",
+                                   '"trauma informed care"', "restraint OR seclusion"])
+def test_snippets_hold_no_markup_but_marks(library: Library, query: str) -> None:
+    hits = library.search(query, per_page=100).hits
+    assert hits
+    for hit in hits:
+        bare = re.sub(r"</?mark>", "", hit.snippet_html)
+        assert "<" not in bare and ">" not in bare, hit.snippet_html
+        assert hit.snippet_html.count("<mark>") == hit.snippet_html.count("</mark>")
+
+
+def test_hits_carry_what_a_card_shows(library: Library) -> None:
+    [hit] = library.search("author:muller").hits
+    assert (hit.key, hit.title, hit.year) == ("muller2019night", "Burnout on the night shift: a fictional survey", 2019)
+    assert hit.authors == "Müller, A."
+    assert hit.venue == "Journal of Imaginary Care Studies"
+    assert (hit.themes, hit.evidence_type, hit.settings) == (("burnout",), "quantitative", ("inpatient",))
+    assert hit.doi_url == "https://doi.org/10.5555/tic.0012"
+    assert hit.key_finding == "Night-shift staff reported more burnout than day staff."
+    assert hit.finding_checked is False
+
+
+# ---------------------------------------------------------------- anything at all
+
+
+_SYNTAX = st.sampled_from(["AND", "OR", "NOT", "ANDNOT", "TO", "title:", "author:", "theme:", "year:", "type:",
+                           "foo:", "[", "]", "{", "}", "(", ")", '"', "*", "?", "~", "~2", "^", "^2", ":", ">",
+                           "<", "=", "-", "+", "\\", "/", "\x00", "year:[", "burnout", "trainin*", "müller"])
+_QUERIES = st.one_of(
+    st.text(),
+    st.lists(st.one_of(_SYNTAX, st.text(max_size=5)), max_size=8).map(" ".join),
+    st.lists(st.one_of(_SYNTAX, st.text(max_size=3)), max_size=8).map("".join),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_QUERIES)
+def test_any_text_gives_a_search_result(library: Library, text: str) -> None:
+    result = library.search(text, per_page=5)
+    assert isinstance(result, SearchResult)
+    assert len(result.hits) == min(result.total, 5)
+    assert len({hit.key for hit in result.hits}) == len(result.hits)
+    assert result.total <= len(YEARS)
+    if result.suggestion is not None:
+        assert result.total == 0
