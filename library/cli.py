@@ -150,15 +150,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _read_input(path: str, library: Library) -> tuple[bytes, str]:
+    limit = library.settings.max_upload_bytes
     if path == "-":
-        return sys.stdin.buffer.read(), "<standard input>"
-    file = Path(path)
-    try:
-        return file.read_bytes(), str(file)
-    except FileNotFoundError:
-        raise LibraryError(f"{file} does not exist.") from None
-    except IsADirectoryError:
-        raise LibraryError(f"{file} is a folder; give a .bib or .ris file.") from None
+        data, source = sys.stdin.buffer.read(limit + 1), "<standard input>"
+    else:
+        file = Path(path)
+        try:
+            data, source = file.read_bytes(), str(file)
+        except FileNotFoundError:
+            raise LibraryError(f"{file} does not exist.") from None
+        except IsADirectoryError:
+            raise LibraryError(f"{file} is a folder; give a .bib or .ris file.") from None
+    # Every kind of input (BibTeX, RIS, tagged imports, packs) gets the same limit as an upload.
+    if len(data) > limit:
+        raise LibraryError(f"{source} is over the limit of {library.settings.max_upload_mb:g} MB "
+                           "(LIBRARY_MAX_UPLOAD_MB). Split it into smaller files.")
+    return data, source
 
 
 def cmd_add(args: argparse.Namespace) -> int:
