@@ -22,16 +22,24 @@ lib = ui.library()
 vocabulary = lib.vocabulary
 ui.card_css()
 
-# Widgets take their first values from the URL, so a shared link opens the same search.
-if "search_loaded" not in st.session_state:
-    start = request_from_params({k: st.query_params.get_all(k) for k in st.query_params}, vocabulary)
+# The widgets take their values from the address when it holds a search other than the one this page
+# last showed (a shared link, a cell of the evidence map, a theme, a concern's "see all"); otherwise,
+# after a visit to another page, from that last search, because Streamlit forgets a page's widget
+# values while another page is open and "Back to search" would start empty.
+url_params = {k: st.query_params.get_all(k) for k in st.query_params}
+last_params = st.session_state.get("search_url", {})
+from_url = bool(url_params) and (request_from_params(url_params, vocabulary)
+                                 != request_from_params(last_params, vocabulary))
+if from_url or "q" not in st.session_state:
+    start = request_from_params(url_params if from_url else last_params, vocabulary)
+    if from_url:
+        st.session_state.pop("search_signature", None)  # keep the link's page number
     st.session_state.update({
         "q": start.text, "themes": list(start.themes), "theme_mode": start.theme_mode,
         "types": list(start.evidence_types), "settings": list(start.settings),
         "sort": start.sort, "page": start.page,
         "years": (start.year_from, start.year_to),
     })
-    st.session_state["search_loaded"] = True
 
 st.title("Search the evidence")
 with st.form("search-form", border=False, enter_to_submit=True):
@@ -111,7 +119,8 @@ with ui.friendly_errors():
         request = SearchRequest(**{**request.__dict__, "page": result.pages})
         st.session_state["page"] = result.pages
         result = lib.search(request)
-    st.query_params.from_dict(params_from_request(request))
+    st.session_state["search_url"] = params_from_request(request)
+    st.query_params.from_dict(st.session_state["search_url"])
 
     if result.notice:
         st.info(result.notice, icon=":material/info:")
