@@ -1,0 +1,618 @@
+"""The app through Streamlit's AppTest: every page opens, and the journeys from the issues work.
+
+Each test runs the real `app.py` router on its own copy of the shipped collection in tmp_path
+(the conftest points every LIBRARY_* path there), so nothing writes the checkout.  Where the app
+shows what the library found, the expected answer comes from a `Library` opened on the same
+folders, plus a few literal anchors from the seed collection so the comparison is never circular.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import streamlit as st
+import streamlit.testing.v1.app_test as app_test_module
+from pypdf import PdfReader
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from library import Library, SearchRequest, Settings
+from library.auth import hash_password
+from library.bibtex import format_entry
+from library.citations import format_reference
+
+from .conftest import REPO
+
+APP = REPO / "app.py"
+TIMEOUT = 60  # seconds per script run: the first run builds the index
+PASSWORD = "a long test password"
+SEARCH_BUTTON = "FormSubmitter:search-form-Search"
+SIGN_IN_BUTTON = "FormSubmitter:sign-in-Sign in"
+COUNT = re.compile(r"^\*\*([\d,]+)\*\* references? found")
+
+XSS_KEY = "xss2020script"
+XSS_BIB = """@article{xss2020script,
+  author = {Doe, Jane},
+  title = {<script>alert(1)</script> Burnout among ward staff},
+  journal = {Journal of <b>Tests</b>},
+  year = {2020},
+  themes = {burnout},
+  evidence-type = {quantitative},
+  key-finding = {A finding with <img src=x onerror=alert(2)> in it.},
+  finding-checked = {no}
+}
+"""
+
+GOOD_AND_BROKEN_BIB = """@article{smith2021supervision,
+  author = {Smith, Jane and Jones, Amir},
+  title = {Trauma-informed supervision for ward nurses: a zebrafinch pilot},
+  journal = {Journal of Psychiatric Nursing},
+  year = {2021}
+}
+
+@article{broken2020,
+  author = {Nobody, A.}
+  title = {A comma is missing on the line above},
+  year = {2020}
+}
+"""
+
+
+# ------------------------------------------------------------------ fixtures and helpers
+
+
+@pytest.fixture(autouse=True)
+def collection(tmp_path: Path) -> Path:
+    """This test's own copy of the shipped collection, where LIBRARY_REFERENCES_DIR points."""
+    target = tmp_path / "references"
+    shutil.copytree(REPO / "references", target, ignore=shutil.ignore_patterns(".library.lock", ".tmp-*"))
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _fresh_resources() -> Iterator[None]:
+    # st.cache_resource lives as long as the process: without this the Library opened on one
+    # test's folders, and the librarian sign-in throttle, would serve the next test.
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def library() -> Iterator[Library]:
+    """The library on this test's folders, to say what the app should show."""
+    lib = Library(Settings.from_env())
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
+    """The in-memory file storage of each AppTest run, so a download button's real bytes can be read.
+
+    AppTest makes a fresh MemoryMediaFileStorage for every run and drops it afterwards; this keeps
+    a reference to each.  (It relies on AppTest's module importing that class by name.)
+    """
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            stores.append(self)
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    return stores
+
+
+def open_app(**query: str | list[str]) -> AppTest:
+    """The app after its first run (the default page, search), with `query` in the address."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    # With any secret set, AppTest replaces st.secrets for each run, so a developer's own
+    # ~/.streamlit/secrets.toml cannot switch librarian sign-in on or off behind a test's back.
+    at.secrets["isolated"] = "yes"
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def goto(at: AppTest, page: str, **query: str) -> AppTest:
+    """Open another page, as a link does: the address holds only `query`."""
+    at.query_params = dict(query)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def follow(at: AppTest, page: str) -> AppTest:
+    """Keep later runs on `page`, where the app's own st.switch_page went.
+
+    A browser's address follows the app; AppTest reruns the page last given to its own
+    `switch_page` until told otherwise.
+    """
+    at.switch_page(page)
+    return at
+
+
+def search(at: AppTest, text: str) -> AppTest:
+    at.text_input(key="q").input(text)
+    at.button(key=SEARCH_BUTTON).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def result_count(at: AppTest) -> int | None:
+    for element in at.markdown:
+        match = COUNT.match(element.value)
+        if match:
+            return int(match.group(1).replace(",", ""))
+    return None
+
+
+def shown_keys(at: AppTest) -> list[str]:
+    """The keys of the result cards on the page, in order (each card has an add or remove button)."""
+    return [b.key.split("-", 1)[1] for b in at.button
+            if b.key and b.key.startswith(("add-", "remove-")) and b.key != "add-message"]
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [str(element.value) for element in at.get(kind)]
+
+
+def download(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> tuple[bytes, bool]:
+    """The bytes behind the download button `key` in the last run, and whether it is disabled."""
+    button = next(b for b in at.get("download_button") if b.key == key)
+    name = button.proto.url.rsplit("/", 1)[1]
+    return stores[-1].get_file(name).content, button.proto.disabled
+
+
+def sign_in(at: AppTest, password: str = PASSWORD) -> AppTest:
+    goto(at, "pages/librarian.py")
+    at.text_input(key="password").input(password)
+    at.button(key=SIGN_IN_BUTTON).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+# ------------------------------------------------------------------ every page opens
+
+PAGES = [
+    pytest.param("pages/search.py", {}, "title", "Search the evidence", id="search"),
+    pytest.param("pages/themes.py", {}, "title", "Themes and evidence map", id="themes"),
+    pytest.param("pages/concerns.py", {}, "title", "Answer a concern", id="concerns"),
+    pytest.param("pages/pack.py", {}, "info", "Your pack is empty", id="pack-empty"),
+    pytest.param("pages/pack.py", {"pack": "not-a-share-token"}, "error", "This share link does not open a pack",
+                 id="pack-bad-share-token"),
+    pytest.param("pages/librarian.py", {}, "info", "Editing is switched off", id="librarian"),
+    pytest.param("pages/reference.py", {"key": "felitti1998relationship"}, "title",
+                 "Relationship of Childhood Abuse and Household Dysfunction", id="reference"),
+    pytest.param("pages/reference.py", {"key": "nosuchkey1999"}, "warning",
+                 "No reference with the key 'nosuchkey1999'", id="reference-unknown-key"),
+    pytest.param("pages/reference.py", {"key": "../../etc/passwd"}, "warning", "No reference with the key",
+                 id="reference-path-as-key"),
+    pytest.param("pages/reference.py", {}, "info", "Choose a reference from the search results",
+                 id="reference-no-key"),
+]
+
+
+@pytest.mark.parametrize(("page", "query", "kind", "expected"), PAGES)
+def test_every_page_opens(page: str, query: dict[str, str], kind: str, expected: str) -> None:
+    at = goto(open_app(), page, **query)
+    shown = texts(at, kind)
+    # Titles escape Markdown, so compare without the backslashes.
+    assert any(expected in text.replace("\\", "") for text in shown), shown
+
+
+# ------------------------------------------------------------------ search
+
+
+def test_search_shows_the_count_and_the_cards(library: Library) -> None:
+    at = search(open_app(), "burnout")
+    expected = library.search(SearchRequest(text="burnout"))
+    assert expected.total > 1
+    assert result_count(at) == expected.total
+    assert shown_keys(at) == [hit.key for hit in expected.hits]
+    assert "oconnor2018burnout" in shown_keys(at)
+    headings = [m.replace("\\", "") for m in texts(at, "markdown") if m.startswith("#### ")]
+    assert headings == [f"#### {n}. {hit.title}" for n, hit in enumerate(expected.hits, 1)]
+
+
+def test_a_facet_filter_narrows_the_results(library: Library) -> None:
+    at = search(open_app(), "burnout")
+    before = result_count(at)
+    at.multiselect(key="types").select("systematic-review").run()
+    assert not at.exception
+    expected = library.search(SearchRequest(text="burnout", evidence_types=("systematic-review",)))
+    assert result_count(at) == expected.total
+    assert 0 < expected.total < (before or 0)
+    assert shown_keys(at) == [hit.key for hit in expected.hits]
+    assert "oconnor2018burnout" in shown_keys(at)  # a systematic review
+    assert "maslach2016understanding" not in shown_keys(at)  # a narrative review: "book or theory"
+
+
+def test_a_search_round_trips_through_the_url() -> None:
+    at = search(open_app(), "burnout")
+    at.multiselect(key="types").select("systematic-review")
+    at.multiselect(key="themes").select("staff-wellbeing")
+    at.selectbox(key="sort").select("newest")
+    at.run()
+    assert not at.exception
+    assert at.query_params == {"q": "burnout", "theme": "staff-wellbeing", "type": "systematic-review",
+                               "sort": "newest"}
+
+    shared = open_app(**at.query_params)
+    assert shared.text_input(key="q").value == "burnout"
+    assert shared.multiselect(key="types").value == ["systematic-review"]
+    assert shared.multiselect(key="themes").value == ["staff-wellbeing"]
+    assert shared.selectbox(key="sort").value == "newest"
+    assert result_count(shared) == result_count(at)
+    assert shown_keys(shared) == shown_keys(at)
+    assert shared.query_params == at.query_params
+
+
+def test_returning_to_search_without_a_search_in_the_address_keeps_the_last_one() -> None:
+    at = search(open_app(), "burnout")
+    at.multiselect(key="types").select("systematic-review").run()
+    shown = shown_keys(at)
+    goto(at, "pages/reference.py", key=shown[0])
+    goto(at, "pages/search.py")  # "Back to search", or the sidebar
+    assert at.text_input(key="q").value == "burnout"
+    assert at.multiselect(key="types").value == ["systematic-review"]
+    assert shown_keys(at) == shown
+    assert at.query_params == {"q": "burnout", "type": "systematic-review"}
+
+
+MALFORMED = [
+    ({"q": '"burnout'}, "a closing quotation mark is missing"),
+    ({"q": "burnout AND"}, "a search word is missing next to AND, OR or NOT"),
+    ({"q": "burnout)"}, "the brackets ( ) do not match"),
+    ({"q": "((("}, "Your search has no words we could look for"),
+]
+
+
+@pytest.mark.parametrize(("query", "notice"), MALFORMED, ids=[q["q"] for q, _ in MALFORMED])
+def test_a_malformed_query_shows_a_notice_not_an_exception(query: dict[str, str], notice: str,
+                                                           library: Library) -> None:
+    at = open_app(**query)
+    assert any(notice in text for text in texts(at, "info")), texts(at, "info")
+    expected = library.search(SearchRequest(text=query["q"]))
+    assert (result_count(at) or 0) == expected.total
+    assert shown_keys(at) == [hit.key for hit in expected.hits]
+
+
+def test_malformed_url_parameters_are_dropped() -> None:
+    at = open_app(q="burnout", page="abc", type=["not-a-type", "systematic-review"], theme="<script>",
+                  sort="sideways", **{"from": "99999"})
+    assert at.multiselect(key="types").value == ["systematic-review"]
+    assert at.multiselect(key="themes").value == []
+    assert at.query_params == {"q": "burnout", "type": "systematic-review"}
+    assert (result_count(at) or 0) > 0
+
+
+def test_an_empty_result_offers_a_spelling_suggestion_that_works(library: Library) -> None:
+    at = search(open_app(), "burnuot")
+    assert any("No references match" in text for text in texts(at, "warning"))
+    suggestion = at.button(key="suggestion")
+    assert suggestion.label == "Search for “burnout” instead"
+    suggestion.click().run()
+    assert not at.exception
+    assert at.text_input(key="q").value == "burnout"
+    assert result_count(at) == library.search(SearchRequest(text="burnout")).total
+    assert at.query_params == {"q": "burnout"}
+
+
+# ------------------------------------------------------------------ reference detail
+
+
+def test_a_reference_shows_its_citations_and_bibtex(library: Library) -> None:
+    at = goto(open_app(), "pages/reference.py", key="felitti1998relationship")
+    record = library.get("felitti1998relationship")
+    markdown = texts(at, "markdown")
+    assert "**APA 7th edition**" in markdown
+    assert "**Harvard, Cite Them Right**" in markdown
+    citations = [c.value for c in at.code if c.language != "bibtex"]
+    assert citations == [format_reference(record, "apa").text, format_reference(record, "harvard").text]
+    assert citations[0].startswith("Felitti, V. J., Anda, R. F., Nordenberg, D.")
+    assert "(1998)" in citations[0] and "https://doi.org/10.1016/S0749-3797(98)00017-8" in citations[0]
+    assert citations[1].startswith("Felitti, V.J. et al. (1998) ‘Relationship of Childhood Abuse")
+    html_citations = [m.value for m in at.markdown if m.proto.allow_html]
+    assert len(html_citations) == 2 and all("<i>American Journal of Preventive Medicine</i>" in h
+                                            for h in html_citations)
+    [bibtex] = [c for c in at.code if c.language == "bibtex"]
+    assert bibtex.value == format_entry(record.entry).rstrip("\n")
+    assert bibtex.value.startswith("@article{felitti1998relationship,")
+    assert "doi = {10.1016/S0749-3797(98)00017-8}" in bibtex.value
+
+
+def assert_inert(at: AppTest) -> None:
+    """No shown text carries a live <script> or <img> tag (code blocks show text and are left out)."""
+    shown = [(str(e.value), kind == "html" or bool(getattr(e.proto, "allow_html", False)))
+             for kind in ("title", "markdown", "caption", "html") for e in at.get(kind)]
+    for text, allow_html in shown:
+        if allow_html:
+            assert not re.search(r"<(script|img)", text, re.IGNORECASE), text
+        else:  # Markdown without HTML: the tag is escaped, so Markdown shows it as text
+            assert not re.search(r"(?<!\\)<(script|img)", text, re.IGNORECASE), text
+    rendered_html = [text for text, allow_html in shown if allow_html and "script" in text]
+    assert all("&lt;script&gt;alert(1)&lt;/script&gt;" in text for text in rendered_html), rendered_html
+
+
+def test_a_title_with_a_script_tag_is_shown_as_text(collection: Path) -> None:
+    (collection / f"{XSS_KEY}.bib").write_text(XSS_BIB, encoding="utf-8")
+    at = goto(open_app(), "pages/reference.py", key=XSS_KEY)
+    assert texts(at, "title") == [r"\<script\>alert\(1\)\</script\> Burnout among ward staff"]
+    assert r"A finding with \<img src=x onerror=alert\(2\)\> in it\." in texts(at, "markdown")
+    assert_inert(at)
+    # The citations are rendered as HTML, so they carry the escaped form.
+    assert sum("&lt;script&gt;alert(1)&lt;/script&gt;" in m.value for m in at.markdown if m.proto.allow_html) == 2
+
+    results = search(goto(at, "pages/search.py"), "alert")
+    assert XSS_KEY in shown_keys(results)
+    assert r"#### 1. \<script\>alert\(1\)\</script\> Burnout among ward staff" in texts(results, "markdown")
+    assert any("A finding with &lt;img src=x onerror=alert(2)&gt; in it." in m.value
+               for m in results.markdown if m.proto.allow_html)
+    assert_inert(results)
+
+
+# ------------------------------------------------------------------ into a pack
+
+
+def test_add_to_pack_from_the_search_results(library: Library) -> None:
+    at = search(open_app(), "burnout")
+    first = shown_keys(at)[0]
+    at.button(key=f"add-{first}").click().run()
+    assert not at.exception
+    assert at.session_state["pack_draft"]["keys"] == [first]
+    assert at.button(key=f"remove-{first}").label == "Remove from pack"
+    assert [t.value for t in at.toast] == ["Added to your pack (1 so far)."]
+    goto(at, "pages/pack.py")
+    title = library.get(first).title
+    assert f"**[1]** {title}" in [m.replace("\\", "") for m in texts(at, "markdown")]
+    assert at.text_area(key=f"note-{first}").value == library.get(first).key_finding
+
+
+MAP_CELLS = [
+    ("staff-wellbeing", "systematic-review", {"theme": "staff-wellbeing", "type": "systematic-review"}),
+    ("burnout", "All types", {"theme": "burnout"}),
+]
+
+
+@pytest.mark.parametrize(("theme", "evidence_type", "params"), MAP_CELLS, ids=["cell", "whole-row"])
+def test_an_evidence_map_cell_opens_a_filtered_search(theme: str, evidence_type: str, params: dict[str, str],
+                                                     library: Library) -> None:
+    # An earlier search in the same session must not win over the cell's (a bug once).
+    at = goto(search(open_app(), "restraint"), "pages/themes.py")
+    at.selectbox(key="map-theme").select(theme)
+    at.selectbox(key="map-type").select(evidence_type)
+    at.run()
+    expected = library.search(SearchRequest(themes=(theme,), evidence_types=tuple(
+        [evidence_type] if evidence_type != "All types" else [])))
+    assert expected.total > 0
+    assert at.button(key="map-open").label == f"Show {expected.total}"
+    at.button(key="map-open").click().run()
+    assert not at.exception
+    assert texts(at, "title") == ["Search the evidence"]  # switch_page went to search
+    assert at.query_params == params
+    assert at.text_input(key="q").value == ""
+    assert at.multiselect(key="themes").value == [theme]
+    assert at.multiselect(key="types").value == ([evidence_type] if "type" in params else [])
+    assert result_count(at) == expected.total
+    assert shown_keys(at) == [hit.key for hit in expected.hits]
+
+
+def test_a_concern_starts_a_pack_with_its_references(library: Library) -> None:
+    at = goto(open_app(), "pages/concerns.py")
+    concern = library.vocabulary.concern_by_slug["staff-burnout"]
+    expected = [hit.key for hit in library.search(SearchRequest(themes=concern.themes, per_page=20)).hits[:6]]
+    assert at.button(key="concern-staff-burnout").label == f"Start a pack from these {len(expected)}"
+    at.button(key="concern-staff-burnout").click().run()
+    assert not at.exception
+    assert texts(at, "title") == ["Evidence pack"]
+    draft = at.session_state["pack_draft"]
+    assert draft["keys"] == expected and draft["concern"] == "staff-burnout"
+    listed = [m for m in texts(at, "markdown") if re.match(r"\*\*\[\d+\]\*\* ", m)]
+    assert len(listed) == len(expected)
+    for number, key in enumerate(expected, 1):
+        assert listed[number - 1].startswith(f"**[{number}]**")
+        assert at.text_area(key=f"note-{key}").value == library.get(key).key_finding
+
+
+# ------------------------------------------------------------------ the pack journey
+
+
+def build_pack(at: AppTest, title: str) -> list[str]:
+    """Search, add three references, edit a note, and write the brief; returns the keys."""
+    search(at, "burnout")
+    keys = shown_keys(at)[:3]
+    for key in keys:
+        at.button(key=f"add-{key}").click().run()
+        assert not at.exception
+    goto(at, "pages/pack.py")
+    at.text_input(key="pack_title").input(title)
+    at.text_area(key="pack_ask").input("Fund a three-month pilot of reflective practice groups.")
+    at.text_area(key=f"note-{keys[0]}").input("Shows how common burnout is in our profession.")
+    at.text_area(key="message-0").input("Burnout is common among mental health staff.")
+    at.multiselect(key="cites-0").select(keys[0]).select(keys[1])
+    at.run()
+    assert not at.exception
+    return keys
+
+
+def test_pack_journey_pdf_save_and_reopen(downloads: list[MemoryMediaFileStorage]) -> None:
+    at = open_app()
+    keys = build_pack(at, "Why should we invest in staff wellbeing?")
+
+    pdf, disabled = download(at, downloads, "download-pdf")
+    assert not disabled
+    assert pdf.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    assert "Why should we invest in staff wellbeing?" in text
+    assert "Fund a three-month pilot of reflective practice groups." in text
+    assert "Burnout is common among mental health staff. [1, 2]" in text
+    assert "Shows how common burnout is in our profession." in text
+    pack_file = json.loads(download(at, downloads, "download-json")[0])
+    assert [r["key"] for r in pack_file["references"]] == keys
+
+    at.button(key="save-pack").click().run()
+    assert not at.exception
+    assert any(s.startswith("Saved.") for s in texts(at, "success"))
+
+    # A new session: nothing carried over but what was saved.
+    again = goto(open_app(), "pages/pack.py")
+    assert any("Your pack is empty" in text for text in texts(again, "info"))
+    picker = again.selectbox(key="saved_pick")
+    assert len(picker.options) == 1 and picker.options[0].startswith("Why should we invest in staff wellbeing? (saved ")
+    again.button(key="open-saved").click().run()
+    assert not again.exception
+    assert again.text_input(key="pack_title").value == "Why should we invest in staff wellbeing?"
+    assert again.text_area(key="pack_ask").value == "Fund a three-month pilot of reflective practice groups."
+    assert again.session_state["pack_draft"]["keys"] == keys
+    assert again.text_area(key=f"note-{keys[0]}").value == "Shows how common burnout is in our profession."
+    assert again.text_area(key=f"note-{keys[1]}").value == at.text_area(key=f"note-{keys[1]}").value
+    assert again.text_area(key="message-0").value == "Burnout is common among mental health staff."
+    assert again.multiselect(key="cites-0").value == keys[:2]
+
+    # The saved pack's read-only link opens it in yet another session, with nothing to edit.
+    again.button(key="share-pack").click().run()
+    [link] = [c.value for c in again.code if c.value.startswith("/pack?pack=")]
+    shared = goto(open_app(), "pages/pack.py", pack=link.split("=", 1)[1])
+    assert texts(shared, "title") == ["Why should we invest in staff wellbeing?"]
+    assert texts(shared, "caption") == ["A shared evidence pack (read-only)."]
+    assert not shared.text_input and not shared.text_area and not shared.button
+    shared_pdf, _ = download(shared, downloads, "shared-pdf")
+    assert len(PdfReader(io.BytesIO(shared_pdf)).pages) == 1
+
+
+def test_a_script_in_the_pack_title_stays_inert_in_the_exports(downloads: list[MemoryMediaFileStorage]) -> None:
+    at = open_app()
+    build_pack(at, "<script>alert(1)</script> Why?")
+    page, _ = download(at, downloads, "download-html")
+    markdown, _ = download(at, downloads, "download-md")
+    [preview] = at.get("iframe")
+    for exported in (page.decode("utf-8"), preview.proto.srcdoc):
+        assert "<script" not in exported.lower()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Why?" in exported
+    assert "<script>" not in markdown.decode("utf-8")
+    assert r"\<script\>alert(1)\</script\> Why?" in markdown.decode("utf-8")
+
+
+def test_a_pack_too_long_for_one_page_warns_and_disables_the_pdf(
+        downloads: list[MemoryMediaFileStorage]) -> None:
+    at = goto(open_app(), "pages/concerns.py")
+    at.button(key="concern-staff-burnout").click().run()
+    follow(at, "pages/pack.py")
+    keys = at.session_state["pack_draft"]["keys"]
+    assert len(keys) == 6
+    long_note = " ".join(["This note runs on and on about why the reference matters here."] * 25)
+    for key in keys:
+        at.text_area(key=f"note-{key}").input(long_note)
+    at.run()
+    assert not at.exception
+    warnings = texts(at, "warning")
+    assert any(w.startswith("The brief no longer fits on one page.") for w in warnings), warnings
+    _, disabled = download(at, downloads, "download-pdf")
+    assert disabled
+    word, disabled = download(at, downloads, "download-docx")
+    assert not disabled and word.startswith(b"PK")  # the editable Word file is still offered
+
+
+# ------------------------------------------------------------------ librarian
+
+
+@pytest.fixture
+def librarian(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIBRARY_LIBRARIAN_PASSWORD_HASH", hash_password(PASSWORD))
+
+
+@pytest.mark.usefixtures("librarian")
+def test_librarian_adds_a_pasted_reference_that_search_then_finds(collection: Path) -> None:
+    at = sign_in(open_app())
+    assert texts(at, "caption")[0] == "Signed in as librarian (app)."
+    at.text_area(key="paste_text").input(GOOD_AND_BROKEN_BIB)
+    at.button(key="read-input").click().run()
+    assert not at.exception
+    [problem] = texts(at, "error")
+    assert problem.startswith("1 entry could not be read and will not be saved")
+    assert "line 10, entry 'broken2020'" in problem
+    assert texts(at, "subheader") == ["Review 1 reference(s) before saving"]
+    assert any(e.label.startswith("Trauma-informed supervision for ward nurses") for e in at.expander)
+
+    at.multiselect(key="themes-0").select("staff-wellbeing").select("training")
+    at.selectbox(key="type-0").select("trial")
+    at.text_area(key="finding-0").input("A small pilot of supervision groups for ward nurses.")
+    at.button(key="save-review").click().run()
+    assert not at.exception
+    assert texts(at, "success") == ["Saved 1 reference(s); skipped 0. They can be found in search at once."]
+    assert not (collection / "broken2020.bib").exists()
+    saved = (collection / "smith2021supervision.bib").read_text(encoding="utf-8")
+    for line in ("themes = {staff-wellbeing, training}", "evidence-type = {trial}",
+                 "key-finding = {A small pilot of supervision groups for ward nurses.}",
+                 "added-by = {librarian (app)}"):
+        assert line in saved
+
+    fresh = Library(Settings.from_env())
+    try:
+        [hit] = fresh.search(SearchRequest(text="zebrafinch")).hits
+        assert (hit.key, hit.evidence_type, hit.themes) == ("smith2021supervision", "trial",
+                                                           ("staff-wellbeing", "training"))
+    finally:
+        fresh.close()
+    results = search(goto(at, "pages/search.py"), "zebrafinch")
+    assert shown_keys(results) == ["smith2021supervision"]
+
+
+@pytest.mark.usefixtures("librarian")
+def test_a_wrong_password_is_refused_and_repeated_failures_are_slowed() -> None:
+    at = open_app()
+    for _ in range(4):  # three free failures, then each further one locks for a while
+        sign_in(at, "not the password at all")
+        assert texts(at, "error") == ["That password is not right."]
+    sign_in(at, PASSWORD)  # even the right password waits out the lock
+    [message] = texts(at, "error")
+    assert message.startswith("Too many wrong passwords. Try again in")
+    assert "librarian" not in at.session_state
+    assert not [b for b in at.button if b.key == "read-input"]
+
+
+def test_without_a_password_hash_editing_is_switched_off(collection: Path) -> None:
+    at = goto(open_app(), "pages/librarian.py")
+    assert any("Editing is switched off" in text for text in texts(at, "info"))
+    assert not at.text_input and not at.text_area and not at.radio
+    assert [b.key for b in at.button] == []
+
+
+@pytest.mark.usefixtures("librarian")
+def test_a_duplicate_doi_is_offered_the_choices_and_keeping_the_existing_writes_nothing(
+        collection: Path, tmp_path: Path) -> None:
+    existing = (collection / "felitti1998relationship.bib").read_text(encoding="utf-8")
+    at = sign_in(open_app())
+    before = snapshot(collection)
+    at.text_area(key="paste_text").input(existing.replace("felitti1998relationship", "acestudy1998"))
+    at.button(key="read-input").click().run()
+    assert not at.exception
+    assert any(e.label.startswith("⚠ possible duplicate · Relationship of Childhood Abuse") for e in at.expander)
+    assert any(m.startswith("**Already in the collection** (`felitti1998relationship`, it has the same DOI")
+               for m in texts(at, "markdown"))
+    choice = at.radio(key="decision-0")
+    assert choice.options == ["Add it", "Keep the existing one (don't add)", "Replace the existing one",
+                              "Keep both", "Merge new details into the existing one"]
+    assert choice.value == "skip"  # the same DOI: keeping the existing one is the default
+    choice.set_value("skip")
+    at.button(key="save-review").click().run()
+    assert not at.exception
+    assert texts(at, "success") == ["Saved 0 reference(s); skipped 1. They can be found in search at once."]
+    assert snapshot(collection) == before
+    assert not (tmp_path / "data" / "changes.jsonl").exists()
