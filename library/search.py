@@ -263,10 +263,10 @@ class _FacetTable:
     def __init__(self) -> None:
         self._segments: dict[object, list[tuple]] = {}
         self._rows: list[tuple] = []
-        self._searcher_id: int | None = None
+        self._searcher = None  # held, so that its id can never be reused by a newer searcher
 
     def rows(self, searcher) -> list[tuple]:  # type: ignore[no-untyped-def]
-        if self._searcher_id == id(searcher):
+        if self._searcher is searcher:
             return self._rows
         rows: list[tuple] = []
         fresh: dict[object, list[tuple]] = {}
@@ -282,7 +282,7 @@ class _FacetTable:
             rows.extend(values)
         self._segments = fresh
         self._rows = rows
-        self._searcher_id = id(searcher)
+        self._searcher = searcher
         return rows
 
 

@@ -184,7 +184,7 @@ def test_types(ris_type: str, kind: str) -> None:
     ("JF  - Journal of Trauma & Dissociation", "journal", r"Journal of Trauma \& Dissociation"),
     ("JA  - Am J Prev Med", "journal", "Am J Prev Med"),
     ("SN  - 1932-6203", "issn", "1932-6203"),
-    ("AB  - 50% of_staff {reported}", "abstract", r"50\% of\_staff \{reported\}"),
+    ("AB  - 50% of_staff {reported}", "abstract", r"50\% of\_staff \textbraceleft{}reported\textbraceright{}"),
     ("KW  - burnout; compassion fatigue\nKW  - burnout", "keywords", "burnout, compassion fatigue"),
     ("DO  - doi:10.1192/bja.2018.29", "doi", "10.1192/bja.2018.29"),
     ("DO  - 10.1000/a_b", "doi", "10.1000/a_b"),  # DOIs are kept raw, never escaped
