@@ -44,6 +44,9 @@ DOI_SYNTAX = re.compile(r"^10\.\d{4,9}/\S+$")
 SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 MAX_KEY_LENGTH = 100
+# A field is a title, an abstract, a note: far below this.  Beyond it, indexing alone would hold
+# up a save (and every search waiting for it) for many seconds.
+MAX_FIELD_LENGTH = 100_000
 FIRST_YEAR = 1500
 
 
@@ -83,6 +86,10 @@ def check_entry(entry: Entry, vocabulary: Vocabulary | None, *, this_year: int |
     reason = key_problem(entry.key)
     if reason:
         add(reason)
+    for name, value in entry.fields.items():
+        if len(value) > MAX_FIELD_LENGTH:
+            add(f"the field '{name}' is {len(value):,} characters long; the limit is {MAX_FIELD_LENGTH:,}. "
+                "Shorten it (an abstract is rarely over 5,000 characters).")
     if entry.type not in KNOWN_TYPES:
         add(f"'@{entry.type}' is not an entry type the library knows; it will be treated as '@misc'.",
             "warning")
