@@ -302,6 +302,24 @@ class Library:
         labels = {t.slug: t.label for t in self.vocabulary.evidence_types}
         return build_pack(self.prefill_notes(pack, records), records, fmt, style, evidence_labels=labels)
 
+    def concern_pack(self, slug: str, *, limit: int = 6) -> "Pack":
+        """A pack to start from for a common concern: its references chosen, its response as a first message."""
+        from .packs import KeyMessage, Pack, PackReference, Selection
+
+        concern = self.vocabulary.concern_by_slug.get(slug)
+        if concern is None:
+            raise VocabularyError(f"There is no concern '{slug}' in the vocabulary.")
+        hits = self.search(SearchRequest(themes=concern.themes, per_page=limit)).hits
+        themes = ", ".join(self.vocabulary.label(t) for t in concern.themes)
+        return Pack(
+            title=f"Answering the concern: “{concern.label}”",
+            concern=concern.label,
+            key_messages=(KeyMessage(concern.response, tuple(range(1, len(hits) + 1))),) if hits else (),
+            references=tuple(PackReference(h.key, h.key_finding) for h in hits),
+            selection=Selection(note=f"the library’s references on the concern “{concern.label}” "
+                                     f"(themes: {themes})"),
+        )
+
     @staticmethod
     def prefill_notes(pack: "Pack", records: dict[str, Record | None]) -> "Pack":
         """A reference with no "why this matters here" note gets its key finding."""

@@ -20,7 +20,7 @@ from pybtex.bibtex.utils import split_name_list
 from pybtex.database import Person
 from pybtex.database.input.bibtex import LowLevelParser, SkipEntry, month_names
 from pybtex.exceptions import PybtexError
-from pybtex.scanner import PybtexSyntaxError
+from pybtex.scanner import PrematureEOF, PybtexSyntaxError
 from pybtex.textutils import normalize_whitespace
 from pybtex.utils import CaseInsensitiveDict
 
@@ -175,7 +175,7 @@ class _Scanner(LowLevelParser):
             except PybtexSyntaxError as error:
                 self._resume_after(self.command_start)
                 line = error.lineno
-                if self.pos < self.end_pos and line >= self.lineno:
+                if isinstance(error, PrematureEOF) or (self.pos < self.end_pos and line >= self.lineno):
                     # An unclosed brace let pybtex read on into the entries that follow;
                     # their line would mislead, so point at the start of the broken entry.
                     line = self.entry_line

@@ -114,7 +114,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if hit.snippet_html:
             print(f"   …{_mark(hit.snippet_html, tty)}…")
         elif hit.key_finding:
-            print(f"   {hit.key_finding}")
+            print(f"   {_mark(hit.finding_html, tty) if hit.finding_html else hit.key_finding}")
         link = hit.doi_url or hit.url
         print(f"   key: {hit.key}" + (f"   {link}" if link else ""))
         print()

@@ -161,9 +161,9 @@ class Pack:
         cited = {n for m in self.key_messages for n in m.cites}
         for number, reference in enumerate(self.references, 1):
             if number not in cited:
-                tips.append(f"Reference {number} ('{reference.key}') supports no key message.")
+                tips.append(f"Reference {number} supports no key message.")
             if not reference.note.strip():
-                tips.append(f"Reference {number} ('{reference.key}') has no note saying why it "
+                tips.append(f"Reference {number} has no note saying why it "
                             "matters here.")
         return tips
 

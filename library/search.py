@@ -14,14 +14,17 @@ import html
 import re
 import time
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from whoosh import highlight, query as wq, sorting
+import numpy as np
+from whoosh import highlight, query as wq
 from whoosh.qparser import (AndGroup, FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin,
                             MultifieldParser)
 
-from .index import _PLAIN, _STEMMED as _STEMMER, SCHEMA, TEXT_FIELDS, SearchIndex
+from . import ranking
+from .index import _PLAIN, _STEMMED as _STEMMER, PAIR_FIELDS, SCHEMA, TEXT_FIELDS, SearchIndex
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
@@ -59,10 +62,7 @@ class SearchRequest:
         sort = self.sort if self.sort in SORTS else "relevance"
         per_page = min(max(int(self.per_page or 20), 1), MAX_PER_PAGE)
         page = max(int(self.page or 1), 1)
-        # The index stores years as unsigned 32-bit numbers; a bound beyond any real year
-        # (from the CLI or the API) means "no bound" and must not reach it.
-        year_from, year_to = (None if y is None else min(max(int(y), 0), 9999)
-                              for y in (self.year_from, self.year_to))
+        year_from, year_to = self.year_from, self.year_to
         if year_from is not None and year_to is not None and year_from > year_to:
             year_from, year_to = year_to, year_from
         return replace(self, text=(self.text or "")[:MAX_QUERY_LENGTH], sort=sort,  # type: ignore[arg-type]
@@ -255,6 +255,16 @@ class _MarkFormatter(highlight.Formatter):
 
 _FRAGMENTER = highlight.ContextFragmenter(maxchars=260, surround=70)
 _FORMATTER = _MarkFormatter()
+_HIGHLIGHTER = highlight.Highlighter(fragmenter=_FRAGMENTER, formatter=_FORMATTER)
+
+
+def _highlight(text: str, words: set[str], analyzer) -> str:  # type: ignore[no-untyped-def]
+    """What Whoosh's `Hit.highlights` does when it re-reads the text, for words we already know matched."""
+    tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
+    tokens = _HIGHLIGHTER._merge_matched_tokens(highlight.set_matched_filter(tokens, frozenset(words)))
+    fragments = highlight.top_fragments(_FRAGMENTER.fragment_tokens(text, tokens), 2, _HIGHLIGHTER.scorer,
+                                        _HIGHLIGHTER.order, minscore=1)
+    return _FORMATTER.format(fragments)
 
 
 # ------------------------------------------------------------------ facets
@@ -266,10 +276,11 @@ class _FacetTable:
     def __init__(self) -> None:
         self._segments: dict[object, list[tuple]] = {}
         self._rows: list[tuple] = []
-        self._searcher = None  # held, so that its id can never be reused by a newer searcher
+        self._years: np.ndarray | None = None
+        self._searcher_id: int | None = None
 
     def rows(self, searcher) -> list[tuple]:  # type: ignore[no-untyped-def]
-        if self._searcher is searcher:
+        if self._searcher_id == id(searcher):
             return self._rows
         rows: list[tuple] = []
         fresh: dict[object, list[tuple]] = {}
@@ -285,8 +296,15 @@ class _FacetTable:
             rows.extend(values)
         self._segments = fresh
         self._rows = rows
-        self._searcher = searcher
+        self._years = None
+        self._searcher_id = id(searcher)
         return rows
+
+    def years(self, searcher, rows: list[tuple]) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Every document's year (0 when it has none), for sorting newest or oldest first."""
+        if self._years is None or self._searcher_id != id(searcher):
+            self._years = np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows))
+        return self._years
 
 
 _INTERN: dict[bytes, tuple] = {}
@@ -303,20 +321,18 @@ def _decode_facets(raw: bytes) -> tuple:
     return cached
 
 
-def _count(rows: list[tuple], docnums) -> Facets:  # type: ignore[no-untyped-def]
-    themes: Counter[str] = Counter()
-    types: Counter[str] = Counter()
-    settings: Counter[str] = Counter()
-    years: Counter[int] = Counter()
-    for docnum in docnums:
-        theme_list, evidence, setting_list, year = rows[docnum]
-        themes.update(theme_list)
-        if evidence:
-            types[evidence] += 1
-        settings.update(setting_list)
-        if year:
-            years[year] += 1
-    return Facets(dict(themes), dict(types), dict(settings), dict(sorted(years.items())))
+def _count(rows: list[tuple], docnums: list[int]) -> Facets:
+    # map/zip/chain/Counter run their loops in C: this is the per-matched-document cost.
+    picked = list(map(rows.__getitem__, docnums))
+    if not picked:
+        return Facets()
+    theme_lists, evidence_types, setting_lists, years = zip(*picked)
+    types = Counter(evidence_types)
+    types.pop("", None)
+    year_counts = Counter(years)
+    year_counts.pop(0, None)
+    return Facets(dict(Counter(chain.from_iterable(theme_lists))), dict(types),
+                  dict(Counter(chain.from_iterable(setting_lists))), dict(sorted(year_counts.items())))
 
 
 # ------------------------------------------------------------------ searching
@@ -328,6 +344,7 @@ class Searcher:
     def __init__(self, index: SearchIndex) -> None:
         self.index = index
         self._facets = _FacetTable()
+        self._segments = ranking.SegmentCache()
 
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
@@ -336,19 +353,22 @@ class Searcher:
         filters = _filter_query(request)
         combined = wq.And([q, filters]) if filters is not None else q
         searcher = self.index.searcher()
+        # One pass over the postings gives the count, the facets and the scores; Whoosh's own
+        # collectors would step through every matching document twice, in Python.
         try:
-            matched = sorted(searcher.docs_for_query(combined))
+            matched = ranking.match(searcher, combined, self._segments, PAIR_FIELDS)
         except Exception:  # e.g. a wildcard that expands past what can be run
             q, notice = parse_query(" ".join(plain_words(request.text)))
             notice = notice or "Part of your search could not be run, so we searched for its plain words instead."
             combined = wq.And([q, filters]) if filters is not None else q
-            matched = sorted(searcher.docs_for_query(combined))
-        facets = _count(self._facets.rows(searcher), matched)
-        total = len(matched)
+            matched = ranking.match(searcher, combined, self._segments, PAIR_FIELDS)
+        rows = self._facets.rows(searcher)
+        facets = _count(rows, matched.docnums.tolist())
+        total = matched.total
         hits: tuple[Hit, ...] = ()
         start = (request.page - 1) * request.per_page
         if total and start < total:
-            hits = self._page(searcher, combined, q, request, start)
+            hits = self._page(searcher, matched, q, request, start, rows)
         suggestion = None
         if total == 0 and request.text.strip():
             suggestion = self._did_you_mean(searcher, request.text)
@@ -365,22 +385,15 @@ class Searcher:
                 table.setdefault(theme, Counter())[evidence or "unknown"] += 1
         return table
 
-    def _page(self, searcher, combined: wq.Query, q: wq.Query, request: SearchRequest,  # type: ignore[no-untyped-def]
-              start: int) -> tuple[Hit, ...]:
+    def _page(self, searcher, matched: ranking.Matched, q: wq.Query, request: SearchRequest,  # type: ignore[no-untyped-def]
+              start: int, rows: list[tuple]) -> tuple[Hit, ...]:
         limit = start + request.per_page
         scored = request.sort == "relevance" and not isinstance(q, wq.Every)
-        if scored:
-            results = searcher.search(combined, limit=limit, terms=True)
-        else:
-            reverse = request.sort != "oldest"
-            facet = sorting.MultiFacet([sorting.FieldFacet("year", reverse=reverse),
-                                        sorting.ScoreFacet()])
-            results = searcher.search(combined, limit=limit, sortedby=facet, terms=True)
-        results.fragmenter = _FRAGMENTER
-        results.formatter = _FORMATTER
+        years = None if scored else self._facets.years(searcher, rows)
         hits = []
-        for hit in results[start:limit]:
-            stored = hit.fields()
+        # Snippets only for the hits shown: each re-reads its text.
+        for docnum, score in ranking.top(matched, start, limit, years=years, newest_first=request.sort != "oldest"):
+            stored = searcher.stored_fields(docnum)
             hits.append(Hit(
                 key=stored["key"],
                 title=stored.get("title", ""),
@@ -395,8 +408,8 @@ class Searcher:
                 url=stored.get("url", ""),
                 entry_type=stored.get("entry_type", ""),
                 finding_checked=bool(stored.get("checked", False)),
-                snippet_html=_snippet(hit, stored),
-                score=hit.score if scored else None,
+                snippet_html=_snippet(stored, matched.matched_terms(docnum)),
+                score=score if scored else None,
             ))
         return tuple(hits)
 
@@ -425,15 +438,15 @@ class Searcher:
         return " ".join(out) if changed else None
 
 
-def _snippet(hit, stored: dict) -> str:  # type: ignore[no-untyped-def]
-    matched_fields = {name for name, _ in (hit.matched_terms() or ())}
+def _snippet(stored: dict, matched_terms: list[tuple[str, str]]) -> str:
+    words: dict[str, set[str]] = {}
+    for name, text in matched_terms:
+        words.setdefault(name, set()).add(text)
     for name in ("abstract", "finding", "title"):
-        if name in matched_fields:
-            text = hit.highlights(name, top=2)
-        elif f"{name}_x" in matched_fields and stored.get(name):
-            text = hit.highlights(f"{name}_x", text=stored[name], top=2)
-        else:
+        source = name if name in words else f"{name}_x" if f"{name}_x" in words else None
+        if source is None or not stored.get(name):
             continue
+        text = _highlight(stored[name], words[source], SCHEMA[source].analyzer)
         if text:
             return text
     return ""

@@ -15,10 +15,8 @@ st.markdown("Advocates often meet the same objections. Choose one to see what th
             "then start an evidence pack from those references in one click.")
 
 
-def start_pack(concern_slug: str, keys: list[str], how: str) -> None:
-    st.session_state[ui.PACK_STATE] = {"keys": [], "notes": {}, "searches": [], "concern": concern_slug}
-    for key in keys:
-        ui.add_to_pack(key, how=how)
+def start_pack(concern_slug: str) -> None:
+    ui.load_into_draft(lib.concern_pack(concern_slug))
     st.session_state["pack_from_concern"] = True
 
 
@@ -52,7 +50,7 @@ with ui.friendly_errors():
                 if keys:
                     st.button(f"Start a pack from these {len(keys)}", key=f"concern-{concern.slug}",
                               type="primary", icon=":material/description:", on_click=start_pack,
-                              args=(concern.slug, keys, f"references for the concern “{concern.label}”"))
+                              args=(concern.slug,))
                 else:
                     st.info("No references address this yet: a gap for the librarian.")
     with advice_tab:

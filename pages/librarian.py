@@ -222,7 +222,9 @@ with add_tab, ui.friendly_errors():
     summary = st.session_state.pop("save_summary", None)
     if summary:
         added, skipped, failed = summary
-        st.success(f"Saved {added} reference(s); skipped {skipped}. They can be found in search at once.")
+        saved_text = f"Saved {added} reference{'s' if added != 1 else ''}" if added else "Nothing was saved"
+        skipped_text = f"; left out {skipped} already in the collection" if skipped else ""
+        st.success(f"{saved_text}{skipped_text}." + (" They can be found in search at once." if added else ""))
         for line in failed:
             st.error(line)
     review = st.session_state.get(REVIEW)
@@ -312,7 +314,11 @@ with add_tab, ui.friendly_errors():
                                 + (f" · {record.doi_url}" if record.doi else ""))
                     for problem in problems:
                         st.error(problem.describe())
-                    options = ["new", "skip", "replace", "both", "merge"] if item["duplicates"] else ["new", "skip"]
+                    options = ["new", "skip"]
+                    if item["duplicates"]:
+                        # The same DOI is the same work: "keep both" would only be refused.
+                        same_doi = item["duplicates"][0].certainty == "same DOI"
+                        options = ["skip", "replace", "merge"] if same_doi else ["new", "skip", "replace", "both", "merge"]
                     if item["duplicates"]:
                         match = item["duplicates"][0]
                         existing_col, new_col = st.columns(2)

@@ -11,7 +11,7 @@ from library import SearchRequest
 from library.citations import STYLES
 from library.errors import LibraryError, PackDoesNotFit
 from library.exporters import EXPORTERS
-from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack
+from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack  # noqa: F401
 from library.packstore import PackStore
 from pages import ui
 
@@ -25,39 +25,6 @@ draft.setdefault("messages", [])  # each {"text": str, "cites": [keys]}
 def slug_title(title: str) -> str:
     cleaned = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
     return "-".join(filter(None, cleaned.split("-")))[:60] or "evidence-pack"
-
-
-def load_into_draft(pack: Pack, pack_id: str | None = None) -> None:
-    """Put a saved or uploaded pack into the builder's widgets."""
-    keys = list(pack.keys)
-    st.session_state[ui.PACK_STATE] = {
-        "keys": keys, "notes": {r.key: r.note for r in pack.references},
-        "searches": list(pack.selection.searches) + list(pack.selection.filters),
-        "concern": pack.concern, "pack_id": pack_id, "snapshots": {r.key: r for r in pack.references},
-        "messages": [{"text": m.text, "cites": [keys[n - 1] for n in m.cites if 0 < n <= len(keys)]}
-                     for m in pack.key_messages],
-    }
-    for name, value in (("pack_title", pack.title), ("pack_ask", pack.ask), ("pack_audience", pack.audience),
-                        ("pack_by", pack.prepared_by)):
-        st.session_state[name] = value
-    for key in keys:
-        st.session_state.pop(f"note-{key}", None)
-    for index in range(10):
-        st.session_state.pop(f"message-{index}", None)
-        st.session_state.pop(f"cites-{index}", None)
-
-
-def start_from_concern(slug: str) -> None:
-    concern = vocabulary.concern_by_slug[slug]
-    result = lib.search(SearchRequest(themes=concern.themes, per_page=6))
-    keys = [h.key for h in result.hits]
-    pack = Pack(title=f"Answering the concern: “{concern.label}”",
-                ask="", concern=concern.label,
-                key_messages=(KeyMessage(concern.response, tuple(range(1, len(keys) + 1))),),
-                references=tuple(PackReference(h.key, h.key_finding) for h in result.hits),
-                selection=Selection(searches=(f"references for the concern “{concern.label}” (themes: "
-                                              + ", ".join(vocabulary.label(t) for t in concern.themes) + ")",)))
-    load_into_draft(pack)
 
 
 def current_pack() -> Pack:
@@ -83,7 +50,7 @@ def current_pack() -> Pack:
         concern=draft.get("concern", ""),
         prepared_by=st.session_state.get("pack_by", "").strip(),
         date=dt.date.today(),
-        selection=Selection(searches=tuple(draft["searches"])),
+        selection=Selection(note="; ".join(draft["searches"])),
     )
 
 
@@ -122,7 +89,8 @@ with st.expander("Start from a common concern, or open a saved pack", expanded=n
         c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
         chosen = c1.selectbox("Concern", [c.slug for c in vocabulary.concerns],
                               format_func=lambda s: vocabulary.concern_by_slug[s].label, key="template_concern")
-        c2.button("Use this template", key="use-template", on_click=start_from_concern, args=(chosen,))
+        c2.button("Use this template", key="use-template",
+                  on_click=lambda slug: ui.load_into_draft(lib.concern_pack(slug)), args=(chosen,))
     saved = store.list()
     if saved:
         c1, c2, c3, c4 = st.columns([4, 1, 1, 1], vertical_alignment="bottom")
@@ -130,11 +98,11 @@ with st.expander("Start from a common concern, or open a saved pack", expanded=n
                             format_func=lambda i: next(f"{p.title} (saved {p.updated:%d %b %Y %H:%M})"
                                                        for p in saved if p.id == i))
         if c2.button("Open", key="open-saved"):
-            load_into_draft(store.get(pick), pick)
+            ui.load_into_draft(store.get(pick), pick)
             st.rerun()
         if c3.button("Duplicate", key="duplicate-saved"):
             new_id = store.duplicate(pick)
-            load_into_draft(store.get(new_id), new_id)
+            ui.load_into_draft(store.get(new_id), new_id)
             st.rerun()
         if c4.button("Delete", key="delete-saved"):
             store.delete(pick)
@@ -145,7 +113,7 @@ with st.expander("Start from a common concern, or open a saved pack", expanded=n
                                 key="pack_upload")
     if uploaded is not None and st.button("Open the uploaded pack", key="open-upload"):
         with ui.friendly_errors():
-            load_into_draft(lib.read_pack(uploaded.getvalue()))
+            ui.load_into_draft(lib.read_pack(uploaded.getvalue()))
             st.rerun()
 
 if not draft["keys"]:
@@ -220,7 +188,8 @@ with ui.friendly_errors():
         for tip in pack.advice():
             st.caption(f"Tip: {tip}")
         # Our own exported HTML, every value in it escaped by the exporter.
-        st.iframe(lib.render_pack(pack, "html", style).decode("utf-8"), height=820)
+        html_bytes = lib.render_pack(pack, "html", style)
+        st.iframe(html_bytes.decode("utf-8"), height=820)
 
         st.subheader("Download")
         name = slug_title(pack.title)
@@ -228,7 +197,8 @@ with ui.friendly_errors():
                            disabled=not fits, key="download-pdf", type="primary", icon=":material/download:")
         for fmt in ("docx", "html", "md", "bib", "ris", "csljson"):
             exporter = EXPORTERS[fmt]
-            st.download_button(exporter.label, lib.render_pack(pack, fmt, style),
+            data = html_bytes if fmt == "html" else lib.render_pack(pack, fmt, style)
+            st.download_button(exporter.label, data,
                                file_name=f"{name}{exporter.extension}", mime=exporter.mime_type.split(";")[0],
                                key=f"download-{fmt}")
         st.download_button("Pack file (to move it to another installation)", dump_pack(pack.with_snapshots(records)),
@@ -237,7 +207,7 @@ with ui.friendly_errors():
         st.subheader("Save and share")
         if st.button("Save pack", key="save-pack", icon=":material/save:"):
             draft["pack_id"] = store.save(pack.with_snapshots(records), draft.get("pack_id"))
-            st.success("Saved. Reopen it from “Open a saved pack” at the top.")
+            st.success("Saved. Reopen it any time from “Saved packs” at the top of this page.")
         if draft.get("pack_id"):
             if st.button("Make a read-only link", key="share-pack", icon=":material/link:"):
                 st.session_state["share_token"] = store.share_token(draft["pack_id"])

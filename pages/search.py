@@ -77,6 +77,10 @@ with ui.friendly_errors():
     facets = unfiltered.facets
 
     with st.sidebar:
+        count = len(ui.pack_draft()["keys"])
+        if count:
+            st.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+                         icon=":material/description:")
         st.header("Filter")
         theme_options = [t.slug for t, _ in vocabulary.walk()]
         depth = {t.slug: d for t, d in vocabulary.walk()}
@@ -147,8 +151,3 @@ with ui.friendly_errors():
                 st.session_state["page"] = request.page + 1
                 st.rerun()
 
-    count = len(ui.pack_draft()["keys"])
-    if count:
-        st.sidebar.divider()
-        st.sidebar.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
-                             icon=":material/description:")

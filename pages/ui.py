@@ -12,6 +12,7 @@ from typing import Iterator
 import streamlit as st
 
 from library import Hit, Library, LibraryError, SearchRequest, Settings
+from library.packs import Pack
 from library.taxonomy import Vocabulary
 from library.urlstate import params_from_request
 
@@ -84,11 +85,32 @@ def remove_from_pack(key: str) -> None:
     draft["notes"].pop(key, None)
 
 
+def load_into_draft(pack: Pack, pack_id: str | None = None) -> None:
+    """Put a saved or uploaded pack into the builder's widgets."""
+    keys = list(pack.keys)
+    st.session_state[PACK_STATE] = {
+        "keys": keys, "notes": {r.key: r.note for r in pack.references},
+        "searches": [*pack.selection.searches, *pack.selection.filters,
+                     *([pack.selection.note] if pack.selection.note else [])],
+        "concern": pack.concern, "pack_id": pack_id, "snapshots": {r.key: r for r in pack.references},
+        "messages": [{"text": m.text, "cites": [keys[n - 1] for n in m.cites if 0 < n <= len(keys)]}
+                     for m in pack.key_messages],
+    }
+    for name, value in (("pack_title", pack.title), ("pack_ask", pack.ask), ("pack_audience", pack.audience),
+                        ("pack_by", pack.prepared_by)):
+        st.session_state[name] = value
+    for key in keys:
+        st.session_state.pop(f"note-{key}", None)
+    for index in range(10):
+        st.session_state.pop(f"message-{index}", None)
+        st.session_state.pop(f"cites-{index}", None)
+
+
 def describe_request(request: SearchRequest, vocabulary: Vocabulary) -> str:
-    """How a search reads in a pack's footer: 'search "burnout"; evidence type: ...'."""
+    """How a search reads in a pack's footer: 'a search for “burnout”, evidence type: ...'."""
     parts = []
     if request.text:
-        parts.append(f'search "{request.text}"')
+        parts.append(f'a search for “{request.text}”')
     if request.themes:
         joiner = " and " if request.theme_mode == "all" else " or "
         parts.append("themes: " + joiner.join(vocabulary.label(t) for t in request.themes))
@@ -98,7 +120,7 @@ def describe_request(request: SearchRequest, vocabulary: Vocabulary) -> str:
         parts.append("setting: " + " or ".join(vocabulary.label(s) for s in request.settings))
     if request.year_from or request.year_to:
         parts.append(f"years {request.year_from or '…'} to {request.year_to or '…'}")
-    return "; ".join(parts) or "browsing the whole library"
+    return ", ".join(parts) or "browsing the whole library"
 
 
 # ------------------------------------------------------------------ result cards
@@ -130,7 +152,8 @@ def hit_meta_html(hit: Hit, vocabulary: Vocabulary) -> str:
     parts = [f'<p class="evl-meta">{meta}</p>', "<div>" + "".join(chips) + "</div>"]
     if hit.key_finding:
         checked = "" if hit.finding_checked else " <small>(summary not yet checked against the full text)</small>"
-        parts.append(f"<p><b>Key finding:</b> {e(hit.key_finding)}{checked}</p>")
+        # finding_html is escaped by the library, with only <mark> added around matched words.
+        parts.append(f"<p><b>Key finding:</b> {hit.finding_html or e(hit.key_finding)}{checked}</p>")
     if hit.snippet_html:
         # The snippet is already escaped by the library, with only <mark> added.
         parts.append(f'<p class="evl-snippet">…{hit.snippet_html}…</p>')

@@ -360,7 +360,7 @@ def test_a_title_with_a_script_tag_is_shown_as_text(collection: Path) -> None:
     results = search(goto(at, "pages/search.py"), "alert")
     assert XSS_KEY in shown_keys(results)
     assert r"#### 1. \<script\>alert\(1\)\</script\> Burnout among ward staff" in texts(results, "markdown")
-    assert any("A finding with &lt;img src=x onerror=alert(2)&gt; in it." in m.value
+    assert any("A finding with &lt;img src=x onerror=<mark>alert</mark>(2)&gt; in it." in m.value
                for m in results.markdown if m.proto.allow_html)
     assert_inert(results)
 
@@ -420,7 +420,8 @@ def test_a_concern_starts_a_pack_with_its_references(library: Library) -> None:
     assert not at.exception
     assert texts(at, "title") == ["Evidence pack"]
     draft = at.session_state["pack_draft"]
-    assert draft["keys"] == expected and draft["concern"] == "staff-burnout"
+    assert draft["keys"] == expected and draft["concern"] == concern.label
+    assert at.text_input(key="pack_title").value == f"Answering the concern: “{concern.label}”"
     listed = [m for m in texts(at, "markdown") if re.match(r"\*\*\[\d+\]\*\* ", m)]
     assert len(listed) == len(expected)
     for number, key in enumerate(expected, 1):
@@ -555,7 +556,7 @@ def test_librarian_adds_a_pasted_reference_that_search_then_finds(collection: Pa
     at.text_area(key="finding-0").input("A small pilot of supervision groups for ward nurses.")
     at.button(key="save-review").click().run()
     assert not at.exception
-    assert texts(at, "success") == ["Saved 1 reference(s); skipped 0. They can be found in search at once."]
+    assert texts(at, "success") == ["Saved 1 reference. They can be found in search at once."]
     assert not (collection / "broken2020.bib").exists()
     saved = (collection / "smith2021supervision.bib").read_text(encoding="utf-8")
     for line in ("themes = {staff-wellbeing, training}", "evidence-type = {trial}",
@@ -607,12 +608,13 @@ def test_a_duplicate_doi_is_offered_the_choices_and_keeping_the_existing_writes_
     assert any(m.startswith("**Already in the collection** (`felitti1998relationship`, it has the same DOI")
                for m in texts(at, "markdown"))
     choice = at.radio(key="decision-0")
-    assert choice.options == ["Add it", "Keep the existing one (don't add)", "Replace the existing one",
-                              "Keep both", "Merge new details into the existing one"]
+    # The same DOI is the same work: adding it or keeping both is not offered (the library refuses both).
+    assert choice.options == ["Keep the existing one (don't add)", "Replace the existing one",
+                              "Merge new details into the existing one"]
     assert choice.value == "skip"  # the same DOI: keeping the existing one is the default
     choice.set_value("skip")
     at.button(key="save-review").click().run()
     assert not at.exception
-    assert texts(at, "success") == ["Saved 0 reference(s); skipped 1. They can be found in search at once."]
+    assert texts(at, "success") == ["Nothing was saved; left out 1 already in the collection."]
     assert snapshot(collection) == before
     assert not (tmp_path / "data" / "changes.jsonl").exists()

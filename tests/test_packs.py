@@ -240,7 +240,7 @@ def test_advice_names_what_would_improve_the_brief() -> None:
     assert pack.advice() == [
         "A brief works best with 3 to 5 key messages; this one has 1.",
         "Key message 1 cites no reference; add the numbers of the references that support it.",
-        "Reference 1 ('felitti1998relationship') supports no key message.",
+        "Reference 1 supports no key message.",
     ]
 
 
