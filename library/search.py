@@ -62,7 +62,10 @@ class SearchRequest:
         sort = self.sort if self.sort in SORTS else "relevance"
         per_page = min(max(int(self.per_page or 20), 1), MAX_PER_PAGE)
         page = max(int(self.page or 1), 1)
-        year_from, year_to = self.year_from, self.year_to
+        # The index stores years as unsigned 32-bit numbers; a bound beyond any real year
+        # (from the CLI or the API) means "no bound" and must not reach it.
+        year_from, year_to = (None if y is None else min(max(int(y), 0), 9999)
+                              for y in (self.year_from, self.year_to))
         if year_from is not None and year_to is not None and year_from > year_to:
             year_from, year_to = year_to, year_from
         return replace(self, text=(self.text or "")[:MAX_QUERY_LENGTH], sort=sort,  # type: ignore[arg-type]
