@@ -246,19 +246,19 @@ class Library:
 
     def add_text(self, text: str, source: str = "<pasted text>", **options: object) -> AddResult:
         result = parse_text(text, source)
-        return self._add_parsed(result, **options)
+        return self._add_parsed(result, source, **options)
 
     def add_bytes(self, data: bytes, source: str, **options: object) -> AddResult:
         if len(data) > self.settings.max_upload_bytes:
             raise LibraryError(f"{source} is {len(data) / 1_048_576:.1f} MB, over the limit of "
                                f"{self.settings.max_upload_mb:g} MB. Split it into smaller files.")
-        return self._add_parsed(parse_bytes(data, source), **options)
+        return self._add_parsed(parse_bytes(data, source), source, **options)
 
-    def _add_parsed(self, result: ParseResult, **options: object) -> AddResult:
+    def _add_parsed(self, result: ParseResult, source: str, **options: object) -> AddResult:
         if result.errors:
             raise EntryProblems(list(result.errors), "Nothing was saved, because of these problems:")
         if not result.entries:
-            raise EntryProblems([Problem("<input>", None, None, "no BibTeX entries were found.")],
+            raise EntryProblems([Problem(source, None, None, "no BibTeX entries were found.")],
                                 "Nothing was saved:")
         added = self.add_entries(list(result.entries), **options)  # type: ignore[arg-type]
         return AddResult(added.added, added.replaced,
