@@ -90,6 +90,8 @@ class Hit:
     finding_checked: bool
     snippet_html: str  # HTML-escaped, with <mark> around the matched words
     score: float | None = None
+    # The key finding, HTML-escaped with <mark> around matched words; "" shows it unmarked.
+    finding_html: str = ""
 
     @property
     def doi_url(self) -> str:
