@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ from typing import Callable, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 from whoosh import index as whoosh_index
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemmingAnalyzer, StopFilter
+from whoosh.analysis import (CharsetFilter, Filter, LowercaseFilter, RegexTokenizer, StemmingAnalyzer,
+                             StopFilter)
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.reading import SegmentReader
 from whoosh.support.charset import accent_map
+from whoosh.writing import SegmentWriter
 
 from .bibtex import Entry, parse_bytes
 from .errors import IndexUnavailable, LockTimeout, Problem
@@ -37,12 +41,52 @@ from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA or what goes into a document changes: every index built
 # with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _STEMMED = StemmingAnalyzer() | CharsetFilter(accent_map)
 # The same stop words as the stemmed fields, so that "the" in a query never
 # demands a match in a field that would otherwise keep it.
 _PLAIN = RegexTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map)
+PAIR_BUCKETS = 1 << 14
+
+
+def pair_term(fieldname: str, first: str, second: str) -> str:
+    """The term for two adjacent stemmed words of a field, hashed so that the terms stay few."""
+    return format(zlib.crc32(f"{fieldname} {first} {second}".encode("utf-8")) & (PAIR_BUCKETS - 1), "x")
+
+
+def _pair_marker(fieldname: str) -> str:
+    return f"zzpairs{fieldname}zz"
+
+
+class _PairFilter(Filter):
+    """Each pair of adjacent words as one term (see `pair_term`), per field (see `pairs_text`)."""
+
+    markers = {_pair_marker(name): name for name in ("title", "finding", "abstract", "keywords")}
+
+    def __call__(self, tokens):  # type: ignore[no-untyped-def]
+        fieldname, previous = "", None
+        for token in tokens:
+            text = token.text
+            if text in self.markers:
+                fieldname, previous = self.markers[text], None
+                continue
+            if previous is not None:
+                token.text = pair_term(fieldname, previous, text)
+                yield token
+            previous = text
+
+
+def pairs_text(fields: dict[str, str]) -> str:
+    """The texts of several fields as one value for the pairs field, each after its marker."""
+    return " ".join(f"{_pair_marker(name)} {text}" for name, text in fields.items() if text)
+
+
+# A phrase over words most records share ("trauma informed") would make Whoosh read the
+# positions of both words in nearly every record; with the pairs it reads one posting list
+# per pair and checks positions only where few records are left (see library/ranking.py).
+# The pairs are hashed because real pairs are mostly unique, and Whoosh pays per term.
+_PAIRS = _STEMMED | _PairFilter()
 
 # Stemmed fields for ranking and phrases; "_x" copies keep words unstemmed so
 # that prefix (trainin*) and fuzzy (traning~) terms match what was written.
@@ -61,6 +105,7 @@ SCHEMA: Schema = Schema(
     abstract_x=TEXT(analyzer=_PLAIN, phrase=False),
     keywords=TEXT(analyzer=_STEMMED, stored=True),
     keywords_x=TEXT(analyzer=_PLAIN, phrase=False),
+    pairs=TEXT(analyzer=_PAIRS, phrase=False),  # adjacent words of the text fields, for phrases
     theme=KEYWORD(commas=True, scorable=False),  # own themes and all their ancestors
     themes=STORED,  # own themes only, for the chips on a card
     type=ID(stored=True),  # evidence type
@@ -77,6 +122,7 @@ TEXT_FIELDS = ("title", "finding", "abstract", "keywords")
 WHOOSH_DIR = "whoosh"
 STATE_FILE = "state.sqlite"
 WRITE_LOCK = "write.lock"
+SEGMENT_DOCS = 1500  # references per segment in a parallel rebuild: a worker holds one in memory
 
 
 @dataclass(frozen=True)
@@ -118,6 +164,8 @@ def document_for(record: Record, vocabulary: Vocabulary) -> dict:
         "abstract_x": record.abstract,
         "keywords": keywords,
         "keywords_x": keywords,
+        "pairs": pairs_text({"title": record.title, "finding": record.key_finding, "abstract": record.abstract,
+                             "keywords": keywords}),
         "theme": ",".join(expanded),
         "themes": list(record.themes),
         "type": record.evidence_type,
@@ -196,6 +244,43 @@ def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, Entry | None
                                     "one entry per file, so only the first is searchable."))
         out.append((name, entry, problems))
     return out
+
+
+def _index_chunk(building: str, root: str, names: list[str], vocabulary: Vocabulary
+                 ) -> tuple[object | None, list[tuple[str, Entry | None, list[Problem], str]]]:
+    """Read, parse and index some files into a new segment (runs in a worker process during a rebuild)."""
+    writer = SegmentWriter(whoosh_index.open_dir(building, schema=SCHEMA), _lk=False, limitmb=512)
+    items = []
+    for name in names:
+        try:
+            items.append((name, (Path(root) / name).read_bytes()))
+        except FileNotFoundError:
+            continue
+    out = []
+    for (name, data), (_, entry, problems) in zip(items, _parse_chunk(items)):
+        if entry is not None:
+            writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
+        out.append((name, entry, problems, _digest(data)))
+    if writer.doc_count():
+        return writer._finalize_segment(), out  # what Whoosh's own multi-process writer hands back
+    writer.cancel()
+    return None, out
+
+
+def _merge_small(writer, segments: list) -> list:  # type: ignore[no-untyped-def]
+    """Merge policy for syncs: fold the small segments that syncs leave into one, never the big ones.
+
+    Whoosh's default policy would merge a rebuild's many equal segments into one on the
+    first sync after it (tens of seconds on a big collection).
+    """
+    small = [s for s in segments if s.doc_count_all() < SEGMENT_DOCS // 4]
+    if len(small) < 4:
+        return segments
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [s for s in segments if s not in small]
 
 
 class SearchIndex:
@@ -398,7 +483,7 @@ class SearchIndex:
                              digests[name], _problems_text(entry_problems)))
                 if progress:
                     progress(done, len(parsed))
-            writer.commit()
+            writer.commit(mergetype=_merge_small)
         except BaseException:
             writer.cancel()
             raise
@@ -433,19 +518,30 @@ class SearchIndex:
         writer = ix.writer(limitmb=256)
         done = 0
         try:
-            for chunk_result in self._parse_all(collection, names, procs):
+            # Whoosh's analysis and posting writes are ~90% of a build: with several cores,
+            # worker processes read, parse and index a chunk of files each into a segment of
+            # its own, and the commit adds those segments to the index as they are.
+            parallel = procs > 1 and total >= 2 * SEGMENT_DOCS
+            chunks = (self._index_all(collection, names, vocabulary, building, procs) if parallel
+                      else self._parse_all(collection, names, procs))
+            segments: list = []
+            for chunk_result in chunks:
+                if parallel:
+                    segment, chunk_result = chunk_result
+                    segments.extend([segment] if segment is not None else [])
                 for name, entry, entry_problems, digest in chunk_result:
                     problems.extend(entry_problems)
                     key = None
                     if entry is not None:
-                        writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
+                        if not parallel:
+                            writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
                         key = entry.key
                     stat = stats[name]
                     rows.append((name, key, stat.size, stat.mtime_ns, digest, _problems_text(entry_problems)))
                     done += 1
                     if progress and (done % 250 == 0 or done == total):
                         progress(done, total)
-            writer.commit()
+            writer.commit(mergetype=lambda _writer, existing: existing + segments)
         except BaseException:
             writer.cancel()
             shutil.rmtree(building, ignore_errors=True)
@@ -471,6 +567,16 @@ class SearchIndex:
             progress(0, 0)
         return SyncReport(added=len(rows), rebuilt=True, reason=reason, problems=tuple(problems),
                           parsed_files=len(rows))
+
+    @staticmethod
+    def _index_all(collection: Collection, names: list[str], vocabulary: Vocabulary, building: Path,
+                   procs: int) -> Iterator[tuple[object | None, list[tuple[str, Entry | None, list[Problem], str]]]]:
+        """Index chunks of files into segments of their own, in worker processes, in file order."""
+        with ProcessPoolExecutor(max_workers=procs) as pool:
+            futures = [pool.submit(_index_chunk, str(building), str(collection.root), names[start:start + SEGMENT_DOCS],
+                                   vocabulary) for start in range(0, len(names), SEGMENT_DOCS)]
+            for future in futures:
+                yield future.result()
 
     @staticmethod
     def _parse_all(collection: Collection, names: list[str], procs: int

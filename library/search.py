@@ -24,7 +24,7 @@ from whoosh.qparser import (AndGroup, FieldAliasPlugin, FuzzyTermPlugin, GtLtPlu
                             MultifieldParser)
 
 from . import ranking
-from .index import _PLAIN, _STEMMED as _STEMMER, PAIR_FIELDS, SCHEMA, TEXT_FIELDS, SearchIndex
+from .index import _PLAIN, _STEMMED as _STEMMER, SCHEMA, TEXT_FIELDS, SearchIndex
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
@@ -263,12 +263,16 @@ _FORMATTER = _MarkFormatter()
 _HIGHLIGHTER = highlight.Highlighter(fragmenter=_FRAGMENTER, formatter=_FORMATTER)
 
 
-def _highlight(text: str, words: set[str], analyzer) -> str:  # type: ignore[no-untyped-def]
-    """What Whoosh's `Hit.highlights` does when it re-reads the text, for words we already know matched."""
+def _highlight(text: str, words: set[str], analyzer, *, whole: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """What Whoosh's `Hit.highlights` does when it re-reads the text, for words we already know matched.
+
+    `whole` marks the words in the whole text instead of picking fragments; "" when none is there.
+    """
     tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
     tokens = _HIGHLIGHTER._merge_matched_tokens(highlight.set_matched_filter(tokens, frozenset(words)))
-    fragments = highlight.top_fragments(_FRAGMENTER.fragment_tokens(text, tokens), 2, _HIGHLIGHTER.scorer,
-                                        _HIGHLIGHTER.order, minscore=1)
+    fragmenter = highlight.WholeFragmenter(charlimit=None) if whole else _FRAGMENTER
+    fragments = highlight.top_fragments(fragmenter.fragment_tokens(text, tokens), 1 if whole else 2,
+                                        _HIGHLIGHTER.scorer, _HIGHLIGHTER.order, minscore=1)
     return _FORMATTER.format(fragments)
 
 
@@ -282,10 +286,10 @@ class _FacetTable:
         self._segments: dict[object, list[tuple]] = {}
         self._rows: list[tuple] = []
         self._years: np.ndarray | None = None
-        self._searcher_id: int | None = None
+        self._searcher = None  # held, so that its id can never be reused by a newer searcher
 
     def rows(self, searcher) -> list[tuple]:  # type: ignore[no-untyped-def]
-        if self._searcher_id == id(searcher):
+        if self._searcher is searcher:
             return self._rows
         rows: list[tuple] = []
         fresh: dict[object, list[tuple]] = {}
@@ -302,12 +306,12 @@ class _FacetTable:
         self._segments = fresh
         self._rows = rows
         self._years = None
-        self._searcher_id = id(searcher)
+        self._searcher = searcher
         return rows
 
     def years(self, searcher, rows: list[tuple]) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Every document's year (0 when it has none), for sorting newest or oldest first."""
-        if self._years is None or self._searcher_id != id(searcher):
+        if self._years is None or self._searcher is not searcher:
             self._years = np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows))
         return self._years
 
@@ -361,12 +365,12 @@ class Searcher:
         # One pass over the postings gives the count, the facets and the scores; Whoosh's own
         # collectors would step through every matching document twice, in Python.
         try:
-            matched = ranking.match(searcher, combined, self._segments, PAIR_FIELDS)
+            matched = ranking.match(searcher, combined, self._segments)
         except Exception:  # e.g. a wildcard that expands past what can be run
             q, notice = parse_query(" ".join(plain_words(request.text)))
             notice = notice or "Part of your search could not be run, so we searched for its plain words instead."
             combined = wq.And([q, filters]) if filters is not None else q
-            matched = ranking.match(searcher, combined, self._segments, PAIR_FIELDS)
+            matched = ranking.match(searcher, combined, self._segments)
         rows = self._facets.rows(searcher)
         facets = _count(rows, matched.docnums.tolist())
         total = matched.total
@@ -399,6 +403,9 @@ class Searcher:
         # Snippets only for the hits shown: each re-reads its text.
         for docnum, score in ranking.top(matched, start, limit, years=years, newest_first=request.sort != "oldest"):
             stored = searcher.stored_fields(docnum)
+            words: dict[str, set[str]] = {}
+            for name, text in matched.matched_terms(docnum):
+                words.setdefault(name, set()).add(text)
             hits.append(Hit(
                 key=stored["key"],
                 title=stored.get("title", ""),
@@ -413,7 +420,8 @@ class Searcher:
                 url=stored.get("url", ""),
                 entry_type=stored.get("entry_type", ""),
                 finding_checked=bool(stored.get("checked", False)),
-                snippet_html=_snippet(stored, matched.matched_terms(docnum)),
+                snippet_html=_snippet(stored, words, "abstract"),
+                finding_html=_snippet(stored, words, "finding", whole=True),
                 score=score if scored else None,
             ))
         return tuple(hits)
@@ -443,18 +451,12 @@ class Searcher:
         return " ".join(out) if changed else None
 
 
-def _snippet(stored: dict, matched_terms: list[tuple[str, str]]) -> str:
-    words: dict[str, set[str]] = {}
-    for name, text in matched_terms:
-        words.setdefault(name, set()).add(text)
-    for name in ("abstract", "finding", "title"):
-        source = name if name in words else f"{name}_x" if f"{name}_x" in words else None
-        if source is None or not stored.get(name):
-            continue
-        text = _highlight(stored[name], words[source], SCHEMA[source].analyzer)
-        if text:
-            return text
-    return ""
+def _snippet(stored: dict, words: dict[str, set[str]], name: str, *, whole: bool = False) -> str:
+    """A stored field with the words that matched in it marked (stemmed words, or as typed in "_x")."""
+    source = name if name in words else f"{name}_x" if f"{name}_x" in words else None
+    if source is None or not stored.get(name):
+        return ""
+    return _highlight(stored[name], words[source], SCHEMA[source].analyzer, whole=whole)
 
 
 def _filter_query(request: SearchRequest) -> wq.Query | None:

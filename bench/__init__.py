@@ -1,0 +1,1 @@
+"""The speed-at-scale benchmark: `python -m bench` (see `bench/run.py`)."""
