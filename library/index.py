@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import time
 import zlib
+from operator import attrgetter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -292,6 +293,7 @@ class SearchIndex:
         self._state = _State(self.dir / STATE_FILE)
         self._ix = None
         self._searcher = None
+        self._probed = None  # the searcher that has read a stored document (see needs_rebuild)
 
     # ------------------------------------------------------------ opening
     @property
@@ -317,7 +319,7 @@ class SearchIndex:
     def close(self) -> None:
         if self._searcher is not None:
             self._searcher.close()
-        self._searcher = None
+        self._searcher = self._probed = None
         self._ix = None
 
     @contextmanager
@@ -353,11 +355,13 @@ class SearchIndex:
         if meta.get("vocabulary") != vocabulary_digest:
             return "the theme vocabulary changed"
         try:
-            ix = self._open_whoosh()
-            with ix.searcher() as probe:
-                count = probe.doc_count()
-                if count:
-                    probe.stored_fields(next(iter(probe.reader().all_doc_ids())))
+            # The count comes from the table of contents; the searcher that reads a stored
+            # document to prove the files are readable is the one searches then reuse.
+            count = sum(segment.doc_count() for segment in self._open_whoosh()._segments())
+            probe = self.searcher()
+            if count and probe is not self._probed:
+                probe.stored_fields(next(iter(probe.reader().all_doc_ids())))
+                self._probed = probe
             with self._state.connect() as conn:
                 expected = conn.execute("SELECT COUNT(*) FROM files WHERE key IS NOT NULL "
                                         "AND pending = 0").fetchone()[0]
@@ -374,6 +378,7 @@ class SearchIndex:
              force_rebuild: bool = False, procs: int | None = None) -> SyncReport:
         """Bring the index up to date with the collection folder."""
         started = time.perf_counter()
+        seen = self._signature()
         reason = "a rebuild was asked for" if force_rebuild else self.needs_rebuild(vocabulary_digest)
         stats = collection.scan()
         if not reason:
@@ -383,14 +388,16 @@ class SearchIndex:
         try:
             lock_wait = None if wait else 0.0
             with self.write_lock(lock_wait):
-                # Another process may have done the work while we waited for the lock.
-                stats = collection.scan()
-                reason = "a rebuild was asked for" if force_rebuild else self.needs_rebuild(vocabulary_digest)
+                # Another process may have done the work while we waited for the lock; if no
+                # process committed meanwhile, the look at the folder just taken still holds.
+                if reason or self._signature() != seen:
+                    stats = collection.scan()
+                    reason = "a rebuild was asked for" if force_rebuild else self.needs_rebuild(vocabulary_digest)
+                    plan = None if reason else self._plan(collection, stats)
                 if reason:
                     report = self._rebuild(collection, stats, vocabulary, vocabulary_digest, reason,
                                            progress, procs)
                 else:
-                    plan = self._plan(collection, stats)
                     if plan is None:
                         return SyncReport(seconds=time.perf_counter() - started)
                     report = self._apply(collection, stats, vocabulary, plan, progress)
@@ -401,9 +408,31 @@ class SearchIndex:
         return SyncReport(report.added, report.changed, report.deleted, report.rebuilt, report.reason,
                           time.perf_counter() - started, report.problems, report.parsed_files)
 
+    def _signature(self) -> tuple:
+        """Changes whenever any process commits to the index (or rebuilds it)."""
+        try:
+            return self.whoosh_dir.stat().st_ino, self._open_whoosh().latest_generation()
+        except Exception:  # no index yet, or an unreadable one: never equal, so look again
+            return (object(),)
+
     def _plan(self, collection: Collection, stats: dict[str, FileStat]) -> dict | None:
-        known = self._state.files()
-        added = [n for n in stats if n not in known]
+        # Nearly every file is as indexed: compare (name, size, mtime) sets, a loop in C, and
+        # read the record of files only for the names that differ.
+        with self._state.connect() as conn:
+            indexed = set(conn.execute("SELECT name, size, mtime_ns FROM files WHERE pending = 0"))
+            differ = {row[0] for row in conn.execute("SELECT name FROM files WHERE pending = 1")}
+        on_disk = map(attrgetter("name", "size", "mtime_ns"), stats.values())
+        differ.update(name for name, _, _ in indexed.symmetric_difference(on_disk))
+        if not differ:
+            return None
+        if len(differ) > 500:
+            known = self._state.files()
+        else:
+            with self._state.connect() as conn:
+                known = {row[0]: row for row in conn.execute(
+                    "SELECT name, key, size, mtime_ns, digest, pending FROM files WHERE name IN "
+                    f"({','.join('?' * len(differ))})", sorted(differ))}
+        added = sorted(n for n in differ if n in stats and n not in known)
         deleted = [n for n in known if n not in stats]
         changed: list[str] = []
         touched: dict[str, tuple[int, int]] = {}
@@ -459,15 +488,19 @@ class SearchIndex:
         digests = {name: _digest(data) for name, data in items}
         problems: list[Problem] = []
         writer = self._open_whoosh().writer(timeout=self.lock_timeout)
+        # One searcher for every delete (each delete_by_term would open every segment again):
+        # the one searches use when it is current, as needs_rebuild has just made it.
+        current = self._searcher is not None and self._searcher.up_to_date()
+        deleter = self._searcher if current else writer.searcher()
         try:
             for name in deleted + changed:
                 old_key = known[name][1] if name in known else None
                 if old_key:
-                    writer.delete_by_term("key", old_key)
+                    writer.delete_by_term("key", old_key, searcher=deleter)
             for name in added:
                 # A file whose key is already indexed under another file name would
                 # duplicate it; the sync after a crash also lands here.
-                writer.delete_by_term("key", Path(name).stem)
+                writer.delete_by_term("key", Path(name).stem, searcher=deleter)
             rows = []
             for done, (name, entry, entry_problems) in enumerate(parsed, 1):
                 problems.extend(entry_problems)
@@ -475,7 +508,7 @@ class SearchIndex:
                 if entry is not None:
                     # Also when the file was pending with no key recorded: a crash after the
                     # last commit may have left this very document in the index already.
-                    writer.delete_by_term("key", entry.key)
+                    writer.delete_by_term("key", entry.key, searcher=deleter)
                     writer.add_document(**document_for(Record.from_entry(entry), vocabulary))
                     key = entry.key
                 stat = stats.get(name)
@@ -483,8 +516,12 @@ class SearchIndex:
                              digests[name], _problems_text(entry_problems)))
                 if progress:
                     progress(done, len(parsed))
+            if not current:
+                deleter.close()
             writer.commit(mergetype=_merge_small)
         except BaseException:
+            if not current:
+                deleter.close()
             writer.cancel()
             raise
         with self._state.connect() as conn:
