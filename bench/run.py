@@ -35,7 +35,11 @@ NOTES = """How to read the tables: *ours* is the library (`library.api.Library`,
 is the same records in FTS5 (porter tokenizer, bm25 with the same field weights, `snippet()`, `COUNT(*)`
 and a GROUP BY facet on evidence type; its build parses the files with the same parser in the same
 two processes). A ratio above 1 means ours is slower. Our searches do more per query than the
-baseline: facet counts on themes (with their ancestors), evidence types, settings and years."""
+baseline: facet counts on themes (with their ancestors), evidence types, settings and years.
+Totals are exact except for phrases of common words, which are matched through hashed word pairs
+(`library/ranking.py`): a three-word phrase's pairs are not checked for order, and a hash collision
+lets through about one record in a hundred of those holding the words apart, so such a total can
+be a little high (the query-by-query tables show how far from FTS5's)."""
 
 
 class _PeakMemory:
