@@ -225,7 +225,7 @@ def test_one_broken_entry_between_two_good_ones(name: str, reason: str) -> None:
         ("duplicate-key.bib", ["same2020key"],
          [("error", 7, "same2020key")], "used twice in this file (first on line 1)"),
         ("truncated.bib", ["whole2020entry"],
-         [("error", 9, "cut2021short")], "not closed"),
+         [("error", 7, "cut2021short")], "not closed"),  # the entry that was cut, where it starts
         ("deep-nesting.bib", ["before2020deep", "after2022deep"],
          [("error", 8, "deep2021nesting")], "nested too deeply"),
         ("binary.bib", [], [("error", None, None)], "not a text file"),
