@@ -365,7 +365,7 @@ def entry_from_work(work: Mapping[str, object], *, looked_up: date,
     put("issn", _text(", ".join(_unique(work.get("ISSN")))))
 
     doi = _plain(work.get("DOI")) or requested_doi
-    if not _braces_balanced(doi):
+    if not latex.braces_balanced(doi):
         raise LookupFailed(f"The DOI {doi} contains an unmatched brace, which a BibTeX file cannot "
                            f"hold. Add the reference by pasting its BibTeX instead.")
     # DOIs and links are kept exactly as given: escaping them would corrupt them
@@ -485,32 +485,5 @@ def _name_part(text: str) -> str:
 
 
 def _text(plain: str) -> str:
-    """Plain text as a BibTeX value.
-
-    `latex.encode` writes a lone brace as '\\{', but BibTeX still counts it
-    when matching braces, so the file would not parse; such unmatched braces
-    are dropped.  (A fix belongs in `latex.encode`.)
-    """
-    return latex.encode(_SPACES.sub(" ", _drop_unmatched_braces(plain)).strip())
-
-
-def _drop_unmatched_braces(text: str) -> str:
-    if "{" not in text and "}" not in text:
-        return text
-    keep = [True] * len(text)
-    opened: list[int] = []
-    for index, char in enumerate(text):
-        if char == "{":
-            opened.append(index)
-        elif char == "}":
-            if opened:
-                opened.pop()
-            else:
-                keep[index] = False
-    for index in opened:
-        keep[index] = False
-    return "".join(c for c, k in zip(text, keep) if k)
-
-
-def _braces_balanced(text: str) -> bool:
-    return _drop_unmatched_braces(text) == text
+    """Plain text as a BibTeX value (braces are kept as text: `latex.encode` writes them safely)."""
+    return latex.encode(_SPACES.sub(" ", plain).strip())

@@ -204,6 +204,19 @@ _ENCODE = {
 _TO_ESCAPE = re.compile(r"[\\{}%&#$_~^]")
 
 
+def braces_balanced(text: str) -> bool:
+    """True when every '{' has its '}' (a raw value such as a DOI must be, to be written as is)."""
+    depth = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
 def encode(text: str) -> str:
     """BibTeX-safe value for plain text typed by a user (specials escaped, Unicode kept)."""
     return _TO_ESCAPE.sub(lambda m: _ENCODE[m.group()], text)

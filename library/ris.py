@@ -81,13 +81,6 @@ class _Draft:
     def values(self, *names: str) -> list[tuple[str, int]]:
         return [(value, line) for tag, value, line in self.tags if tag in names and value]
 
-    def locate(self, *names: str) -> tuple[str, int]:
-        """The tag among `names` that gives the value used, and its line."""
-        for name in names:
-            for _, line in self.values(name):
-                return name, line
-        return names[0], self.line
-
     def first(self, *names: str) -> str:
         """The first non-empty value among `names`, trying them in the order given."""
         for name in names:
@@ -209,16 +202,8 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
     def put(name: str, value: str, *tags: str) -> None:
         """Set a field from the value of the first of `tags` present, escaped for BibTeX."""
         value = _one_line(value)
-        if not value:
-            return
-        balanced = _drop_unmatched_braces(value)
-        if balanced != value:
-            tag, line = draft.locate(*tags)
-            notes.warn(line, f"an unmatched '{{' or '}}' in the '{tag}' value was removed "
-                             f"(a BibTeX file cannot hold one).")
-        balanced = _one_line(balanced)
-        if balanced:
-            fields[name] = latex.encode(balanced)
+        if value:
+            fields[name] = latex.encode(value)
 
     put("title", title, *title_tags)
     container_tags = {"article": ("T2", "JF", "JO", "JA"), "incollection": ("T2", "BT"),
@@ -245,7 +230,7 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
         doi = bare_doi(doi_value)
         doi_line = draft.values("DO")[0][1]
         if doi.startswith("10.") and "/" in doi and not _SPACES.search(doi) \
-                and _drop_unmatched_braces(doi) == doi:
+                and latex.braces_balanced(doi):
             # Kept as written: escaping would corrupt it, and the library reads DOIs raw.
             fields["doi"] = doi
         else:
@@ -391,29 +376,8 @@ def _standard_numbers(values: list[tuple[str, int]],
 
 
 def _text(plain: str) -> str:
-    """Plain text as a BibTeX value (see `_drop_unmatched_braces` for why braces are checked)."""
-    return latex.encode(_one_line(_drop_unmatched_braces(plain)))
-
-
-def _drop_unmatched_braces(text: str) -> str:
-    """`latex.encode` writes a lone brace as '\\{', which BibTeX still counts
-    when matching braces, so the file would not parse: such braces are dropped.
-    (A fix belongs in `latex.encode`.)"""
-    if "{" not in text and "}" not in text:
-        return text
-    keep = [True] * len(text)
-    opened: list[int] = []
-    for index, char in enumerate(text):
-        if char == "{":
-            opened.append(index)
-        elif char == "}":
-            if opened:
-                opened.pop()
-            else:
-                keep[index] = False
-    for index in opened:
-        keep[index] = False
-    return "".join(c for c, k in zip(text, keep) if k)
+    """Plain text as a BibTeX value (braces are kept as text: `latex.encode` writes them safely)."""
+    return latex.encode(_one_line(plain))
 
 
 def _one_line(value: str) -> str:
