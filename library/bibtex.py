@@ -439,6 +439,16 @@ def format_entries(entries: Iterable[Entry]) -> str:
     return "\n".join(format_entry(e) for e in entries)
 
 
+_NAME_AND = re.compile(r"\sand\s", re.IGNORECASE)
+
+
+def protect_name_part(encoded: str) -> str:
+    """A part of a person's name, braced when a comma or a word 'and' would split it in BibTeX."""
+    if "," in encoded or _NAME_AND.search(encoded):
+        return "{" + encoded + "}"
+    return encoded
+
+
 def split_list(value: str) -> tuple[str, ...]:
     """The items of a comma- or semicolon-separated field such as `themes`."""
     return tuple(item.strip() for item in re.split(r"[,;]", value) if item.strip())

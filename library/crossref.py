@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from . import latex
+from . import bibtex, latex
 from .bibtex import Entry, make_key
 from .config import Settings
 from .errors import LookupFailed
@@ -311,7 +311,6 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:_.-]*(?:\s[^<>]*)?/?>")
 _SPACES = re.compile(r"\s+")
 _DASHES = re.compile(r"\s*[-\u2010\u2011\u2012\u2013\u2014]+\s*")
 _DOI_RESOLVER = re.compile(r"^https?://(?:dx\.|www\.)?doi\.org/", re.IGNORECASE)
-_AND = re.compile(r"\sand\s", re.IGNORECASE)
 
 
 def entry_from_work(work: Mapping[str, object], *, looked_up: date,
@@ -477,11 +476,7 @@ def _person(item: object) -> str:
 
 
 def _name_part(text: str) -> str:
-    encoded = _text(text)
-    # A comma or a word 'and' inside a part would split the name in BibTeX.
-    if "," in encoded or _AND.search(encoded):
-        return "{" + encoded + "}"
-    return encoded
+    return bibtex.protect_name_part(_text(text))
 
 
 def _text(plain: str) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import latex
+from . import bibtex, latex
 from .bibtex import Entry, ParseResult, make_key
 from .errors import Problem
 from .records import Record, bare_doi
@@ -62,7 +62,6 @@ _DASHES = re.compile(r"\s*[-\u2010\u2011\u2012\u2013\u2014]+\s*")
 _ISSN = re.compile(r"^\d{4}-?\d{3}[\dXx]$")
 _ISBN = re.compile(r"^(?:\d{9}[\dXx]|\d{13})$")
 _SAFE_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]{1,100}$")
-_AND = re.compile(r"\sand\s", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
 # Tags whose value is free text that some exporters wrap over several lines.
@@ -333,11 +332,7 @@ def _person(value: str) -> str:
 
 
 def _name_part(text: str) -> str:
-    encoded = _text(text)
-    # A comma or a word 'and' inside a part would split the name in BibTeX.
-    if "," in encoded or _AND.search(encoded):
-        return "{" + encoded + "}"
-    return encoded
+    return bibtex.protect_name_part(_text(text))
 
 
 def _year(value: str) -> str:
