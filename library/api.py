@@ -20,9 +20,11 @@ from .errors import (DuplicateReference, EntryProblems, InvalidKey, LibraryError
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
 from .duplicates import Match, find_duplicates
 from .records import Record
-from .search import SearchRequest, SearchResult, Searcher
+from .search import Facets, SearchRequest, SearchResult, Searcher
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .packs import Pack
 from .store import Collection, atomic_write
 from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
@@ -115,6 +117,18 @@ class Library:
             request = SearchRequest(text=request, **filters)  # type: ignore[arg-type]
         with self._lock:
             return self._searcher.search(request)
+
+    def overview(self) -> Facets:
+        """Counts of the whole collection by theme, evidence type, setting and year."""
+        with self._lock:
+            return self._searcher.overview()
+
+    def coverage(self) -> "pd.DataFrame":
+        """The evidence map: references per theme (with its narrower themes) and evidence type."""
+        from .coverage import coverage_table
+
+        with self._lock:
+            return coverage_table(self._searcher, self.vocabulary)
 
     def get(self, key: str) -> Record:
         """The full reference, read from its file (the truth, not the index)."""
@@ -222,7 +236,7 @@ class Library:
         # The collection lock alone guards the files: `self._lock` is taken only around the
         # index (in refresh and duplicates_of), so other sessions' searches go on during a save.
         with self.collection.locked():
-            self._refresh_quietly()
+            self.refresh()
             for entry in prepared:
                 if self.collection.path_for(entry.key).exists() and not replace:
                     raise DuplicateReference(
@@ -361,7 +375,7 @@ class Library:
             family = {theme.parent, *vocabulary.descendants(theme.parent)}
             position = max(i for i, t in enumerate(themes) if t.slug in family) + 1
         themes.insert(position, theme)
-        return self.save_vocabulary(replace(vocabulary, themes=tuple(themes), _cache={}), who=who,
+        return self.save_vocabulary(replace(vocabulary, themes=tuple(themes)), who=who,
                                     detail=f"added theme {theme.slug}")
 
     def rename_theme(self, old: str, new: str, *, label: str | None = None, who: str | None = None) -> SyncReport:
@@ -377,7 +391,7 @@ class Library:
             for t in vocabulary.themes)
         concerns = tuple(replace(c, themes=tuple(new if s == old else s for s in c.themes))
                          for c in vocabulary.concerns)
-        renamed = replace(vocabulary, themes=themes, concerns=concerns, _cache={})
+        renamed = replace(vocabulary, themes=themes, concerns=concerns)
         with self.collection.locked():
             if new != old:
                 for key in self._keys_tagged(old):
@@ -404,7 +418,7 @@ class Library:
         if concerns:
             raise VocabularyError(f"'{slug}' is linked to the concern(s) {', '.join(concerns)}; unlink it first.")
         themes = tuple(t for t in vocabulary.themes if t.slug != slug)
-        return self.save_vocabulary(replace(vocabulary, themes=themes, _cache={}), who=who,
+        return self.save_vocabulary(replace(vocabulary, themes=themes), who=who,
                                     detail=f"deleted theme {slug}")
 
     def _keys_tagged(self, slug: str) -> list[str]:
@@ -416,9 +430,6 @@ class Library:
             if page >= result.pages:
                 return keys
             page += 1
-
-    def _refresh_quietly(self) -> None:
-        self.refresh()
 
     def close(self) -> None:
         self.index.close()

@@ -296,10 +296,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .coverage import coverage_table, format_coverage, gaps
+    from .coverage import format_coverage, gaps
 
     library = _open(args)
-    frame = coverage_table(library._searcher, library.vocabulary)
+    frame = library.coverage()
     if args.format == "csv":
         sys.stdout.write(frame.to_csv())
         return EXIT_OK

@@ -19,8 +19,8 @@ import time
 import zlib
 from operator import attrgetter
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -35,7 +35,7 @@ from whoosh.support.charset import accent_map
 from whoosh.writing import SegmentWriter
 
 from .bibtex import Entry, parse_bytes
-from .errors import IndexUnavailable, LockTimeout, Problem
+from .errors import LockTimeout, Problem
 from .records import Record
 from .store import Collection, FileStat
 from .taxonomy import Vocabulary
@@ -702,13 +702,3 @@ def vocabulary_digest_of(path: Path) -> str:
         return _digest(Path(path).read_bytes())
     except FileNotFoundError:
         return ""
-
-
-def open_index_or_fail(index: SearchIndex) -> None:
-    try:
-        index.searcher()
-    except Exception as error:  # the cache is unusable: say so plainly
-        raise IndexUnavailable(
-            f"The search index in {index.dir} cannot be opened ({type(error).__name__}). "
-            "Run 'python -m library index' to rebuild it from the references."
-        ) from None

@@ -354,6 +354,7 @@ class Searcher:
         self.index = index
         self._facets = _FacetTable()
         self._segments = ranking.SegmentCache()
+        self._overview: tuple[object, Facets] | None = None
 
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
@@ -382,6 +383,14 @@ class Searcher:
         if total == 0 and request.text.strip():
             suggestion = self._did_you_mean(searcher, request.text)
         return SearchResult(request, hits, total, facets, notice, suggestion, time.perf_counter() - started)
+
+    def overview(self) -> Facets:
+        """Facet counts over the whole collection, worked out once per state of the index."""
+        searcher = self.index.searcher()
+        if self._overview is None or self._overview[0] is not searcher:
+            rows = self._facets.rows(searcher)
+            self._overview = (searcher, _count(rows, list(searcher.reader().all_doc_ids())))
+        return self._overview[1]
 
     def theme_by_evidence_type(self) -> dict[str, Counter[str]]:
         """For every theme (counted under its ancestors too), how many references of each evidence type."""

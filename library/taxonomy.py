@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class Vocabulary:
     concerns: tuple[Concern, ...] = ()
     version: int = 1
     source: str = VOCABULARY_FILE
-    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     # ------------------------------------------------------------ look-ups
     @cached_property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from library import SearchRequest
+from library.urlstate import params_from_request
 from pages import ui
 
 lib = ui.library()
@@ -31,7 +32,7 @@ def compact_list(request: SearchRequest, limit: int = 8) -> list[str]:
                          icon=":material/article:")
     if result.total > limit:
         st.page_link("pages/search.py", label=f"See all {result.total} in search",
-                     query_params=ui.search_link_params(request), icon=":material/search:")
+                     query_params=params_from_request(request), icon=":material/search:")
     return [h.key for h in result.hits[:limit]]
 
 

@@ -7,11 +7,10 @@ import datetime as dt
 
 import streamlit as st
 
-from library import SearchRequest
 from library.citations import STYLES
-from library.errors import LibraryError, PackDoesNotFit
+from library.errors import PackDoesNotFit
 from library.exporters import EXPORTERS
-from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack  # noqa: F401
+from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack
 from library.packstore import PackStore
 from pages import ui
 

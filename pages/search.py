@@ -44,13 +44,12 @@ if from_url or "q" not in st.session_state:
 st.title("Search the evidence")
 with st.form("search-form", border=False, enter_to_submit=True):
     text_col, button_col = st.columns([6, 1], vertical_alignment="bottom")
-    query = text_col.text_input("Search words", key="q", placeholder='e.g. burnout, "medical model", restraint',
-                                help="Search titles, authors, key findings and abstracts.")
-    submitted = button_col.form_submit_button("Search", type="primary", width="stretch")
+    text_col.text_input("Search words", key="q", placeholder='e.g. burnout, "medical model", restraint',
+                    help="Search titles, authors, key findings and abstracts.")
+    button_col.form_submit_button("Search", type="primary", width="stretch")
 with st.expander("How to search"):
     st.markdown(SYNTAX_HELP)
 
-# Facet counts come from the search without filters, so every option shows what it would find.
 def current_request(page: int | None = None) -> SearchRequest:
     years = st.session_state.get("years") or (None, None)
     return SearchRequest(
@@ -73,38 +72,15 @@ def use_suggestion(text: str) -> None:
 
 
 with ui.friendly_errors():
-    unfiltered = lib.search(SearchRequest(text=st.session_state.get("q", ""), per_page=1))
-    facets = unfiltered.facets
-
-    with st.sidebar:
-        count = len(ui.pack_draft()["keys"])
-        if count:
-            st.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
-                         icon=":material/description:")
-        st.header("Filter")
-        theme_options = [t.slug for t, _ in vocabulary.walk()]
-        depth = {t.slug: d for t, d in vocabulary.walk()}
-        st.session_state["themes"] = [t for t in st.session_state.get("themes", []) if t in theme_options]
-        st.multiselect(
-            "Themes", theme_options, key="themes",
-            format_func=lambda s: f"{'· ' * depth[s]}{vocabulary.label(s)} ({facets.themes.get(s, 0)})",
-            help="A broad theme includes the narrower themes under it.")
-        st.radio("Match", ("any", "all"), key="theme_mode", horizontal=True,
-                 format_func=lambda m: "any chosen theme" if m == "any" else "all chosen themes")
-        type_options = [t.slug for t in vocabulary.evidence_types]
-        st.multiselect("Evidence type", type_options, key="types",
-                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.evidence_types.get(s, 0)})")
-        setting_options = [s.slug for s in vocabulary.settings]
-        st.multiselect("Setting", setting_options, key="settings",
-                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.settings.get(s, 0)})")
-        all_years = sorted(lib.search(SearchRequest(per_page=1)).facets.years)
-        if len(all_years) >= 2:
-            low, high = all_years[0], all_years[-1]
-            chosen = st.session_state.get("years") or (None, None)
-            st.session_state["years"] = (max(low, chosen[0] or low), min(high, chosen[1] or high))
-            st.slider("Years", min_value=low, max_value=high, key="years")
-        st.selectbox("Sort by", SORTS, key="sort", format_func=SORT_LABELS.get)
-        st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
+    # Values from the address or an earlier visit are checked against the vocabulary and the years held.
+    theme_options = [t.slug for t, _ in vocabulary.walk()]
+    depth = {t.slug: d for t, d in vocabulary.walk()}
+    st.session_state["themes"] = [t for t in st.session_state.get("themes", []) if t in theme_options]
+    all_years = sorted(lib.overview().years)
+    if len(all_years) >= 2:
+        chosen = st.session_state.get("years") or (None, None)
+        st.session_state["years"] = (max(all_years[0], chosen[0] or all_years[0]),
+                                     min(all_years[-1], chosen[1] or all_years[-1]))
 
     # A new search or filter starts again at page 1.
     signature = (st.session_state.get("q"), tuple(st.session_state.get("themes", ())),
@@ -123,6 +99,34 @@ with ui.friendly_errors():
         request = SearchRequest(**{**request.__dict__, "page": result.pages})
         st.session_state["page"] = result.pages
         result = lib.search(request)
+    # Facet counts come from the search without filters, so every option shows what it would find;
+    # with no filter chosen that is the search just run.
+    filtered = request.themes or request.evidence_types or request.settings or request.year_from or request.year_to
+    facets = lib.search(SearchRequest(text=request.text, per_page=1)).facets if filtered else result.facets
+
+    with st.sidebar:
+        count = len(ui.pack_draft()["keys"])
+        if count:
+            st.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+                         icon=":material/description:")
+        st.header("Filter")
+        st.multiselect(
+            "Themes", theme_options, key="themes",
+            format_func=lambda s: f"{'· ' * depth[s]}{vocabulary.label(s)} ({facets.themes.get(s, 0)})",
+            help="A broad theme includes the narrower themes under it.")
+        st.radio("Match", ("any", "all"), key="theme_mode", horizontal=True,
+                 format_func=lambda m: "any chosen theme" if m == "any" else "all chosen themes")
+        type_options = [t.slug for t in vocabulary.evidence_types]
+        st.multiselect("Evidence type", type_options, key="types",
+                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.evidence_types.get(s, 0)})")
+        setting_options = [s.slug for s in vocabulary.settings]
+        st.multiselect("Setting", setting_options, key="settings",
+                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.settings.get(s, 0)})")
+        if len(all_years) >= 2:
+            st.slider("Years", min_value=all_years[0], max_value=all_years[-1], key="years")
+        st.selectbox("Sort by", SORTS, key="sort", format_func=SORT_LABELS.get)
+        st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
+
     st.session_state["search_url"] = params_from_request(request)
     st.query_params.from_dict(st.session_state["search_url"])
 

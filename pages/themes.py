@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from library import SearchRequest
-from library.coverage import TOTAL, coverage_table
+from library.coverage import TOTAL
 from pages import ui
 
 lib = ui.library()
@@ -18,7 +17,7 @@ st.markdown("How the library's references spread across themes and kinds of evid
             "**Gaps** are themes with no references yet.")
 
 with ui.friendly_errors():
-    frame = coverage_table(lib._searcher, vocabulary)
+    frame = lib.coverage()
     labels = {t.slug: ("\u2003" * d) + t.label for t, d in vocabulary.walk()}
     type_labels = {t.slug: t.label for t in vocabulary.evidence_types}
 
@@ -79,7 +78,7 @@ with ui.friendly_errors():
                                 icon=":material/search:")
 
     with years_tab:
-        years = lib.search(SearchRequest(per_page=1)).facets.years
+        years = lib.overview().years
         if years:
             chart = pd.DataFrame({"Year": [str(y) for y in years], "References": list(years.values())})
             st.bar_chart(chart, x="Year", y="References", color="#08519c")

@@ -14,7 +14,6 @@ import streamlit as st
 from library import Hit, Library, LibraryError, SearchRequest, Settings
 from library.packs import Pack
 from library.taxonomy import Vocabulary
-from library.urlstate import params_from_request
 
 PACK_STATE = "pack_draft"
 REFRESH_SECONDS = 5.0  # how often a page load looks at the whole collection folder for changes
@@ -188,7 +187,3 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
 def escape_markdown(text: str) -> str:
     """Text shown through st.markdown as itself: no links, HTML or formatting from the data."""
     return text.translate(_MD_SPECIAL)
-
-
-def search_link_params(request: SearchRequest) -> dict[str, str | list[str]]:
-    return params_from_request(request)

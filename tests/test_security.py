@@ -26,7 +26,7 @@ from library.auth import Throttle, hash_password
 from library.bibtex import Entry, parse_bytes
 from library.config import SETTINGS
 from library.crossref import CrossrefClient
-from library.errors import (AccessDenied, EntryProblems, InvalidKey, LibraryError, LookupFailed, PackError,
+from library.errors import (AccessDenied, InvalidKey, LibraryError, LookupFailed, PackError,
                             ReferenceNotFound)
 from library.packs import KeyMessage, Pack, PackReference, Snapshot, dump_pack
 from library.records import Name
