@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from library import SearchRequest
+from library import SearchRequest, SearchResult
 from library.urlstate import params_from_request
 from pages import ui
 
@@ -21,8 +21,7 @@ def start_pack(concern_slug: str) -> None:
     st.session_state["pack_from_concern"] = True
 
 
-def compact_list(request: SearchRequest, limit: int = 8) -> list[str]:
-    result = lib.search(request)
+def compact_list(request: SearchRequest, result: SearchResult, limit: int = 8) -> list[str]:
     for hit in result.hits[:limit]:
         with st.container(border=True):
             st.markdown(f"**{ui.escape_markdown(hit.title)}** ({hit.year or 'n.d.'}) · "
@@ -43,11 +42,12 @@ with ui.friendly_errors():
             st.info("The vocabulary lists no concerns yet; a librarian can add them to themes.toml.")
         for concern in vocabulary.concerns:
             request = SearchRequest(themes=concern.themes, per_page=20)
-            total = lib.search(SearchRequest(themes=concern.themes, per_page=1)).total
+            result = lib.search(request)
+            total = result.total
             with st.expander(f"“{concern.label}” — {total} reference{'s' if total != 1 else ''}"):
                 st.markdown(ui.escape_markdown(concern.response))
                 st.caption("Themes: " + ", ".join(vocabulary.label(t) for t in concern.themes))
-                keys = compact_list(request, limit=6)
+                keys = compact_list(request, result, limit=6)
                 if keys:
                     st.button(f"Start a pack from these {len(keys)}", key=f"concern-{concern.slug}",
                               type="primary", icon=":material/description:", on_click=start_pack,
@@ -59,11 +59,11 @@ with ui.friendly_errors():
                     "trauma-informed change. Here each one is shown with the references that support it.")
         for number, theme in enumerate(vocabulary.children("advice"), 1):
             request = SearchRequest(themes=(theme.slug,), per_page=20)
-            total = lib.search(SearchRequest(themes=(theme.slug,), per_page=1)).total
+            total = lib.overview().themes.get(theme.slug, 0)
             st.subheader(f"{number}. {theme.label}")
             st.markdown(ui.escape_markdown(theme.description))
             if total:
-                compact_list(request, limit=4)
+                compact_list(request, lib.search(request), limit=4)
             else:
                 st.caption("No references are tagged with this piece of advice yet (a gap); "
                            "the founding study itself is the source of the advice.")
