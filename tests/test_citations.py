@@ -355,3 +355,17 @@ def test_csl_thesis_genre_defaults_by_entry_type() -> None:
 def test_csl_page_ranges_use_an_en_dash(pages: str, expected: str) -> None:
     record = Record(key="p", type="article", title="Example", fields={"pages": pages})
     assert to_csl(record)["page"] == expected
+
+
+def test_an_article_without_a_confirmed_volume_is_not_called_a_preprint() -> None:
+    # The shipped seed reference has no volume or pages because they were not confirmed;
+    # Cite Them Right's "[Preprint]" would say the published article was not yet published.
+    [entry] = parse_file(Path(__file__).resolve().parents[1] / "references" / "oconnor2018burnout.bib").entries
+    record = Record.from_entry(entry)
+    assert not record.fields.get("volume") and not record.fields.get("pages")
+    harvard = format_bibliography([record], "harvard")[0].text
+    assert "Preprint" not in harvard
+    assert harvard.startswith("O’Connor, K., Muller Neff, D. and Pitman, S. (2018) ‘Burnout in mental health "
+                              "professionals: a systematic review and meta-analysis of prevalence and "
+                              "determinants’, European Psychiatry. Available at: "
+                              "https://doi.org/10.1016/j.eurpsy.2018.06.003")
