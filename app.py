@@ -10,17 +10,17 @@ st.set_page_config(page_title="Trauma-informed evidence library", page_icon=":ma
 
 navigation = st.navigation({
     "Find evidence": [
-        st.Page("pages/search.py", title="Search", icon=":material/search:", url_path="search", default=True),
-        st.Page("pages/themes.py", title="Themes and evidence map", icon=":material/grid_view:", url_path="themes"),
-        st.Page("pages/concerns.py", title="Answer a concern", icon=":material/forum:", url_path="concerns"),
-        st.Page("pages/reference.py", title="Reference", icon=":material/article:", url_path="reference",
+        st.Page("views/search.py", title="Search", icon=":material/search:", url_path="search", default=True),
+        st.Page("views/themes.py", title="Themes and evidence map", icon=":material/grid_view:", url_path="themes"),
+        st.Page("views/concerns.py", title="Answer a concern", icon=":material/forum:", url_path="concerns"),
+        st.Page("views/reference.py", title="Reference", icon=":material/article:", url_path="reference",
                 visibility="hidden"),
     ],
     "Brief your manager": [
-        st.Page("pages/pack.py", title="Evidence pack", icon=":material/description:", url_path="pack"),
+        st.Page("views/pack.py", title="Evidence pack", icon=":material/description:", url_path="pack"),
     ],
     "Librarian": [
-        st.Page("pages/librarian.py", title="Add and edit references", icon=":material/edit_note:",
+        st.Page("views/librarian.py", title="Add and edit references", icon=":material/edit_note:",
                 url_path="librarian"),
     ],
 })

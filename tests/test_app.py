@@ -174,7 +174,7 @@ def download(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> tup
 
 
 def sign_in(at: AppTest, password: str = PASSWORD) -> AppTest:
-    goto(at, "pages/librarian.py")
+    goto(at, "views/librarian.py")
     at.text_input(key="password").input(password)
     at.button(key=SIGN_IN_BUTTON).click().run()
     assert not at.exception, at.exception
@@ -188,20 +188,20 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 # ------------------------------------------------------------------ every page opens
 
 PAGES = [
-    pytest.param("pages/search.py", {}, "title", "Search the evidence", id="search"),
-    pytest.param("pages/themes.py", {}, "title", "Themes and evidence map", id="themes"),
-    pytest.param("pages/concerns.py", {}, "title", "Answer a concern", id="concerns"),
-    pytest.param("pages/pack.py", {}, "info", "Your pack is empty", id="pack-empty"),
-    pytest.param("pages/pack.py", {"pack": "not-a-share-token"}, "error", "This share link does not open a pack",
+    pytest.param("views/search.py", {}, "title", "Search the evidence", id="search"),
+    pytest.param("views/themes.py", {}, "title", "Themes and evidence map", id="themes"),
+    pytest.param("views/concerns.py", {}, "title", "Answer a concern", id="concerns"),
+    pytest.param("views/pack.py", {}, "info", "Your pack is empty", id="pack-empty"),
+    pytest.param("views/pack.py", {"pack": "not-a-share-token"}, "error", "This share link does not open a pack",
                  id="pack-bad-share-token"),
-    pytest.param("pages/librarian.py", {}, "info", "Editing is switched off", id="librarian"),
-    pytest.param("pages/reference.py", {"key": "felitti1998relationship"}, "title",
+    pytest.param("views/librarian.py", {}, "info", "Editing is switched off", id="librarian"),
+    pytest.param("views/reference.py", {"key": "felitti1998relationship"}, "title",
                  "Relationship of Childhood Abuse and Household Dysfunction", id="reference"),
-    pytest.param("pages/reference.py", {"key": "nosuchkey1999"}, "warning",
+    pytest.param("views/reference.py", {"key": "nosuchkey1999"}, "warning",
                  "No reference with the key 'nosuchkey1999'", id="reference-unknown-key"),
-    pytest.param("pages/reference.py", {"key": "../../etc/passwd"}, "warning", "No reference with the key",
+    pytest.param("views/reference.py", {"key": "../../etc/passwd"}, "warning", "No reference with the key",
                  id="reference-path-as-key"),
-    pytest.param("pages/reference.py", {}, "info", "Choose a reference from the search results",
+    pytest.param("views/reference.py", {}, "info", "Choose a reference from the search results",
                  id="reference-no-key"),
 ]
 
@@ -265,8 +265,8 @@ def test_returning_to_search_without_a_search_in_the_address_keeps_the_last_one(
     at = search(open_app(), "burnout")
     at.multiselect(key="types").select("systematic-review").run()
     shown = shown_keys(at)
-    goto(at, "pages/reference.py", key=shown[0])
-    goto(at, "pages/search.py")  # "Back to search", or the sidebar
+    goto(at, "views/reference.py", key=shown[0])
+    goto(at, "views/search.py")  # "Back to search", or the sidebar
     assert at.text_input(key="q").value == "burnout"
     assert at.multiselect(key="types").value == ["systematic-review"]
     assert shown_keys(at) == shown
@@ -316,7 +316,7 @@ def test_an_empty_result_offers_a_spelling_suggestion_that_works(library: Librar
 
 
 def test_a_reference_shows_its_citations_and_bibtex(library: Library) -> None:
-    at = goto(open_app(), "pages/reference.py", key="felitti1998relationship")
+    at = goto(open_app(), "views/reference.py", key="felitti1998relationship")
     record = library.get("felitti1998relationship")
     markdown = texts(at, "markdown")
     assert "**APA 7th edition**" in markdown
@@ -350,14 +350,14 @@ def assert_inert(at: AppTest) -> None:
 
 def test_a_title_with_a_script_tag_is_shown_as_text(collection: Path) -> None:
     (collection / f"{XSS_KEY}.bib").write_text(XSS_BIB, encoding="utf-8")
-    at = goto(open_app(), "pages/reference.py", key=XSS_KEY)
+    at = goto(open_app(), "views/reference.py", key=XSS_KEY)
     assert texts(at, "title") == [r"\<script\>alert\(1\)\</script\> Burnout among ward staff"]
     assert r"A finding with \<img src=x onerror=alert\(2\)\> in it\." in texts(at, "markdown")
     assert_inert(at)
     # The citations are rendered as HTML, so they carry the escaped form.
     assert sum("&lt;script&gt;alert(1)&lt;/script&gt;" in m.value for m in at.markdown if m.proto.allow_html) == 2
 
-    results = search(goto(at, "pages/search.py"), "alert")
+    results = search(goto(at, "views/search.py"), "alert")
     assert XSS_KEY in shown_keys(results)
     assert r"#### 1. \<script\>alert\(1\)\</script\> Burnout among ward staff" in texts(results, "markdown")
     assert any("A finding with &lt;img src=x onerror=<mark>alert</mark>(2)&gt; in it." in m.value
@@ -376,7 +376,7 @@ def test_add_to_pack_from_the_search_results(library: Library) -> None:
     assert at.session_state["pack_draft"]["keys"] == [first]
     assert at.button(key=f"remove-{first}").label == "Remove from pack"
     assert [t.value for t in at.toast] == ["Added to your pack (1 so far)."]
-    goto(at, "pages/pack.py")
+    goto(at, "views/pack.py")
     title = library.get(first).title
     assert f"**[1]** {title}" in [m.replace("\\", "") for m in texts(at, "markdown")]
     assert at.text_area(key=f"note-{first}").value == library.get(first).key_finding
@@ -392,7 +392,7 @@ MAP_CELLS = [
 def test_an_evidence_map_cell_opens_a_filtered_search(theme: str, evidence_type: str, params: dict[str, str],
                                                      library: Library) -> None:
     # An earlier search in the same session must not win over the cell's (a bug once).
-    at = goto(search(open_app(), "restraint"), "pages/themes.py")
+    at = goto(search(open_app(), "restraint"), "views/themes.py")
     at.selectbox(key="map-theme").select(theme)
     at.selectbox(key="map-type").select(evidence_type)
     at.run()
@@ -412,7 +412,7 @@ def test_an_evidence_map_cell_opens_a_filtered_search(theme: str, evidence_type:
 
 
 def test_a_concern_starts_a_pack_with_its_references(library: Library) -> None:
-    at = goto(open_app(), "pages/concerns.py")
+    at = goto(open_app(), "views/concerns.py")
     concern = library.vocabulary.concern_by_slug["staff-burnout"]
     expected = [hit.key for hit in library.search(SearchRequest(themes=concern.themes, per_page=20)).hits[:6]]
     assert at.button(key="concern-staff-burnout").label == f"Start a pack from these {len(expected)}"
@@ -439,7 +439,7 @@ def build_pack(at: AppTest, title: str) -> list[str]:
     for key in keys:
         at.button(key=f"add-{key}").click().run()
         assert not at.exception
-    goto(at, "pages/pack.py")
+    goto(at, "views/pack.py")
     at.text_input(key="pack_title").input(title)
     at.text_area(key="pack_ask").input("Fund a three-month pilot of reflective practice groups.")
     at.text_area(key=f"note-{keys[0]}").input("Shows how common burnout is in our profession.")
@@ -472,7 +472,7 @@ def test_pack_journey_pdf_save_and_reopen(downloads: list[MemoryMediaFileStorage
     assert any(s.startswith("Saved.") for s in texts(at, "success"))
 
     # A new session: nothing carried over but what was saved.
-    again = goto(open_app(), "pages/pack.py")
+    again = goto(open_app(), "views/pack.py")
     assert any("Your pack is empty" in text for text in texts(again, "info"))
     picker = again.selectbox(key="saved_pick")
     assert len(picker.options) == 1 and picker.options[0].startswith("Why should we invest in staff wellbeing? (saved ")
@@ -489,7 +489,7 @@ def test_pack_journey_pdf_save_and_reopen(downloads: list[MemoryMediaFileStorage
     # The saved pack's read-only link opens it in yet another session, with nothing to edit.
     again.button(key="share-pack").click().run()
     [link] = [c.value for c in again.code if c.value.startswith("/pack?pack=")]
-    shared = goto(open_app(), "pages/pack.py", pack=link.split("=", 1)[1])
+    shared = goto(open_app(), "views/pack.py", pack=link.split("=", 1)[1])
     assert texts(shared, "title") == ["Why should we invest in staff wellbeing?"]
     assert texts(shared, "caption") == ["A shared evidence pack (read-only)."]
     assert not shared.text_input and not shared.text_area and not shared.button
@@ -512,9 +512,9 @@ def test_a_script_in_the_pack_title_stays_inert_in_the_exports(downloads: list[M
 
 def test_a_pack_too_long_for_one_page_warns_and_disables_the_pdf(
         downloads: list[MemoryMediaFileStorage]) -> None:
-    at = goto(open_app(), "pages/concerns.py")
+    at = goto(open_app(), "views/concerns.py")
     at.button(key="concern-staff-burnout").click().run()
-    follow(at, "pages/pack.py")
+    follow(at, "views/pack.py")
     keys = at.session_state["pack_draft"]["keys"]
     assert len(keys) == 6
     long_note = " ".join(["This note runs on and on about why the reference matters here."] * 25)
@@ -571,7 +571,7 @@ def test_librarian_adds_a_pasted_reference_that_search_then_finds(collection: Pa
                                                            ("staff-wellbeing", "training"))
     finally:
         fresh.close()
-    results = search(goto(at, "pages/search.py"), "zebrafinch")
+    results = search(goto(at, "views/search.py"), "zebrafinch")
     assert shown_keys(results) == ["smith2021supervision"]
 
 
@@ -589,7 +589,7 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_slowed() -> None:
 
 
 def test_without_a_password_hash_editing_is_switched_off(collection: Path) -> None:
-    at = goto(open_app(), "pages/librarian.py")
+    at = goto(open_app(), "views/librarian.py")
     assert any("Editing is switched off" in text for text in texts(at, "info"))
     assert not at.text_input and not at.text_area and not at.radio
     assert [b.key for b in at.button] == []

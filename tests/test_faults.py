@@ -347,7 +347,7 @@ def test_doi_service_down_shows_a_message_and_search_still_works(tmp_path: Path,
     monkeypatch.setenv("LIBRARY_CROSSREF_URL", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setenv("LIBRARY_HTTP_TIMEOUT", "2")
     st.cache_resource.clear()
-    page = AppTest.from_file(str(REPO / "pages" / "librarian.py"), default_timeout=60)
+    page = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=60)
     page.session_state["librarian"] = "librarian (test)"  # signed in
     page.run()
     page.radio(key="add_method").set_value("doi").run()

@@ -33,7 +33,7 @@ from library.records import Name
 from library.search import MAX_PER_PAGE, MAX_QUERY_LENGTH
 from library.urlstate import params_from_request, request_from_params
 from library.validation import MAX_FIELD_LENGTH, MAX_KEY_LENGTH
-from pages import ui
+from views import ui
 from tests.replay_server import Reply, serving
 from tests.security_support import (REPO, SEED, bib_files, cli, entry_text, seed_collection, settings_for,
                                     synthetic_bib, tree)
@@ -549,7 +549,7 @@ def test_app_pages_show_hostile_references_as_text(hostile: Library, tmp_path: P
         app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
         if page != "search":
             app.run()
-            app.switch_page(f"pages/{page}.py")
+            app.switch_page(f"views/{page}.py")
         for name, value in params.items():
             app.query_params[name] = value
         app.run()
@@ -685,7 +685,7 @@ def test_without_signing_in_no_page_changes_the_collection(app_env: Path, monkey
         app.session_state["confirm-delete"] = True
         app.run()
         if page != "search":
-            app.switch_page(f"pages/{page}.py").run()
+            app.switch_page(f"views/{page}.py").run()
         assert not app.exception, page
         if page == "librarian":
             assert not [b for b in app.button if b.key in ("save-review", "delete-ref", "read-input")]
@@ -702,7 +702,7 @@ def test_without_signing_in_no_page_changes_the_collection(app_env: Path, monkey
 
 def test_the_librarian_flag_cannot_come_from_the_url(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIBRARY_LIBRARIAN_PASSWORD_HASH", hash_password(PASSWORD))
-    app = AppTest.from_file(str(REPO / "pages" / "librarian.py"), default_timeout=60)
+    app = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=60)
     app.query_params["librarian"] = "librarian (app)"
     app.run()
     assert "librarian" not in app.session_state
@@ -715,7 +715,7 @@ def test_wrong_passwords_are_refused_and_then_throttled_in_the_app(app_env: Path
     monkeypatch.setenv("LIBRARY_LIBRARIAN_PASSWORD_HASH", hash_password(PASSWORD))
     # The app's throttle reads the clock given by default; stop it, so no wait ever runs out.
     monkeypatch.setattr(Throttle.__init__, "__defaults__", (3, 5.0, 900.0, lambda: 0.0))
-    app = AppTest.from_file(str(REPO / "pages" / "librarian.py"), default_timeout=60)
+    app = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=60)
     app.run()
     messages = []
     for attempt in range(5):
@@ -775,7 +775,7 @@ def test_secrets_never_appear_in_logs_pages_exports_or_output(app_env: Path, mon
     for text in (repr(settings), str(settings)):
         assert not [s for s in secrets if s in text]
 
-    app = AppTest.from_file(str(REPO / "pages" / "librarian.py"), default_timeout=60)
+    app = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=60)
     app.run()
     app.text_input(key="password").input(PASSWORD)
     app.button[0].click().run()

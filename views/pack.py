@@ -12,7 +12,7 @@ from library.errors import PackDoesNotFit
 from library.exporters import EXPORTERS
 from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack
 from library.packstore import PackStore
-from pages import ui
+from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
@@ -118,7 +118,7 @@ with st.expander("Start from a common concern, or open a saved pack", expanded=n
 if not draft["keys"]:
     st.info("Your pack is empty. Add references from Search (the “Add to pack” button), from a concern, "
             "or start from a template above.", icon=":material/info:")
-    st.page_link("pages/search.py", label="Go to search", icon=":material/search:")
+    st.page_link("views/search.py", label="Go to search", icon=":material/search:")
     st.stop()
 
 with ui.friendly_errors():

@@ -15,7 +15,7 @@ from library.latex import encode
 from library.records import Record
 from library.taxonomy import Theme
 from library.validation import check_entry
-from pages import ui
+from views import ui
 
 REVIEW = "librarian_review"
 PAGE_SIZE = 20

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from library.coverage import TOTAL
-from pages import ui
+from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
@@ -49,7 +49,7 @@ with ui.friendly_errors():
             params = {"theme": theme_slug}
             if type_slug != TOTAL:
                 params["type"] = type_slug
-            st.switch_page("pages/search.py", query_params=params)
+            st.switch_page("views/search.py", query_params=params)
 
         st.subheader("Open a cell")
         theme_col, type_col, go_col = st.columns([3, 3, 1], vertical_alignment="bottom")
@@ -63,7 +63,7 @@ with ui.friendly_errors():
             params = {"theme": theme_choice}
             if type_choice != TOTAL:
                 params["type"] = type_choice
-            st.switch_page("pages/search.py", query_params=params)
+            st.switch_page("views/search.py", query_params=params)
 
     with list_tab:
         for theme, depth in vocabulary.walk():
@@ -74,7 +74,7 @@ with ui.friendly_errors():
             status = f"{total} reference{'s' if total != 1 else ''}" if total else "gap: no references yet"
             left.markdown(f"{heading} — {status}  \n{indent}{ui.escape_markdown(theme.description)}")
             if total:
-                right.page_link("pages/search.py", label="Show", query_params={"theme": theme.slug},
+                right.page_link("views/search.py", label="Show", query_params={"theme": theme.slug},
                                 icon=":material/search:")
 
     with years_tab:

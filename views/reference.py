@@ -7,13 +7,13 @@ import streamlit as st
 from library.bibtex import format_entry
 from library.citations import STYLES, format_reference
 from library.errors import ReferenceNotFound
-from pages import ui
+from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
 key = st.query_params.get("key", "")
 
-st.page_link("pages/search.py", label="Back to search", icon=":material/arrow_back:")
+st.page_link("views/search.py", label="Back to search", icon=":material/arrow_back:")
 with ui.friendly_errors():
     if not key:
         st.info("Choose a reference from the search results to see it in full.")

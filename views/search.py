@@ -7,7 +7,7 @@ import streamlit as st
 from library import SearchRequest
 from library.search import SORTS
 from library.urlstate import params_from_request, request_from_params
-from pages import ui
+from views import ui
 
 SORT_LABELS = {"relevance": "Best match", "newest": "Newest first", "oldest": "Oldest first"}
 SYNTAX_HELP = """
@@ -107,7 +107,7 @@ with ui.friendly_errors():
     with st.sidebar:
         count = len(ui.pack_draft()["keys"])
         if count:
-            st.page_link("pages/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+            st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
                          icon=":material/description:")
         st.header("Filter")
         st.multiselect(

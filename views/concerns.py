@@ -6,7 +6,7 @@ import streamlit as st
 
 from library import SearchRequest, SearchResult
 from library.urlstate import params_from_request
-from pages import ui
+from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
@@ -27,10 +27,10 @@ def compact_list(request: SearchRequest, result: SearchResult, limit: int = 8) -
             st.markdown(f"**{ui.escape_markdown(hit.title)}** ({hit.year or 'n.d.'}) · "
                         f"{ui.escape_markdown(vocabulary.label(hit.evidence_type)) if hit.evidence_type else ''}")
             st.markdown(ui.escape_markdown(hit.key_finding))
-            st.page_link("pages/reference.py", label="Details", query_params={"key": hit.key},
+            st.page_link("views/reference.py", label="Details", query_params={"key": hit.key},
                          icon=":material/article:")
     if result.total > limit:
-        st.page_link("pages/search.py", label=f"See all {result.total} in search",
+        st.page_link("views/search.py", label=f"See all {result.total} in search",
                      query_params=params_from_request(request), icon=":material/search:")
     return [h.key for h in result.hits[:limit]]
 
@@ -69,4 +69,4 @@ with ui.friendly_errors():
                            "the founding study itself is the source of the advice.")
 
 if st.session_state.pop("pack_from_concern", False):
-    st.switch_page("pages/pack.py")
+    st.switch_page("views/pack.py")

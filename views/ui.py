@@ -177,7 +177,7 @@ def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int |
             add_to_pack(hit.key, note=hit.key_finding, how=how)
             st.toast(f"Added to your pack ({len(pack_draft()['keys'])} so far).")
             st.rerun()
-        right.page_link("pages/reference.py", label="Details and citation", icon=":material/article:",
+        right.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
                         query_params={"key": hit.key})
 
 
