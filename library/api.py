@@ -25,7 +25,9 @@ from .search import Facets, SearchRequest, SearchResult, Searcher
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .database import Database
     from .packs import Pack
+    from .packstore import PackStore
 from .store import Collection, atomic_write
 from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
                        vocabulary_to_dict)
@@ -55,6 +57,9 @@ class Library:
         self.index = SearchIndex(self.settings.index_dir, lock_timeout=self.settings.lock_timeout)
         self._searcher = Searcher(self.index)
         self._lock = threading.RLock()
+        self._state_lock = threading.RLock()
+        self._database: "Database | None" = None
+        self._packs: "PackStore | None" = None
         self._vocabulary: Vocabulary | None = None
         self._vocabulary_digest = ""
         self._last_refresh = 0.0
@@ -430,6 +435,29 @@ class Library:
             if page >= result.pages:
                 return keys
             page += 1
+
+    # ------------------------------------------------------------ shared state (packs...)
+    @property
+    def database(self) -> "Database":
+        """The shared database (LIBRARY_DATABASE_URL), opened and migrated on first use."""
+        from .database import open_database
+
+        with self._state_lock:
+            if self._database is None:
+                self._database = open_database(self.settings.database, timeout=self.settings.lock_timeout)
+            return self._database
+
+    @property
+    def packs(self) -> "PackStore":
+        """The saved evidence packs (packs saved by earlier versions are brought across once)."""
+        from .packstore import PackStore
+
+        with self._state_lock:
+            if self._packs is None:
+                store = PackStore(self.database)
+                store.import_legacy(self.settings.data_dir)
+                self._packs = store
+            return self._packs
 
     def close(self) -> None:
         self.index.close()

@@ -33,6 +33,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "The search index, a cache rebuilt from the collection whenever needed."),
     SettingSpec("LIBRARY_DATA_DIR", "data_dir", "var/data/",
                 "Everything else the app keeps: saved packs, the change log, the trash."),
+    SettingSpec("LIBRARY_DATABASE_URL", "database_url", "",
+                "Where saved packs and other shared state are kept: empty means a SQLite file "
+                "(library.sqlite3) in the data folder; a PostgreSQL URL "
+                "(postgresql+psycopg://user:password@host:5432/name) lets several app servers share it."),
     SettingSpec("LIBRARY_CROSSREF_URL", "crossref_url", "https://api.crossref.org",
                 "Base URL of the Crossref REST API used for DOI look-ups."),
     SettingSpec("LIBRARY_CONTACT_EMAIL", "contact_email", "",
@@ -76,6 +80,7 @@ class Settings:
     references_dir: Path
     index_dir: Path
     data_dir: Path
+    database_url: str = field(default="", repr=False)  # may hold a password
     crossref_url: str = "https://api.crossref.org"
     contact_email: str = ""
     http_timeout: float = 10.0
@@ -93,6 +98,7 @@ class Settings:
             "references_dir": _resolve_path(raw["references_dir"]),
             "index_dir": _resolve_path(raw["index_dir"]),
             "data_dir": _resolve_path(raw["data_dir"]),
+            "database_url": raw["database_url"].strip(),
             "crossref_url": raw["crossref_url"].rstrip("/"),
             "contact_email": raw["contact_email"],
             "http_timeout": _positive_number("LIBRARY_HTTP_TIMEOUT", raw["http_timeout"], float),
@@ -113,6 +119,13 @@ class Settings:
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: the setting, or the SQLite file in the data folder."""
+        from .database import default_url
+
+        return self.database_url or default_url(self.data_dir)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (Python packages, and Debian's Chromium for the
-# end-to-end tests) and run the whole suite.  Extra arguments go to pytest.
+# Install everything the test suite needs (Python packages; Debian's Chromium for the end-to-end
+# tests and PostgreSQL for the shared-database tests) and run the whole suite.  Extra arguments
+# go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Debian keeps PostgreSQL's server programs out of PATH, in /usr/lib/postgresql/<version>/bin.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Debian's chromium for the end-to-end tests..."
+    echo "Installing Debian's ${missing[*]} for the tests..."
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "The end-to-end tests need Chromium: install Debian's 'chromium' package (as root: apt-get install chromium)." >&2
+    echo "The tests need Debian's packages: ${missing[*]} (as root: apt-get install ${missing[*]})." >&2
     exit 1
   fi
 fi

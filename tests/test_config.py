@@ -16,6 +16,8 @@ CASES = [
     ("references_dir", "/srv/refs", Path("/srv/refs"), "/arg/refs", Path("/arg/refs")),
     ("index_dir", "/srv/index", Path("/srv/index"), "/arg/index", Path("/arg/index")),
     ("data_dir", "/srv/data", Path("/srv/data"), "/arg/data", Path("/arg/data")),
+    ("database_url", " postgresql+psycopg://u:p@db/library ", "postgresql+psycopg://u:p@db/library",
+     "sqlite:////arg/x.sqlite3", "sqlite:////arg/x.sqlite3"),
     ("crossref_url", "http://127.0.0.1:9/api/", "http://127.0.0.1:9/api", "http://arg.example", "http://arg.example"),
     ("contact_email", "env@example.org", "env@example.org", "arg@example.org", "arg@example.org"),
     ("http_timeout", "2.5", 2.5, 7.0, 7.0),
@@ -108,3 +110,11 @@ def test_upload_limit_in_bytes() -> None:
 
 def test_the_password_hash_is_not_shown() -> None:
     assert "secret-hash" not in repr(Settings.from_env(env={"LIBRARY_LIBRARIAN_PASSWORD_HASH": "secret-hash"}))
+
+
+def test_the_database_defaults_to_a_file_in_the_data_folder_and_hides_its_password() -> None:
+    settings = Settings.from_env(env={"LIBRARY_DATA_DIR": "/srv/data"})
+    assert settings.database == "sqlite:////srv/data/library.sqlite3"
+    configured = Settings.from_env(env={"LIBRARY_DATABASE_URL": "postgresql+psycopg://u:s3cret@db/library"})
+    assert configured.database == "postgresql+psycopg://u:s3cret@db/library"
+    assert "s3cret" not in repr(configured)

@@ -1,14 +1,9 @@
-"""Evidence packs: the JSON format, snapshots and `compare`, and the SQLite pack store."""
+"""Evidence packs: the JSON format, snapshots and `compare`, (the store: test_packstore.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import sqlite3
-import subprocess
-import sys
-import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +14,6 @@ from library.errors import PackError
 from library.exporters import build_pack
 from library.packs import (KeyMessage, Pack, PackReference, Selection, Snapshot, compare, dump_pack,
                            load_pack, resolve_records)
-from library.packstore import DATABASE_FILE, PackStore
 from library.records import Record
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -242,93 +236,3 @@ def test_advice_names_what_would_improve_the_brief() -> None:
         "Key message 1 cites no reference; add the numbers of the references that support it.",
         "Reference 1 supports no key message.",
     ]
-
-
-# ---------------------------------------------------------------- pack store
-
-
-def test_store_save_list_get_update(tmp_path: Path, pack: Pack) -> None:
-    store = PackStore(tmp_path / "data")
-    pack_id = store.save(pack)
-    assert store.get(pack_id) == pack
-    [summary] = store.list()
-    assert (summary.id, summary.title) == (pack_id, pack.title)
-    assert summary.updated.tzinfo is not None
-    first_saved = summary.updated
-
-    renamed = replace(pack, title="Trauma-informed wards: a pilot")
-    assert store.save(renamed, pack_id) == pack_id
-    [summary] = store.list()
-    assert summary.title == "Trauma-informed wards: a pilot"
-    assert summary.updated > first_saved
-    stored = store.get_stored(pack_id)
-    assert stored.pack == renamed and stored.created == first_saved
-
-
-def test_store_duplicate_and_delete(tmp_path: Path, pack: Pack) -> None:
-    store = PackStore(tmp_path)
-    original = store.save(pack)
-    copy = store.duplicate(original)
-    assert copy != original
-    assert store.get(copy) == replace(pack, title=f"Copy of {pack.title}")
-    assert [s.id for s in store.list()] == [copy, original]  # most recently changed first
-    named = store.duplicate(original, title="For the board")
-    assert store.get(named).title == "For the board"
-
-    store.delete(original)
-    with pytest.raises(PackError, match="No saved pack has the id"):
-        store.get(original)
-    with pytest.raises(PackError, match="No saved pack has the id"):
-        store.delete(original)
-    with pytest.raises(PackError, match="No saved pack has the id"):
-        store.save(pack, original)
-    assert {s.id for s in store.list()} == {copy, named}
-
-
-def test_store_share_tokens(tmp_path: Path, pack: Pack) -> None:
-    store = PackStore(tmp_path)
-    pack_id = store.save(pack)
-    other = store.save(replace(pack, title="Another pack"))
-    token = store.share_token(pack_id)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token)  # random and URL-safe
-    assert store.share_token(pack_id) == token  # the same link each time
-    assert store.share_token(other) != token
-    assert store.get_by_token(token) == pack
-    assert store.get_stored(pack_id).share_token == token
-    assert store.get_stored(store.duplicate(pack_id)).share_token is None  # a copy is not shared
-
-    store.revoke_token(pack_id)
-    with pytest.raises(PackError, match="does not open a pack"):
-        store.get_by_token(token)
-    assert store.share_token(pack_id) != token
-    with pytest.raises(PackError, match="incomplete"):
-        store.get_by_token("")
-
-
-def test_store_uses_wal_and_survives_reopening(tmp_path: Path, pack: Pack) -> None:
-    pack_id = PackStore(tmp_path).save(pack)
-    with sqlite3.connect(tmp_path / DATABASE_FILE) as connection:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    connection.close()
-    assert PackStore(tmp_path).get(pack_id) == pack
-
-
-def test_store_is_safe_with_several_processes(tmp_path: Path) -> None:
-    code = textwrap.dedent(f"""
-        import sys
-        from library.packs import Pack
-        from library.packstore import PackStore
-        store = PackStore({str(tmp_path)!r})
-        worker = sys.argv[1]
-        for n in range(15):
-            pack_id = store.save(Pack(title=f"worker {{worker}} pack {{n}}"))
-            store.share_token(pack_id)
-            store.list()
-    """)
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(w)], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for w in range(3)]
-    for worker in workers:
-        _, err = worker.communicate(timeout=60)
-        assert worker.returncode == 0, err.decode()
-    titles = {s.title for s in PackStore(tmp_path).list()}
-    assert titles == {f"worker {w} pack {n}" for w in range(3) for n in range(15)}

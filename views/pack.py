@@ -11,12 +11,11 @@ from library.citations import STYLES
 from library.errors import PackDoesNotFit
 from library.exporters import EXPORTERS
 from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack
-from library.packstore import PackStore
 from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
-store = PackStore(lib.settings.data_dir)
+store = lib.packs
 draft = ui.pack_draft()
 draft.setdefault("messages", [])  # each {"text": str, "cites": [keys]}
 

@@ -1,0 +1,32 @@
+"""The tables of the shared database (see `library.database`), for queries.
+
+The schema itself is made and changed only by the migrations in
+`library/migrations/versions/`; a test checks that these definitions and the
+migrated database agree, so a table added here needs a migration too.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, MetaData, String, Table, Text
+
+# Named constraints, so that migrations can refer to them on every database.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# Saved evidence packs.  `body` is the pack file (JSON, see library/packs.py); times are
+# ISO 8601 in UTC with microseconds, so that text order is time order.
+packs = Table(
+    "packs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+    Column("share_token", String(64), unique=True),
+)
+Index("ix_packs_updated", packs.c.updated)
