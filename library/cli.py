@@ -54,10 +54,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors:
         print(f"\n{report.count} references checked: {errors} error(s), {warnings} warning(s). "
               "Fix the errors above (each names the file, line and entry) and run the check again.")
-        return EXIT_PROBLEMS
-    print(f"{report.count} references checked: no errors"
-          + (f", {warnings} warning(s) (see them with --warnings)." if warnings else "."))
-    return EXIT_OK
+        status = EXIT_PROBLEMS
+    else:
+        print(f"{report.count} references checked: no errors"
+              + (f", {warnings} warning(s) (see them with --warnings)." if warnings else "."))
+        status = EXIT_OK
+    if args.facts:
+        status = max(status, _check_facts(library, Path(args.facts)))
+    return status
+
+
+def _check_facts(library: Library, path: Path) -> int:
+    """Compare every reference with a facts file and print each difference (file, field, shipped, verified)."""
+    from .facts import compare_collection, load_facts
+
+    facts = load_facts(path)
+    entries, _ = library.all_entries()  # unreadable files were reported by the check above
+    report = compare_collection(entries, facts)
+    print()
+    print("\n".join(report.lines()))
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -364,9 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = commands.add_parser("check", help="validate the whole collection", description=
-                            "Read every reference and report each problem with its file, line, key and reason. "
-                            "Exits with 1 when there are errors.")
+                            "Read every reference and report each problem with its file, line, key and reason; "
+                            "with --facts, also compare each reference with its checked record. "
+                            "Exits with 1 when there are errors or differences.")
     p.add_argument("--warnings", action="store_true", help="also list warnings")
+    p.add_argument("--facts", metavar="FILE.bib",
+                   help="also compare every bibliographic field with a file of checked facts (in the shape of "
+                        "verified.bib: x-verified-by, x-not-confirmed, x-note) and list each difference")
     p.set_defaults(func=cmd_check)
 
     p = commands.add_parser("index", help="rebuild the search index from the files", description=
