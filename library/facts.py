@@ -180,7 +180,7 @@ def read_facts(data: bytes, source: str) -> Facts:
     problems = list(parsed.problems)
     records: list[FactRecord] = []
     for entry in parsed.entries:
-        verified_by = latex.decode(entry.get("x-verified-by"))
+        verified_by = " ".join(entry.get("x-verified-by").split())  # addresses: kept as written
         if not verified_by:
             problems.append(Problem(source, entry.line, entry.key,
                                     "has no x-verified-by: a checked fact must name the page it was checked on."))
@@ -190,7 +190,7 @@ def read_facts(data: bytes, source: str) -> Facts:
                                     f"x-not-confirmed names '{item}', which is not a field this check knows; "
                                     "write the field's name (volume, issue, pages, DOI, URL, journal, title, "
                                     "publisher, address, ISBN, month, author forenames...)."))
-        records.append(FactRecord(entry, verified_by, latex.decode(entry.get("x-note")), meanings))
+        records.append(FactRecord(entry, verified_by, " ".join(entry.get("x-note").split()), meanings))
     if not records and not parsed.errors:
         problems.append(Problem(source, None, None, "the file holds no BibTeX entry."))
     return Facts(source, tuple(records), tuple(problems))
