@@ -23,6 +23,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -133,10 +134,10 @@ def read_not_confirmed(text: str) -> tuple[dict[str, str], list[str]]:
         for part in _top_level_split(item, ","):
             plain = _without_asides(part)
             pieces = [p for p in re.split(r"\s+and\s+", plain) if p.strip()]
-            meant = [_meaning(p) for p in pieces]
-            if len(pieces) > 1 and all(meant):
+            meant = [m for m in (_meaning(p) for p in pieces) if m]
+            if len(pieces) > 1 and len(meant) == len(pieces):
                 for meaning in meant:
-                    meanings.setdefault(meaning, item)  # type: ignore[arg-type]
+                    meanings.setdefault(meaning, item)
                 continue
             meaning = _meaning(plain)
             if meaning is None:
@@ -169,7 +170,7 @@ class Facts:
     records: tuple[FactRecord, ...]
     problems: tuple[Problem, ...] = ()
 
-    @property
+    @cached_property
     def by_key(self) -> dict[str, FactRecord]:
         return {r.key: r for r in self.records}
 

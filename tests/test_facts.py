@@ -19,7 +19,7 @@ import pytest
 
 from library.bibtex import Entry, parse_file
 from library.facts import (
-    AUTHOR_LIST, ENTRY_TYPE, EXEMPT_FIELDS, FORENAMES, TITLE_MATCH, Difference, Facts, FactRecord,
+    AUTHOR_LIST, ENTRY_TYPE, EXEMPT_FIELDS, FORENAMES, TITLE_MATCH, Difference, Facts,
     compare_collection, compare_entry, forename_beyond, is_bibliographic, load_facts, names_agree,
     read_facts, read_not_confirmed, title_similarity,
 )
