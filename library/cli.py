@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __doc__ as PACKAGE_DOC
 from .api import Library
@@ -21,6 +21,9 @@ from .bibtex import format_entry, parse_text
 from .config import Settings
 from .errors import DuplicateReference, EntryProblems, InvalidKey, LibraryError
 from .search import SORTS, SearchRequest
+
+if TYPE_CHECKING:
+    from .facts import Facts
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
@@ -46,6 +49,7 @@ def _open(args: argparse.Namespace, *, sync: bool = True) -> Library:
 
 def cmd_check(args: argparse.Namespace) -> int:
     library = _open(args, sync=False)
+    facts = _read_facts(args.facts, library) if args.facts else None  # a bad path fails before the long check
     report = library.check()
     for problem in report.problems:
         if problem.severity == "error" or args.warnings:
@@ -59,16 +63,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{report.count} references checked: no errors"
               + (f", {warnings} warning(s) (see them with --warnings)." if warnings else "."))
         status = EXIT_OK
-    if args.facts:
-        status = max(status, _check_facts(library, Path(args.facts)))
+    if facts is not None:
+        status = max(status, _check_facts(library, facts))
     return status
 
 
-def _check_facts(library: Library, path: Path) -> int:
-    """Compare every reference with a facts file and print each difference (file, field, shipped, verified)."""
-    from .facts import compare_collection, load_facts
+def _read_facts(path: str, library: Library) -> "Facts":
+    from .facts import usable_facts
 
-    facts = load_facts(path)
+    data, source = _read_input(path, library)
+    return usable_facts(data, source)
+
+
+def _check_facts(library: Library, facts: "Facts") -> int:
+    """Compare every reference with a facts file and print each difference (file, field, shipped, verified)."""
+    from .facts import compare_collection
+
     entries, _ = library.all_entries()  # unreadable files were reported by the check above
     report = compare_collection(entries, facts)
     print()

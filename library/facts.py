@@ -197,6 +197,14 @@ def read_facts(data: bytes, source: str) -> Facts:
     return Facts(source, tuple(records), tuple(problems))
 
 
+def usable_facts(data: bytes, source: str) -> Facts:
+    """`read_facts`, refusing a file with no record at all (nothing to compare with)."""
+    facts = read_facts(data, source)
+    if not facts.records:
+        raise EntryProblems(list(facts.problems), f"{source} cannot be used as a facts file:")
+    return facts
+
+
 def load_facts(path: Path) -> Facts:
     path = Path(path)
     try:
@@ -205,10 +213,7 @@ def load_facts(path: Path) -> Facts:
         raise LibraryError(f"{path} does not exist; give the path of a facts file (BibTeX).") from None
     except IsADirectoryError:
         raise LibraryError(f"{path} is a folder; give the path of a facts file (BibTeX).") from None
-    facts = read_facts(data, str(path))
-    if not facts.records:
-        raise EntryProblems(list(facts.problems), f"{path} cannot be used as a facts file:")
-    return facts
+    return usable_facts(data, str(path))
 
 
 # ---------------------------------------------------------------- comparing values
@@ -415,7 +420,8 @@ class FactsReport:
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.facts.problems
+        """Every reference with a record agrees with it, and at least one had a record."""
+        return bool(self.compared) and not self.differences and not self.facts.problems
 
     def lines(self) -> list[str]:
         """The report as text for a terminal: problems, each difference, the notes that go with them."""
@@ -440,6 +446,9 @@ class FactsReport:
                    f"({len(self.facts.records)} record(s)): ")
         if self.ok:
             summary += "every bibliographic field agrees."
+        elif not self.compared and not self.facts.problems:
+            summary += ("no reference has a record there (same key, DOI or title), so nothing was checked. "
+                        "Is it the right file?")
         else:
             summary += (f"{n_diff} difference(s) in {n_refs} reference(s)"
                         + (f", {len(self.facts.problems)} problem(s) in the facts file" if self.facts.problems else "")

@@ -336,6 +336,13 @@ def test_a_reference_under_another_key_is_matched_by_doi_or_title(facts: Facts) 
     assert "not compared: nobody2020" in text
 
 
+def test_a_facts_file_that_matches_nothing_does_not_pass(facts: Facts) -> None:
+    stranger = Entry("nobody2020", "article", {"title": "A work nobody checked", "year": "2020"}, {})
+    report = compare_collection([stranger], facts)
+    assert not report.ok and not report.differences
+    assert "nothing was checked" in "\n".join(report.lines())
+
+
 def test_the_report_prints_the_records_note_beside_its_differences(facts: Facts) -> None:
     nation = _shipped("nation2022implementing").with_fields(doi="10.3389/fpsyt.2022.810814")
     report = compare_collection([nation], facts)
@@ -421,10 +428,31 @@ def test_check_facts_lists_every_difference_with_a_tampered_facts_file(
     assert "4 difference(s) in 4 reference(s)" in result.stdout
 
 
-def test_check_facts_with_a_missing_file_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_facts_refuses_a_facts_file_it_cannot_use(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("check", "--facts", str(tmp_path / "nowhere.bib"))
-    assert result.returncode == 3
+    assert (result.returncode, result.stdout) == (3, "")  # refused before the collection is checked
     assert f"{tmp_path / 'nowhere.bib'} does not exist" in result.stderr
+
+    empty = tmp_path / "empty.bib"
+    empty.write_text("% no entries\n", encoding="utf-8")
+    result = cli("check", "--facts", str(empty))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert f"{empty} cannot be used as a facts file:" in result.stderr
+
+    huge = tmp_path / "huge.bib"
+    huge.write_bytes(b"% " + b"x" * (5 * 1024 * 1024 + 10))
+    result = cli("check", "--facts", str(huge))
+    assert (result.returncode, result.stdout) == (3, "")
+    assert "over the limit of 5 MB (LIBRARY_MAX_UPLOAD_MB)" in result.stderr
+
+
+def test_check_facts_reports_problems_in_the_facts_file_and_fails(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    facts = tmp_path / "vague.bib"
+    facts.write_text(FACTS_WITH_PROBLEMS, encoding="utf-8")
+    result = cli("check", "--facts", str(facts))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{facts}, line 9, entry 'unsourced2021': Error: has no x-verified-by" in result.stdout
+    assert "0 reference(s) compared" in result.stdout and "3 problem(s) in the facts file" in result.stdout
 
 
 def test_check_without_facts_is_unchanged(cli) -> None:  # type: ignore[no-untyped-def]
