@@ -88,6 +88,10 @@ _ITEM_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     ))
 
 
+# Everything an x-not-confirmed item can be read as.
+NOT_CONFIRMED_MEANINGS: frozenset[str] = frozenset({FORENAMES, *(meaning for _, meaning in _ITEM_WORDS)})
+
+
 def _top_level_split(text: str, separators: str) -> list[str]:
     """`text` split at any of `separators` outside parentheses, with the parenthesised asides kept."""
     parts, depth, current = [], 0, []
@@ -274,16 +278,22 @@ def _is_initial(word: str) -> bool:
     return all(len(piece.strip(".")) <= 1 for piece in word.split("-"))
 
 
-def forename_beyond(shipped: Name, verified: Name) -> bool:
-    """True when the shipped name spells out a forename the record gives only as an initial,
-    or gives a forename the record spells differently (same initials)."""
-    shipped_words, verified_words = shipped.given.split(), verified.given.split()
-    for mine, checked in zip(shipped_words, verified_words):
+def forename_problem(shipped: Name, verified: Name) -> str | None:
+    """Why the shipped forenames say more than the record's (their initials agreeing), or None:
+    a forename spelled out where the record gives only an initial is not confirmed; one spelled
+    otherwise than the record's differs."""
+    for mine, checked in zip(shipped.given.split(), verified.given.split()):
         if _is_initial(mine):
-            continue
-        if _is_initial(checked) or mine.casefold() != checked.casefold():
-            return True
-    return False
+            continue  # saying less than the record is never wrong
+        if _is_initial(checked):
+            return "forename not confirmed"
+        if mine.casefold() != checked.casefold():
+            return "forename differs"
+    return None
+
+
+def forename_beyond(shipped: Name, verified: Name) -> bool:
+    return forename_problem(shipped, verified) is not None
 
 
 # ---------------------------------------------------------------- differences
@@ -324,9 +334,10 @@ def _compare_names(role: str, shipped: list[tuple[str, Name]], verified: list[tu
         if tag == "equal":
             for offset in range(i2 - i1):
                 (raw, name), (checked_raw, checked) = shipped[i1 + offset], verified[j1 + offset]
-                if forename_beyond(name, checked):
-                    why = (f"forename not confirmed: {record.not_confirmed[FORENAMES]}"
-                           if FORENAMES in record.not_confirmed else "forename not confirmed")
+                why = forename_problem(name, checked)
+                if why == "forename not confirmed" and FORENAMES in record.not_confirmed:
+                    why += f": {record.not_confirmed[FORENAMES]}"
+                if why:
                     differ(i1 + offset + 1, raw, checked_raw, why)
             continue
         pairs = max(i2 - i1, j2 - j1)

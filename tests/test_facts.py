@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from library.bibtex import Entry, parse_file
+from library.bibtex import Entry, format_entry, parse_file
 from library.facts import (
-    AUTHOR_LIST, ENTRY_TYPE, EXEMPT_FIELDS, FORENAMES, TITLE_MATCH, Difference, Facts,
+    AUTHOR_LIST, ENTRY_TYPE, EXEMPT_FIELDS, FORENAMES, NOT_CONFIRMED_MEANINGS, TITLE_MATCH, Difference, Facts,
     compare_collection, compare_entry, forename_beyond, is_bibliographic, load_facts, names_agree,
     read_facts, read_not_confirmed, title_similarity,
 )
@@ -102,6 +103,14 @@ def test_every_x_not_confirmed_in_the_facts_file_is_in_the_table(facts: Facts) -
     table = {text for text, _ in NOT_CONFIRMED}
     seen = {r.entry.get("x-not-confirmed") for r in facts.records if r.entry.get("x-not-confirmed")}
     assert seen <= table, seen - table
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_x_not_confirmed_text_is_read_into_known_fields_or_reported(text: str) -> None:
+    meanings, unknown = read_not_confirmed(text)
+    assert set(meanings) <= NOT_CONFIRMED_MEANINGS
+    assert all(item.strip() for item in unknown)
 
 
 def test_an_item_naming_no_field_is_reported_not_ignored() -> None:
@@ -235,6 +244,8 @@ MUTATIONS = [
     ("figley1995compassion", _set(address="New York"), [("address", "New York", "", "not in the verified record")]),
     ("figley1995compassion", lambda e: e.with_persons("editor", ["Figley, Charles Robert"]),
      [("editor 1", "Figley, Charles Robert", "Figley, Charles R.", "forename not confirmed")]),
+    ("hughes2017effect", _author_at(3, "Hardcastle, Kathryn A."),
+     [("author 3", "Hardcastle, Kathryn A.", "Hardcastle, Katherine A.", "forename differs")]),
     ("bloom2013restoring", _set(isbn="9780199796366"), []),  # the same ISBN without hyphens
     ("samhsa2014concept", _set(month="July"), []),  # the month macro jul and its name are one fact
 ]
@@ -365,6 +376,23 @@ TITLES = [
 @pytest.mark.parametrize(("a", "b", "score"), TITLES)
 def test_title_similarity_ignores_case_punctuation_spelling_and_plurals(a: str, b: str, score: float) -> None:
     assert title_similarity(a, b) == pytest.approx(score)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120), st.text(max_size=120))
+def test_title_similarity_is_symmetric_and_between_0_and_1(a: str, b: str) -> None:
+    score = title_similarity(a, b)
+    assert 0.0 <= score <= 1.0 and score == title_similarity(b, a)
+    assert title_similarity(a, a) in (0.0, 1.0)  # 0 only for a title with no content words
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.bib")), ids=lambda p: p.stem)
+def test_a_reference_agrees_with_a_record_made_from_itself(path: Path) -> None:
+    [entry] = parse_file(path).entries
+    facts = read_facts(format_entry(entry.with_fields(x_verified_by="https://example.org/")).encode("utf-8"),
+                       "itself.bib")
+    assert facts.problems == ()
+    assert compare_entry(entry, facts.records[0]) == []
 
 
 def test_the_closest_distinct_works_in_the_facts_file_stay_below_the_threshold(facts: Facts) -> None:
