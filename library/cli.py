@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __doc__ as PACKAGE_DOC
 from .api import Library
@@ -21,6 +21,9 @@ from .bibtex import format_entry, parse_text
 from .config import Settings
 from .errors import DuplicateReference, EntryProblems, InvalidKey, LibraryError
 from .search import SORTS, SearchRequest
+
+if TYPE_CHECKING:
+    from .facts import Facts
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
@@ -46,6 +49,7 @@ def _open(args: argparse.Namespace, *, sync: bool = True) -> Library:
 
 def cmd_check(args: argparse.Namespace) -> int:
     library = _open(args, sync=False)
+    facts = _read_facts(args.facts, library) if args.facts else None  # a bad path fails before the long check
     report = library.check()
     for problem in report.problems:
         if problem.severity == "error" or args.warnings:
@@ -54,10 +58,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors:
         print(f"\n{report.count} references checked: {errors} error(s), {warnings} warning(s). "
               "Fix the errors above (each names the file, line and entry) and run the check again.")
-        return EXIT_PROBLEMS
-    print(f"{report.count} references checked: no errors"
-          + (f", {warnings} warning(s) (see them with --warnings)." if warnings else "."))
-    return EXIT_OK
+        status = EXIT_PROBLEMS
+    else:
+        print(f"{report.count} references checked: no errors"
+              + (f", {warnings} warning(s) (see them with --warnings)." if warnings else "."))
+        status = EXIT_OK
+    if facts is not None:
+        status = max(status, _check_facts(library, facts))
+    return status
+
+
+def _read_facts(path: str, library: Library) -> "Facts":
+    from .facts import usable_facts
+
+    data, source = _read_input(path, library)
+    return usable_facts(data, source)
+
+
+def _check_facts(library: Library, facts: "Facts") -> int:
+    """Compare every reference with a facts file and print each difference (file, field, shipped, verified)."""
+    from .facts import compare_collection
+
+    entries, _ = library.all_entries()  # unreadable files were reported by the check above
+    report = compare_collection(entries, facts)
+    print()
+    print("\n".join(report.lines()))
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -364,9 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = commands.add_parser("check", help="validate the whole collection", description=
-                            "Read every reference and report each problem with its file, line, key and reason. "
-                            "Exits with 1 when there are errors.")
+                            "Read every reference and report each problem with its file, line, key and reason; "
+                            "with --facts, also compare each reference with its checked record. "
+                            "Exits with 1 when there are errors or differences.")
     p.add_argument("--warnings", action="store_true", help="also list warnings")
+    p.add_argument("--facts", metavar="FILE.bib",
+                   help="also compare every bibliographic field with a file of checked facts (in the shape of "
+                        "verified.bib: x-verified-by, x-not-confirmed, x-note) and list each difference")
     p.set_defaults(func=cmd_check)
 
     p = commands.add_parser("index", help="rebuild the search index from the files", description=

@@ -36,7 +36,7 @@ def compact_list(request: SearchRequest, result: SearchResult, limit: int = 8) -
 
 
 with ui.friendly_errors():
-    concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's advice for advocates"])
+    concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's eight pieces of advice (our one-line summaries)"])
     with concerns_tab:
         if not vocabulary.concerns:
             st.info("The vocabulary lists no concerns yet; a librarian can add them to themes.toml.")
@@ -56,12 +56,13 @@ with ui.friendly_errors():
                     st.info("No references address this yet: a gap for the librarian.")
     with advice_tab:
         st.markdown("The founding study (Clark, 2021) gave eight pieces of advice to staff pushing for "
-                    "trauma-informed change. Here each one is shown with the references that support it.")
+                    "trauma-informed change. Each heading is one of them; the line under it is our own "
+                    "one-line summary, not the study's words, followed by the references tagged with it.")
         for number, theme in enumerate(vocabulary.children("advice"), 1):
             request = SearchRequest(themes=(theme.slug,), per_page=20)
             total = lib.overview().themes.get(theme.slug, 0)
             st.subheader(f"{number}. {theme.label}")
-            st.markdown(ui.escape_markdown(theme.description))
+            st.caption("Our summary: " + ui.escape_markdown(theme.description))
             if total:
                 compact_list(request, lib.search(request), limit=4)
             else:
