@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import urlsplit
 
 from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
 from citeproc import model as csl_model
@@ -28,6 +27,7 @@ from citeproc.source.json import CiteProcJSON
 
 from . import latex
 from .errors import PackError
+from .links import safe_url
 from .records import Name, Record
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
@@ -116,27 +116,6 @@ def _csl_name(name: Name) -> dict[str, str]:
 
 def _page_range(pages: str) -> str:
     return _DIGIT_RANGE.sub("–", pages.strip())
-
-
-_UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f<>\"\\]")
-
-
-def safe_url(url: str) -> str:
-    """The address if it is a plain http(s) link to a named host, else "".
-
-    Every export keeps only such links: a `javascript:`, `data:` or `file:`
-    address in a reference must never become something a manager can click.
-    """
-    url = (url or "").strip()
-    if not url or _UNSAFE_IN_URL.search(url):
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return url
 
 
 # ---------------------------------------------------------------- APA sentence case
@@ -334,7 +313,7 @@ def to_csl(record: Record) -> dict[str, Any]:
         item["DOI"] = record.doi
     elif safe_url(record.url):
         # A DOI is the lasting link; a URL next to it would only add clutter.
-        item["URL"] = record.url.strip()
+        item["URL"] = safe_url(record.url)
     return item
 
 
@@ -593,8 +572,9 @@ def _collapse_punctuation(segments: Iterable[Segment]) -> tuple[Segment, ...]:
 
 
 def _link_segments(segments: Iterable[Segment], record: Record) -> tuple[Segment, ...]:
-    """Mark the DOI (or URL) printed in the reference as a link."""
-    target = record.doi_url or record.url
+    """Mark the DOI (or URL) printed in the reference as a link (http(s) only, percent-encoded)."""
+    target = record.doi_url or (record.url.strip() if safe_url(record.url) else "")
+    link = safe_url(target)
     result: list[Segment] = []
     for segment in segments:
         start = segment.text.find(target) if target else -1
@@ -605,7 +585,7 @@ def _link_segments(segments: Iterable[Segment], record: Record) -> tuple[Segment
         before, linked, after = segment.text[:start], segment.text[start:end], segment.text[end:]
         if before:
             result.append(Segment(before, segment.italic))
-        result.append(Segment(linked, segment.italic, target))
+        result.append(Segment(linked, segment.italic, link))
         if after:
             result.append(Segment(after, segment.italic))
         target = ""
@@ -619,7 +599,7 @@ def segments_to_html(segments: Iterable[Segment]) -> str:
         text = html.escape(segment.text, quote=False)
         if segment.italic:
             text = f"<i>{text}</i>"
-        if segment.url and segment.url.lower().startswith(("https://", "http://")):
-            text = f'<a href="{html.escape(segment.url, quote=True)}">{text}</a>'
+        if safe_url(segment.url):
+            text = f'<a href="{html.escape(safe_url(segment.url), quote=True)}">{text}</a>'
         parts.append(text)
     return "".join(parts)

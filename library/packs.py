@@ -50,6 +50,7 @@ class Snapshot:
     number: str = ""
     pages: str = ""
     evidence_type: str = ""
+    themes: tuple[str, ...] = ()  # theme slugs, to group the brief by theme
 
     @classmethod
     def from_record(cls, record: Record) -> "Snapshot":
@@ -66,6 +67,7 @@ class Snapshot:
             number=fields.get("number", "") or fields.get("issue", ""),
             pages=fields.get("pages", ""),
             evidence_type=record.evidence_type,
+            themes=record.themes,
         )
 
     def to_record(self, key: str) -> Record:
@@ -89,7 +91,7 @@ class Snapshot:
         return Record(
             key=key, type=self.type, title=self.title, authors=self.authors, year=self.year,
             venue=self.venue, doi=self.doi, url="" if self.doi else self.url,
-            evidence_type=self.evidence_type, fields=decoded, entry=entry,
+            evidence_type=self.evidence_type, themes=self.themes, fields=decoded, entry=entry,
         )
 
 
@@ -101,6 +103,9 @@ class PackReference:
     note: str = ""  # "why this matters here", prefilled from the key finding
     evidence: str = ""  # the kind of evidence as the brief shows it; empty: from the record
     snapshot: Snapshot | None = None
+    # Listed under "Further reading" (in the reference list, without its note in
+    # "What the evidence says"), to keep the brief to one page; the note is kept.
+    further_reading: bool = False
 
     @classmethod
     def from_record(cls, record: Record, evidence: str = "") -> "PackReference":
@@ -134,6 +139,66 @@ class Pack:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(r.key for r in self.references)
+
+    def number_of(self, key: str) -> int:
+        """The reference's number in the brief (1-based), as its citations print it."""
+        folded = key.casefold()
+        for number, reference in enumerate(self.references, 1):
+            if reference.key.casefold() == folded:
+                return number
+        raise PackError(f"'{key}' is not in this pack.")
+
+    # Every change to the references goes through `_renumbered`, so a key
+    # message's citation numbers always follow its references: after a reorder
+    # or a removal, [2] still means the work it meant.
+    def reordered(self, keys: Sequence[str]) -> "Pack":
+        """The pack with its references in the order of `keys` (the same keys, in a new order)."""
+        numbers = [self.number_of(k) for k in keys]
+        if sorted(numbers) != list(range(1, len(self.references) + 1)):
+            raise PackError("A new order must list every reference of the pack exactly once.")
+        return self._renumbered(numbers)
+
+    def moved(self, key: str, step: int) -> "Pack":
+        """The pack with one reference moved up (negative `step`) or down the list."""
+        order = list(self.keys)
+        index = self.number_of(key) - 1
+        target = min(max(index + step, 0), len(order) - 1)
+        order.insert(target, order.pop(index))
+        return self.reordered(order)
+
+    def without(self, key: str) -> "Pack":
+        """The pack without one reference; key messages stop citing it and the rest are renumbered."""
+        gone = self.number_of(key)
+        return self._renumbered([n for n in range(1, len(self.references) + 1) if n != gone])
+
+    def with_reference(self, reference: PackReference) -> "Pack":
+        """The pack with a reference added at the end (a key it already holds is refused)."""
+        if reference.key.casefold() in {k.casefold() for k in self.keys}:
+            raise PackError(f"'{reference.key}' is already in this pack.")
+        return replace(self, references=self.references + (reference,))
+
+    def with_cites(self, message: int, keys: Sequence[str]) -> "Pack":
+        """The pack with key message `message` (1-based) citing the references with these keys."""
+        if not 1 <= message <= len(self.key_messages):
+            raise PackError(f"There is no key message {message}.")
+        cites = tuple(sorted({self.number_of(k) for k in keys}))
+        messages = list(self.key_messages)
+        messages[message - 1] = replace(messages[message - 1], cites=cites)
+        return replace(self, key_messages=tuple(messages))
+
+    def cited_keys(self, message: int) -> tuple[str, ...]:
+        """The keys of the references key message `message` (1-based) cites, in citation order."""
+        return tuple(self.references[n - 1].key for n in self.key_messages[message - 1].cites
+                     if 0 < n <= len(self.references))
+
+    def _renumbered(self, old_numbers: Sequence[int]) -> "Pack":
+        """References in the order of their old numbers; citations follow, dropped ones vanish."""
+        new_number = {old: new for new, old in enumerate(old_numbers, 1)}
+        messages = tuple(
+            replace(m, cites=tuple(sorted(new_number[n] for n in m.cites if n in new_number)))
+            for m in self.key_messages)
+        references = tuple(self.references[old - 1] for old in old_numbers)
+        return replace(self, references=references, key_messages=messages)
 
     def with_snapshots(self, records_by_key: Mapping[str, Record | None]) -> "Pack":
         """The pack with each reference's snapshot taken from the current record (when there is one)."""
@@ -278,6 +343,8 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
     data: dict[str, Any] = {"key": reference.key, "note": reference.note}
     if reference.evidence:
         data["evidence"] = reference.evidence
+    if reference.further_reading:
+        data["further_reading"] = True
     if reference.snapshot is not None:
         s = reference.snapshot
         snapshot: dict[str, Any] = {
@@ -291,6 +358,8 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
         for name in ("url", "volume", "number", "pages", "evidence_type"):
             if getattr(s, name):
                 snapshot[name] = getattr(s, name)
+        if s.themes:
+            snapshot["themes"] = list(s.themes)
         data["snapshot"] = snapshot
     return data
 
@@ -442,11 +511,15 @@ def _references(raw: object) -> tuple[PackReference, ...]:
                             "each reference appears once.")
         seen[folded] = index + 1
         snapshot = item.get("snapshot")
+        further = item.get("further_reading", False)
+        if not isinstance(further, bool):
+            raise PackError(f"'{where}.further_reading' must be true or false, not {_kind(further)}.")
         references.append(PackReference(
             key=key,
             note=_text(item, "note", where=where + "."),
             evidence=_text(item, "evidence", where=where + "."),
             snapshot=None if snapshot is None else _snapshot(snapshot, where + ".snapshot"),
+            further_reading=further,
         ))
     return tuple(references)
 
@@ -474,6 +547,7 @@ def _snapshot(raw: object, where: str) -> Snapshot:
         number=_text(raw, "number", where=prefix),
         pages=_text(raw, "pages", where=prefix),
         evidence_type=_text(raw, "evidence_type", where=prefix),
+        themes=_string_list(raw.get("themes", []), f"{prefix}themes"),
     )
 
 

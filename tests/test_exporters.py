@@ -21,7 +21,8 @@ import pytest
 
 from library.bibtex import parse_file, parse_text
 from library.errors import PackDoesNotFit, PackError
-from library.exporters import EXPORTERS, build_pack
+from library.exporters import EXPORTERS, build_pack, file_name
+from library.exporters.brief import BriefTerms, EvidenceKind, build_brief, evidence_kind
 from library.packs import KeyMessage, Pack, PackReference, Selection
 from library.records import Record
 from library.ris import parse_ris
@@ -36,6 +37,23 @@ EVIDENCE_LABELS = {
     "guidance": "Guidance, policy or framework", "qualitative": "Qualitative study",
     "mixed-methods": "Mixed-methods study",
 }
+# A small vocabulary of our own (the shipped one is the librarian's to change):
+# the themes of the fixtures and their broader themes, as in references/themes.toml.
+THEMES = {"founding-study": ("What the founding study found", None),
+          "defining-qualities": ("Defining qualities of trauma-informed services", "founding-study"),
+          "facilitators": ("What helps trauma-informed change", None),
+          "facilitator-managers": ("Supportive managers", "facilitators"),
+          "samhsa": ("SAMHSA's trauma-informed approach", None),
+          "samhsa-principles": ("The six key principles", "samhsa"),
+          "what-managers-ask": ("What managers ask", None),
+          "prevalence": ("How common is trauma?", "what-managers-ask"),
+          "aces": ("Adverse childhood experiences", "prevalence"),
+          "staff-wellbeing": ("Staff wellbeing", "what-managers-ask"),
+          "burnout": ("Burnout", "staff-wellbeing"),
+          "compassion-fatigue": ("Compassion fatigue", "staff-wellbeing")}
+TERMS = BriefTerms(kinds={slug: evidence_kind(label, slug) for slug, label in EVIDENCE_LABELS.items()},
+                   themes={slug: label for slug, (label, _) in THEMES.items()},
+                   parents={slug: parent for slug, (_, parent) in THEMES.items()})
 DOI_LINKS = {
     "https://doi.org/10.1016/S0749-3797(98)00017-8", "https://doi.org/10.1192/bja.2018.29",
     "https://doi.org/10.5555/example.wellbeing.2023", "https://doi.org/10.5555/example.chapter.2020",
@@ -77,7 +95,7 @@ def _flat(text: str) -> str:
 
 
 def _build(pack: Pack, records: dict[str, Record], fmt: str, style: str = "apa") -> bytes:
-    return build_pack(pack, records, fmt, style, evidence_labels=EVIDENCE_LABELS)
+    return build_pack(pack, records, fmt, style, terms=TERMS)
 
 
 # ---------------------------------------------------------------- PDF
@@ -131,7 +149,7 @@ def test_pdf_shrinks_text_before_giving_up(pack: Pack, records: dict[str, Record
 
 
 def test_pdf_that_cannot_fit_says_what_to_cut(pack: Pack, records: dict[str, Record]) -> None:
-    long_note = "A note that goes on and on about why this work matters for the ward. " * 20
+    long_note = "A note that goes on and on about why this work matters for the ward. " * 16
     references = tuple(replace(r, note=long_note) if n in (4, 5) else r
                        for n, r in enumerate(pack.references, 1))
     with pytest.raises(PackDoesNotFit) as caught:
@@ -161,9 +179,15 @@ def test_docx_has_real_headings_lists_and_links(pack: Pack, records: dict[str, R
     assert by_style["Heading 1"] == ["What we are asking for", "The concern this answers", "Key messages",
                                      "What the evidence says", "References (APA 7th edition)",
                                      "About this brief"]
-    assert by_style["Heading 2"][0] == "[1] Felitti et al., 1998"
-    assert by_style["Heading 2"][4] == "[5] Müller et al., 2023"
-    assert by_style["List Bullet"] == [f"{m.text} [{', '.join(map(str, m.cites))}]" for m in pack.key_messages]
+    # Grouped by theme: the themes are Heading 2, the references under them Heading 3.
+    assert by_style["Heading 2"] == ["Adverse childhood experiences",
+                                     "Defining qualities of trauma-informed services", "Staff wellbeing"]
+    assert by_style["Heading 3"][0] == "[1] Felitti et al., 1998"
+    assert by_style["Heading 3"][4] == "[5] Müller et al., 2023"
+    assert [p.split("\n")[0] for p in by_style["List Bullet"]] == [
+        f"{m.text} [{', '.join(map(str, m.cites))}]" for m in pack.key_messages]
+    assert by_style["List Bullet"][1].split("\n")[1] == (
+        "Based on 1 book or theory and 1 guidance, policy or framework document.")
     body = "\n".join(p.text for p in document.paragraphs)
     for reference in pack.references:
         assert reference.note in body

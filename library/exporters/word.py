@@ -20,16 +20,19 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from ..citations import Segment
+from ..links import safe_url
 from ..packs import Pack
 from ..records import Record
-from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE,
-                    HEADING_MESSAGES, Brief, build_brief)
+from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE, HEADING_FURTHER,
+                    HEADING_MESSAGES, Brief, BriefTerms, build_brief, further_reading_line)
 
 LINK_COLOUR = RGBColor(0x1A, 0x4D, 0x80)
+# Word keeps its document properties (title, author...) to 255 characters.
+PROPERTY_LIMIT = 255
 
 
-def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
-    brief = build_brief(pack, records, style)
+def render(pack: Pack, records: Sequence[Record], style: str, terms: BriefTerms | None = None) -> bytes:
+    brief = build_brief(pack, records, style, terms)
     document = Document()
     _set_up(document, brief, pack.date)
 
@@ -48,15 +51,25 @@ def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
             paragraph = document.add_paragraph(message.text, style="List Bullet")
             if message.marker:
                 paragraph.add_run(f" {message.marker}").bold = True
-    if brief.evidence:
+            if message.evidence:
+                paragraph.add_run().add_break()
+                paragraph.add_run(message.evidence).italic = True
+    if brief.groups or brief.further_reading:
         document.add_heading(HEADING_EVIDENCE, level=1)
-        for item in brief.evidence:
-            document.add_heading(f"[{item.number}] {item.label}", level=2)
+        for group in brief.groups:
+            if group.heading:
+                document.add_heading(group.heading, level=2)
+            for item in group.items:
+                document.add_heading(f"[{item.number}] {item.label}", level=3 if group.heading else 2)
+                paragraph = document.add_paragraph()
+                if item.evidence:
+                    paragraph.add_run(f"{item.evidence}. ").italic = True
+                if item.note:
+                    paragraph.add_run(item.note)
+        if brief.further_reading:
             paragraph = document.add_paragraph()
-            if item.evidence:
-                paragraph.add_run(f"{item.evidence}. ").italic = True
-            if item.note:
-                paragraph.add_run(item.note)
+            paragraph.add_run(f"{HEADING_FURTHER}: ").bold = True
+            paragraph.add_run(further_reading_line(brief.further_reading))
     if brief.references:
         document.add_heading(brief.references_heading, level=1)
         for reference in brief.references:
@@ -83,15 +96,21 @@ def _set_up(document: DocumentObject, brief: Brief, date: dt.date | None) -> Non
     normal.font.size = Pt(11)
     _set_language(normal.element, brief.language)
     properties = document.core_properties
-    properties.title = brief.title
-    properties.author = brief.prepared_by
+    properties.title = _property(brief.title)
+    properties.author = _property(brief.prepared_by)
     properties.language = brief.language
     properties.subject = "Evidence brief"
     # Fixed dates keep the file identical for an unchanged pack.
     stamp = dt.datetime.combine(date or dt.date(2000, 1, 1), dt.time())
     properties.created = properties.modified = stamp
-    properties.last_modified_by = brief.prepared_by
+    properties.last_modified_by = _property(brief.prepared_by)
     properties.revision = 1
+
+
+def _property(text: str) -> str:
+    """Text cut to Word's 255-character limit for a document property (the brief keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= PROPERTY_LIMIT else text[:PROPERTY_LIMIT - 1].rstrip() + "…"
 
 
 def _set_language(style_element: OxmlElement, language: str) -> None:
@@ -111,8 +130,8 @@ def _hanging_indent(paragraph: Paragraph) -> None:
 
 def _add_segments(paragraph: Paragraph, segments: Sequence[Segment]) -> None:
     for segment in segments:
-        if segment.url and segment.url.lower().startswith(("https://", "http://")):
-            _add_hyperlink(paragraph, segment.text, segment.url, segment.italic)
+        if safe_url(segment.url):
+            _add_hyperlink(paragraph, segment.text, safe_url(segment.url), segment.italic)
         else:
             paragraph.add_run(segment.text).italic = segment.italic or None
 
