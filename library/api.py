@@ -388,7 +388,14 @@ class Library:
         """Whether the pack's PDF fits one A4 page in `style` (and at which print size), without
         rendering it: quick enough for every edit on the pack page."""
         from .exporters import pdf
+        from .exporters.brief import pack_over_limits
+        from .packs import resolve_records
 
+        records = self.get_many(pack.keys)
+        pack = self.prefill_notes(pack, records)
+        too_long = pack_over_limits(pack, resolve_records(pack, records))
+        if too_long:
+            return pdf.Fit(False, advice=pdf.too_long_advice(too_long))
         return pdf.fit(self.pack_brief(pack, style))
 
     def preview_pack(self, pack: "Pack", style: str = "apa") -> "PackPreview":

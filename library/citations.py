@@ -114,6 +114,17 @@ def _csl_name(name: Name) -> dict[str, str]:
     return result
 
 
+# No style prints more than the first 19 names and the last (APA 7 with 21 or
+# more authors), so for formatting (never in the CSL-JSON export) longer lists
+# are cut to 21 names, which prints the same reference: a list of hundreds of
+# names costs citeproc seconds.
+_NAMES_KEPT = 20
+
+
+def _names_shown(names: list[Any]) -> list[Any]:
+    return names if len(names) <= _NAMES_KEPT + 1 else [*names[:_NAMES_KEPT], names[-1]]
+
+
 def _page_range(pages: str) -> str:
     return _DIGIT_RANGE.sub("–", pages.strip())
 
@@ -461,6 +472,9 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
     items = []
     for index, record in enumerate(records):
         item = _unmarked(_for_style(to_csl(record), style, record))
+        for role in ("author", "editor"):
+            if role in item:
+                item[role] = _names_shown(item[role])
         # citeproc-py lower-cases ids, so keys that differ only in case would collide.
         item["id"] = f"ref{index}"
         items.append(item)
@@ -558,17 +572,22 @@ def _collapse_punctuation(segments: Iterable[Segment]) -> tuple[Segment, ...]:
     they work?"); both styles expect it to.
     """
     runs = list(segments)
-    chars = [(char, index) for index, run in enumerate(runs) for char in run.text]
-    kept: list[list[str]] = [[] for _ in runs]
-    for position, (char, index) in enumerate(chars):
-        before = chars[position - 1][0] if position >= 1 else ""
-        before2 = chars[position - 2][0] if position >= 2 else ""
-        after = chars[position + 1][0] if position + 1 < len(chars) else ""
-        if char == "." and (before in "?!" and before
-                            or before == "." and before2 != "." and after != "."):
-            continue
-        kept[index].append(char)
-    return tuple(Segment("".join(k), r.italic, r.url) for r, k in zip(runs, kept) if k)
+    joined = "".join(run.text for run in runs)
+    drop = {match.start() for match in _DOUBLED_STOP.finditer(joined)}
+    if not drop:
+        return tuple(run for run in runs if run.text)
+    out = []
+    offset = 0
+    for run in runs:
+        kept = "".join(c for i, c in enumerate(run.text, offset) if i not in drop)
+        offset += len(run.text)
+        if kept:
+            out.append(Segment(kept, run.italic, run.url))
+    return tuple(out)
+
+
+# A full stop after '?' or '!', or after a single full stop (never inside an ellipsis "...").
+_DOUBLED_STOP = re.compile(r"(?<=[?!])\.|(?<=(?<!\.)\.)\.(?!\.)")
 
 
 def _link_segments(segments: Iterable[Segment], record: Record) -> tuple[Segment, ...]:

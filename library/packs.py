@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
@@ -432,6 +433,11 @@ def _kind(value: object) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
+# Control characters (but tab and line breaks) and lone surrogates, which a JSON
+# escape can carry but no file, database or export can hold as text.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool = False) -> str:
     label = f"{where}{name}"
     value = raw.get(name)
@@ -441,6 +447,7 @@ def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool 
         return ""
     if not isinstance(value, str):
         raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+    value = _NOT_TEXT.sub("", value)
     if len(value) > MAX_TEXT_CHARS:
         raise PackError(f"'{label}' is {len(value):,} characters long; the limit is "
                         f"{MAX_TEXT_CHARS:,}. A one-page brief needs far less.")
@@ -459,7 +466,7 @@ def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
     for index, item in enumerate(raw):
         where = f"key_messages[{index + 1}]"
         if isinstance(item, str):
-            text, cites_raw = item, []
+            text, cites_raw = _NOT_TEXT.sub("", item), []
         elif isinstance(item, dict):
             text = _text(item, "text", where=where + ".", required=True)
             cites_raw = item.get("cites", [])
@@ -599,7 +606,8 @@ def _string_list(raw: object, where: str) -> tuple[str, ...]:
             raise PackError(f"'{where}' must hold text only, not {_kind(value)}.")
         if len(value) > MAX_TEXT_CHARS:
             raise PackError(f"An item of '{where}' is too long ({len(value):,} characters).")
-    return tuple(v.strip() for v in raw if v.strip())
+    cleaned = (_NOT_TEXT.sub("", v).strip() for v in raw)
+    return tuple(v for v in cleaned if v)
 
 
 def _filters(raw: object, where: str) -> tuple[str, ...]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..citations import FormattedCitation, format_bibliography, style_of
+from ..citations import FormattedCitation, Segment, format_bibliography, segments_to_html, style_of
 from ..errors import PackError
 from ..packs import Pack, PackReference
 from ..records import Record
@@ -211,6 +211,36 @@ class Brief:
     further_reading: tuple[EvidenceItem, ...] = ()  # in the reference list, without a note
 
 
+# Characters no format can show: control characters, lone surrogates, non-characters.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """Text without characters that no format can show (a pasted control character, a stray
+    surrogate from a JSON escape); tabs become spaces."""
+    return _UNPRINTABLE.sub("", text).replace("\t", " ")
+
+
+def _printable_citation(citation: FormattedCitation) -> FormattedCitation:
+    if not _UNPRINTABLE.search(citation.text + citation.in_text) and "\t" not in citation.text:
+        return citation
+    segments = tuple(Segment(printable(s.text), s.italic, s.url) for s in citation.segments)
+    return FormattedCitation(citation.key, "".join(s.text for s in segments), segments_to_html(segments),
+                             printable(citation.in_text), segments)
+
+
+def _printable_pack(pack: Pack) -> Pack:
+    return replace(
+        pack, title=printable(pack.title), audience=printable(pack.audience), ask=printable(pack.ask),
+        concern=printable(pack.concern), prepared_by=printable(pack.prepared_by),
+        key_messages=tuple(replace(m, text=printable(m.text)) for m in pack.key_messages),
+        references=tuple(replace(r, note=printable(r.note), evidence=printable(r.evidence))
+                         for r in pack.references),
+        selection=replace(pack.selection, searches=tuple(printable(t) for t in pack.selection.searches),
+                          filters=tuple(printable(t) for t in pack.selection.filters),
+                          note=printable(pack.selection.note)))
+
+
 def uk_date(date: dt.date) -> str:
     """'1 March 2025': unambiguous to a UK reader, unlike 01/03/2025."""
     return f"{date.day} {_MONTHS[date.month - 1]} {date.year}"
@@ -236,7 +266,8 @@ def build_brief(pack: Pack, records: Sequence[Record], style: str,
         if reference.key.casefold() != record.key.casefold():
             raise PackError(f"Reference '{reference.key}' was given the record of '{record.key}'.")
     style_info = style_of(style)
-    citations = format_bibliography(records, style)
+    pack = _printable_pack(pack)
+    citations = [_printable_citation(c) for c in format_bibliography(records, style)]
     items = []
     for number, (reference, record, citation) in enumerate(
             zip(pack.references, records, citations), 1):
@@ -401,6 +432,43 @@ LIMITS: dict[str, int] = {
     "title": 200, "audience": 200, "ask": 1_000, "concern": 500, "message": 1_000, "note": 1_200,
     "evidence": 120, "prepared_by": 150, "footer": 1_500, "reference": 1_500,
 }
+
+
+_REFERENCE_FIELDS = ("title", "journal", "journaltitle", "booktitle", "publisher", "school", "institution",
+                     "organization", "series", "volume", "number", "pages", "edition", "type", "address")
+
+
+def pack_over_limits(pack: Pack, records: Sequence[Record]) -> list[str]:
+    """`over_limits` checked on the pack and its records before anything is formatted.
+
+    Cheap (lengths only), so a pack far beyond one page is refused before
+    citeproc or the layout spend seconds on it.
+    """
+    found: list[str] = []
+
+    def check(name: str, what: str, text: str) -> None:
+        if len(text) > LIMITS[name]:
+            found.append(f"{what} ({len(text):,} characters; at most {LIMITS[name]:,})")
+
+    check("title", "the title", pack.title)
+    check("audience", "who it is for", pack.audience)
+    check("ask", "what you are asking for", pack.ask)
+    check("concern", "the concern", pack.concern)
+    for number, message in enumerate(pack.key_messages, 1):
+        check("message", f"key message {number}", message.text)
+    for number, (reference, record) in enumerate(zip(pack.references, records), 1):
+        check("evidence", f"the kind of evidence for reference {number}", reference.evidence)
+        if not reference.further_reading:
+            check("note", f"the note for reference {number}", reference.note)
+        names = [n.natural() for n in (*record.authors[:21], *record.editors[:21])]
+        details = " ".join([*(record.fields.get(f, "") for f in _REFERENCE_FIELDS), record.title, *names])
+        check("reference", f"the details of reference {number} (its title, authors or journal, from the "
+                           "collection or the saved pack)", details)
+    check("prepared_by", "prepared by", pack.prepared_by)
+    selection = pack.selection
+    check("footer", "how the references were chosen",
+          " ".join([*selection.searches, *selection.filters, selection.note]))
+    return found
 
 
 def over_limits(brief: Brief) -> list[str]:

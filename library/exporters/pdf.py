@@ -38,7 +38,8 @@ from ..links import safe_url
 from ..packs import Pack
 from ..records import Record
 from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE, HEADING_FURTHER,
-                    HEADING_MESSAGES, Brief, BriefTerms, build_brief, further_reading_line, over_limits)
+                    HEADING_MESSAGES, Brief, BriefTerms, build_brief, further_reading_line, over_limits,
+                    pack_over_limits)
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 FAMILY = "DejaVu"
@@ -413,7 +414,7 @@ def fit(brief: Brief) -> Fit:
     """
     too_long = over_limits(brief)
     if too_long:
-        return Fit(False, advice="This brief cannot fit on one A4 page: shorten " + _and(too_long) + ".")
+        return Fit(False, advice=too_long_advice(too_long))
     smallest = BODY_SIZES[-1]
     estimate = _Painter(_Estimate(), smallest).draw(brief)
     if estimate.end_y > ESTIMATE_REFUSES * PAGE_HEIGHT:
@@ -437,11 +438,20 @@ def render_brief(brief: Brief, date: dt.date | None) -> bytes:
 
 
 def render(pack: Pack, records: Sequence[Record], style: str, terms: BriefTerms | None = None) -> bytes:
+    too_long = pack_over_limits(pack, records)
+    if too_long:
+        raise PackDoesNotFit(too_long_advice(too_long))
     return render_brief(build_brief(pack, records, style, terms), pack.date)
 
 
-def _and(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else "; ".join(items[:-1]) + " and " + items[-1]
+def too_long_advice(too_long: Sequence[str], shown: int = 4) -> str:
+    """'This brief cannot fit on one A4 page: shorten the note for reference 1 (99,000 characters; ...).'"""
+    items = list(too_long[:shown])
+    if len(too_long) > shown:
+        rest = len(too_long) - shown
+        items.append(f"{rest} other text{'s' if rest != 1 else ''}")
+    listed = items[0] if len(items) == 1 else "; ".join(items[:-1]) + " and " + items[-1]
+    return f"This brief cannot fit on one A4 page: shorten {listed}."
 
 
 def _what_to_cut(layout: _Layout, *, at_least: bool = False) -> str:

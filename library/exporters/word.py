@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Sequence
 
 from docx import Document
@@ -18,6 +19,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 
 from ..citations import Segment
 from ..links import safe_url
@@ -36,55 +38,92 @@ def render(pack: Pack, records: Sequence[Record], style: str, terms: BriefTerms 
     document = Document()
     _set_up(document, brief, pack.date)
 
-    document.add_heading(brief.title, level=0)
+    _heading(document, brief.title, 0)
     if brief.audience:
-        document.add_paragraph().add_run(f"For: {brief.audience}").italic = True
+        _run(document.add_paragraph(), f"For: {brief.audience}", italic=True)
     if brief.ask:
-        document.add_heading(HEADING_ASK, level=1)
-        document.add_paragraph(brief.ask)
+        _heading(document, HEADING_ASK, 1)
+        _run(document.add_paragraph(), brief.ask)
     if brief.concern:
-        document.add_heading(HEADING_CONCERN, level=1)
-        document.add_paragraph(brief.concern)
+        _heading(document, HEADING_CONCERN, 1)
+        _run(document.add_paragraph(), brief.concern)
     if brief.messages:
-        document.add_heading(HEADING_MESSAGES, level=1)
+        _heading(document, HEADING_MESSAGES, 1)
         for message in brief.messages:
-            paragraph = document.add_paragraph(message.text, style="List Bullet")
+            paragraph = document.add_paragraph(style="List Bullet")
+            _run(paragraph, message.text)
             if message.marker:
-                paragraph.add_run(f" {message.marker}").bold = True
+                _run(paragraph, f" {message.marker}", bold=True)
             if message.evidence:
                 paragraph.add_run().add_break()
-                paragraph.add_run(message.evidence).italic = True
+                _run(paragraph, message.evidence, italic=True)
     if brief.groups or brief.further_reading:
-        document.add_heading(HEADING_EVIDENCE, level=1)
+        _heading(document, HEADING_EVIDENCE, 1)
         for group in brief.groups:
             if group.heading:
-                document.add_heading(group.heading, level=2)
+                _heading(document, group.heading, 2)
             for item in group.items:
-                document.add_heading(f"[{item.number}] {item.label}", level=3 if group.heading else 2)
+                _heading(document, f"[{item.number}] {item.label}", 3 if group.heading else 2)
                 paragraph = document.add_paragraph()
                 if item.evidence:
-                    paragraph.add_run(f"{item.evidence}. ").italic = True
+                    _run(paragraph, f"{item.evidence}. ", italic=True)
                 if item.note:
-                    paragraph.add_run(item.note)
+                    _run(paragraph, item.note)
         if brief.further_reading:
             paragraph = document.add_paragraph()
-            paragraph.add_run(f"{HEADING_FURTHER}: ").bold = True
-            paragraph.add_run(further_reading_line(brief.further_reading))
+            _run(paragraph, f"{HEADING_FURTHER}: ", bold=True)
+            _run(paragraph, further_reading_line(brief.further_reading))
     if brief.references:
-        document.add_heading(brief.references_heading, level=1)
+        _heading(document, brief.references_heading, 1)
         for reference in brief.references:
             paragraph = document.add_paragraph()
             _hanging_indent(paragraph)
-            paragraph.add_run(f"[{reference.number}]\t")
+            _run(paragraph, f"[{reference.number}]")
+            paragraph.add_run().add_tab()
             _add_segments(paragraph, reference.citation.segments)
-    document.add_heading(HEADING_ABOUT, level=1)
+    _heading(document, HEADING_ABOUT, 1)
     for line in brief.footer:
-        run = document.add_paragraph().add_run(line)
+        run = _run(document.add_paragraph(), line)
         run.font.size = Pt(9)
 
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+# Characters XML 1.0 cannot hold (lxml refuses them), and runs of white space.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SPACES = re.compile(r"\s+")
+
+
+def _plain(text: str) -> str:
+    """Text as one line of XML-safe characters: the brief's paragraphs are single paragraphs."""
+    return _SPACES.sub(" ", _NOT_XML.sub("", text))
+
+
+def _run(paragraph: Paragraph, text: str, *, bold: bool | None = None, italic: bool | None = None) -> Run:
+    """A run holding `text`, written as one w:t element.
+
+    python-docx's `add_run(text)` adds text a character at a time (to turn tabs
+    and line breaks into their own elements), which takes seconds on long
+    texts; ours never hold either.
+    """
+    run = paragraph.add_run()
+    element = OxmlElement("w:t")
+    element.text = _plain(text)
+    element.set(qn("xml:space"), "preserve")
+    run._r.append(element)
+    if bold is not None:
+        run.bold = bold
+    if italic is not None:
+        run.italic = italic
+    return run
+
+
+def _heading(document: DocumentObject, text: str, level: int) -> Paragraph:
+    paragraph = document.add_heading("", level=level)
+    _run(paragraph, text)
+    return paragraph
 
 
 def _set_up(document: DocumentObject, brief: Brief, date: dt.date | None) -> None:
@@ -109,7 +148,7 @@ def _set_up(document: DocumentObject, brief: Brief, date: dt.date | None) -> Non
 
 def _property(text: str) -> str:
     """Text cut to Word's 255-character limit for a document property (the brief keeps it whole)."""
-    text = " ".join(text.split())
+    text = _plain(text).strip()
     return text if len(text) <= PROPERTY_LIMIT else text[:PROPERTY_LIMIT - 1].rstrip() + "…"
 
 
@@ -133,7 +172,7 @@ def _add_segments(paragraph: Paragraph, segments: Sequence[Segment]) -> None:
         if safe_url(segment.url):
             _add_hyperlink(paragraph, segment.text, safe_url(segment.url), segment.italic)
         else:
-            paragraph.add_run(segment.text).italic = segment.italic or None
+            _run(paragraph, segment.text, italic=segment.italic or None)
 
 
 def _add_hyperlink(paragraph: Paragraph, text: str, url: str, italic: bool) -> None:
@@ -141,7 +180,7 @@ def _add_hyperlink(paragraph: Paragraph, text: str, url: str, italic: bool) -> N
     relationship = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
     hyperlink = OxmlElement("w:hyperlink")
     hyperlink.set(qn("r:id"), relationship)
-    run = paragraph.add_run(text)
+    run = _run(paragraph, text)
     run.font.color.rgb = LINK_COLOUR
     run.font.underline = True
     if italic:
