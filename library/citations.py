@@ -426,6 +426,7 @@ _CITEPROC_NAMES_PROCESS = csl_model.Names.process
 csl_model.Names.process = _names_without_substituted  # type: ignore[method-assign]
 
 
+
 def style_of(name: str) -> CitationStyle:
     try:
         return STYLES[name]
@@ -470,15 +471,20 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
     if not records:
         return []
     items = []
-    for index, record in enumerate(records):
+    for record in records:
         item = _unmarked(_for_style(to_csl(record), style, record))
+        item.pop("id")
         for role in ("author", "editor"):
             if role in item:
                 item[role] = _names_shown(item[role])
-        # citeproc-py lower-cases ids, so keys that differ only in case would collide.
-        item["id"] = f"ref{index}"
-        items.append(item)
-    entries, in_texts = _render_items(style, json.dumps(items, ensure_ascii=False, sort_keys=True))
+        items.append(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    # citeproc-py sees the items in one canonical order, whatever the pack's order:
+    # reordering a pack then costs nothing, and a work keeps its label ("2018a").
+    canonical = sorted(range(len(items)), key=lambda i: (items[i], i))
+    entries_sorted, in_texts_sorted = _render_items(style, tuple(items[i] for i in canonical))
+    entries, in_texts = [""] * len(items), [""] * len(items)
+    for position, index in enumerate(canonical):
+        entries[index], in_texts[index] = entries_sorted[position], in_texts_sorted[position]
     results = []
     for record, entry, in_text in zip(records, entries, in_texts):
         segments = _collapse_punctuation(_segments_from_marks(entry))
@@ -494,15 +500,17 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
 
 
 @lru_cache(maxsize=512)
-def _render_items(style: str, items_json: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _render_items(style: str, items_json: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """citeproc-py's reference list and in-text citations for CSL-JSON items, in their order.
 
     Cached on the items themselves, so editing a note or a key message on the
-    pack page never runs citeproc again; only a changed reference (or a new
-    order) does.
+    pack page never runs citeproc again; only a changed reference does.
     """
-    items = json.loads(items_json)
-    ids = [item["id"] for item in items]
+    items = [json.loads(item) for item in items_json]
+    # citeproc-py lower-cases ids, so keys that differ only in case would collide.
+    ids = [f"ref{index}" for index in range(len(items))]
+    for item, item_id in zip(items, ids):
+        item["id"] = item_id
     with _RENDER_LOCK:
         csl_style = _load_style(style)
         bibliography = CitationStylesBibliography(csl_style, CiteProcJSON(items), _FORMATTER)
