@@ -58,15 +58,16 @@ class EvidenceKind:
 KIND_OVERRIDES: dict[str, tuple[str, str]] = {
     "guidance": ("guidance, policy or framework document", "guidance, policy or framework documents"),
 }
-_UNCOUNTABLE = frozenset({"guidance", "literature", "research", "evidence", "information", "advice",
-                          "policy-making"})
+# Nouns whose plural is the singular ("guidance", "series").
+_SAME_IN_PLURAL = frozenset({"guidance", "literature", "research", "evidence", "information", "advice",
+                             "series", "species", "data"})
 _ALTERNATIVES = re.compile(r"(,\s+(?:or\s+|and\s+)?|\s+or\s+|\s+and\s+)")
 
 
 def _plural_word(word: str) -> str:
     head, hyphen, last = word.rpartition("-")
     lower = last.lower()
-    if not last or lower in _UNCOUNTABLE or not last[-1].isalpha():
+    if not last or lower in _SAME_IN_PLURAL or not last[-1].isalpha():
         return word
     if lower.endswith("is"):
         last = last[:-2] + "es"  # analysis -> analyses, thesis -> theses

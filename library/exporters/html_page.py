@@ -52,7 +52,7 @@ footer p { margin: 0 0 0.2em; }
 }
 """
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _e(text: str) -> str:
