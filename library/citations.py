@@ -122,7 +122,22 @@ _NAMES_KEPT = 20
 
 
 def _names_shown(names: list[Any]) -> list[Any]:
+    if names and names[-1] == {"family": "others"}:
+        # BibTeX's "and others": the rest of the list was not given.  A marker
+        # stands in, rewritten as "et al." once formatted (see _et_al).
+        names = [*names[:-1], {"literal": _OTHERS}]
     return names if len(names) <= _NAMES_KEPT + 1 else [*names[:_NAMES_KEPT], names[-1]]
+
+
+_OTHERS = "\ue020"
+_OTHERS_JOINED = re.compile(f"(,?)\\s+(?:&|and)\\s+{_OTHERS}")
+
+
+def _et_al(text: str) -> str:
+    """'Binsfeld, G., & <others>' -> 'Binsfeld, G., et al.'; 'Azeem & <others>' -> 'Azeem et al.'."""
+    if _OTHERS not in text:
+        return text
+    return _OTHERS_JOINED.sub(r"\1 et al.", text).replace(_OTHERS, "et al.")
 
 
 def _page_range(pages: str) -> str:
@@ -519,8 +534,8 @@ def _render_items(style: str, items_json: tuple[str, ...]) -> tuple[tuple[str, .
             citation = Citation([CitationItem(item_id)])
             bibliography.register(citation)
             citations.append(citation)
-        in_texts = tuple(str(bibliography.cite(c, _ignore)) for c in citations)
-        entries = tuple(str(entry) for entry in bibliography.bibliography())
+        in_texts = tuple(_et_al(str(bibliography.cite(c, _ignore))) for c in citations)
+        entries = tuple(_et_al(str(entry)) for entry in bibliography.bibliography())
     return entries, in_texts
 
 

@@ -228,7 +228,7 @@ class Pack:
         for number, reference in enumerate(self.references, 1):
             if number not in cited:
                 tips.append(f"Reference {number} supports no key message.")
-            if not reference.note.strip():
+            if not reference.note.strip() and not reference.further_reading:
                 tips.append(f"Reference {number} has no note saying why it "
                             "matters here.")
         return tips

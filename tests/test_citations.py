@@ -485,3 +485,19 @@ def test_an_article_without_a_confirmed_volume_is_not_called_a_preprint() -> Non
                               "professionals: a systematic review and meta-analysis of prevalence and "
                               "determinants’, European Psychiatry. Available at: "
                               "https://doi.org/10.1016/j.eurpsy.2018.06.003")
+
+
+@pytest.mark.parametrize(("authors", "apa", "harvard", "apa_in_text"), [
+    ("Sample, Chris and Example, Alice and Editor, Diana and others",
+     "Sample, C., Example, A., Editor, D., et al. (2019).", "Sample, C. et al. (2019)", "(Sample et al., 2019)"),
+    ("Sample, Chris and others", "Sample, C., et al. (2019).", "Sample, C. et al. (2019)", "(Sample et al., 2019)"),
+])
+def test_and_others_reads_et_al(authors: str, apa: str, harvard: str, apa_in_text: str) -> None:
+    # BibTeX's "and others" (the rest of the authors not given) must never print as a name, "& others".
+    [entry] = parse_text(f"@article{{example2019others, author = {{{authors}}}, title = {{Example title}}, "
+                         "journal = {Example Journal of Citation Tests}, year = {2019}}").entries
+    record = Record.from_entry(entry)
+    assert format_reference(record, "apa").text.startswith(apa)
+    assert format_reference(record, "harvard").text.startswith(harvard)
+    assert format_reference(record, "apa").in_text == apa_in_text
+    assert to_csl(record)["author"][-1] == {"family": "others"}  # the exported data keeps it as BibTeX has it

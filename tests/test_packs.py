@@ -501,6 +501,10 @@ def test_advice_names_what_would_improve_the_brief() -> None:
         "Key message 1 cites no reference; add the numbers of the references that support it.",
         "Reference 1 supports no key message.",
     ]
+    # Further reading needs no note.
+    pack = Pack(title="T", references=(PackReference("a"), PackReference("b", further_reading=True)),
+                key_messages=(KeyMessage("m", (1, 2)),))
+    assert [t for t in pack.advice() if "note" in t] == ["Reference 1 has no note saying why it matters here."]
 
 
 # ---------------------------------------------------------------- pack store
