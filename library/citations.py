@@ -213,10 +213,15 @@ def _lower_word(word: str) -> str:
     return "-".join(part if _keeps_capitals(part) else part.lower() for part in word.split("-"))
 
 
+_OPENING = frozenset("‘“'\"([")
+
+
 def _capitalise(word: str) -> str:
+    """The word with its first letter capitalised, if only opening quotes or brackets come before it."""
     for index, char in enumerate(word):
         if char.isalpha():
-            if char.islower() and not _keeps_capitals(word.split("-")[0]):
+            if (char.islower() and not _keeps_capitals(word.split("-")[0])
+                    and all(c in _OPENING for c in word[:index])):
                 return word[:index] + char.upper() + word[index + 1:]
             return word
     return word

@@ -265,6 +265,9 @@ SENTENCE_CASE = [
     ("A {\\emph{Very}} Short Title --- With Dashes", "A very short title — with dashes"),
     ("", ""),
     ("single", "Single"),
+    ("‘quoted’ start: (bracketed) subtitle", "‘Quoted’ start: (Bracketed) subtitle"),
+    # text that merely looks like markup is left as typed
+    ("<script>alert(1)</script> Burnout among ward staff", "<script>alert(1)</script> Burnout among ward staff"),
 ]
 
 
