@@ -25,14 +25,16 @@ from .search import Facets, SearchRequest, SearchResult, Searcher
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .exporters.brief import Brief, BriefTerms
-    from .exporters.pdf import Fit
-    from .onepage import FitResult, PackPreview
     from .packs import Pack
 from .store import Collection, atomic_write
 from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
                        vocabulary_to_dict)
 from .validation import CollectionReport, check_collection, check_entry, check_key
+
+if TYPE_CHECKING:  # the evidence-pack verbs' types
+    from .exporters.brief import Brief, BriefTerms
+    from .exporters.pdf import Fit
+    from .onepage import FitResult, PackPreview
 
 
 @dataclass(frozen=True)

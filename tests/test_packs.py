@@ -332,6 +332,12 @@ def test_fit_that_cannot_succeed_moves_nothing_and_says_what_to_cut() -> None:
                             "says what the work can and cannot support.",)
 
 
+def test_further_reading_needs_no_note() -> None:
+    pack = Pack(title="T", references=(PackReference("a"), PackReference("b", further_reading=True)),
+                key_messages=(KeyMessage("m", (1, 2)),))
+    assert [t for t in pack.advice() if "note" in t] == ["Reference 1 has no note saying why it matters here."]
+
+
 def test_a_template_never_cuts_notes() -> None:
     pack = Pack(title="T", key_messages=(KeyMessage("m", (1, 2)),),
                 references=(PackReference("a", "One. Two."), PackReference("b", "Three. Four.")))
@@ -501,10 +507,6 @@ def test_advice_names_what_would_improve_the_brief() -> None:
         "Key message 1 cites no reference; add the numbers of the references that support it.",
         "Reference 1 supports no key message.",
     ]
-    # Further reading needs no note.
-    pack = Pack(title="T", references=(PackReference("a"), PackReference("b", further_reading=True)),
-                key_messages=(KeyMessage("m", (1, 2)),))
-    assert [t for t in pack.advice() if "note" in t] == ["Reference 1 has no note saying why it matters here."]
 
 
 # ---------------------------------------------------------------- pack store

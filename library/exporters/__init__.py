@@ -71,10 +71,10 @@ def file_stem(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", ascii_title.lower())
     stem = ""
-    for word in words:
-        if len(stem) + len(word) + 1 > 60:
+    for part in words:
+        if len(stem) + len(part) + 1 > 60:
             break
-        stem = f"{stem}-{word}" if stem else word
+        stem = f"{stem}-{part}" if stem else part
     return stem or "evidence-pack"
 
 
