@@ -505,11 +505,12 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 print(f"There was no decision on “{candidate.title}”.")
             return EXIT_OK
         decision = {"include": "included", "exclude": "excluded", "maybe": "maybe"}[args.action]
-        if decision == "excluded" and not args.reason:
+        if decision == "excluded" and not getattr(args, "reason", None):
             raise _Usage("give --reason with one of the exclusion reasons (list them with: screen reasons).")
-        outcome = discovery.decide(candidate, decision, who=who, reason=args.reason or "",
-                                   themes=tuple(args.themes or ()), evidence_type=args.evidence_type or "",
-                                   settings=tuple(args.setting or ()))
+        outcome = discovery.decide(candidate, decision, who=who, reason=getattr(args, "reason", None) or "",
+                                   themes=tuple(getattr(args, "themes", None) or ()),
+                                   evidence_type=getattr(args, "evidence_type", None) or "",
+                                   settings=tuple(getattr(args, "setting", None) or ()))
         for problem in outcome.warnings:
             print(problem.describe(), file=sys.stderr)
         if outcome.reference_key:

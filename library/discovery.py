@@ -237,7 +237,7 @@ class Discovery:
 
 # ------------------------------------------------------------------ the collection's PMIDs
 
-_PMID_FIELD = re.compile(rb"(?im)^\s*pmid\s*=\s*[{\"]?\s*(\d{1,9})\s*[}\"]?")
+_PMID_FIELD = re.compile(rb"(?im)(?:^|,)\s*pmid\s*=\s*[{\"]?\s*(\d{1,9})\s*[}\"]?")
 _pmid_cache: dict[Path, dict[str, tuple[int, int, str]]] = {}
 _pmid_lock = threading.Lock()
 
@@ -333,10 +333,11 @@ def import_candidate(library: "Library", candidate: Candidate, *, who: str, foun
                       taken=lambda key: library.collection.path_for(key).exists())
     result = library.add_entries([entry], who=who)
     (key,) = result.added
-    saved = library.get(key)
-    if (saved.doi.lower(), saved.year, saved.title) != (candidate.doi.lower(), candidate.year, candidate.title):
+    saved = library.collection.read(key)  # the bytes on disk, parsed again
+    differ = sorted(name for name, value in entry.fields.items() if saved.fields.get(name) != value)
+    if differ or saved.persons != entry.persons:
         raise ScreeningError(f"'{key}' was written, but it does not read back as the work that was included "
-                             f"(title, year or DOI differ). Check {library.collection.path_for(key)}.")
+                             f"({', '.join(differ) or 'the authors'} differ). Check {library.collection.path_for(key)}.")
     return key, result.problems
 
 
