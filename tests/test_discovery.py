@@ -377,7 +377,7 @@ def test_discover_usage_errors(cli, args: tuple[str, ...], code: int, message: s
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_discover_offline_says_so_without_a_traceback(tmp_path: Path) -> None:
+def test_discover_offline_says_so_without_a_traceback(tmp_path: Path, collection: Path) -> None:
     import socket
 
     with socket.socket() as probe:
