@@ -275,8 +275,7 @@ def test_europepmc_core_results(lit: Path, make_source: Factory) -> None:
                              size=25)
         (sent,) = [server.query_of(r) for r in server.requests_to("/search")]
     assert sent == {"query": '(cancer) AND PUB_YEAR:[2020 TO 3000] AND PUB_TYPE:"review"', "resultType": "core",
-                    "format": "json", "pageSize": "25", "cursorMark": "*", "sort": "P_PDATE_D desc",
-                    "email": CONTACT}
+                    "format": "json", "pageSize": "25", "cursorMark": "*", "sort": "P_PDATE_D desc"}
     assert (page.total, page.next_cursor, len(page.candidates)) == (5059039, "AoIIP4ZawSg1MzEyODI1MA==", 25)
     first = page.candidates[0]
     assert (first.id, first.title, first.year, first.pages, first.volume, first.issue) == (

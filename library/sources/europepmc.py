@@ -34,9 +34,7 @@ class EuropePmcSource(Source):
                                         "pageSize": min(size, 1000), "cursorMark": cursor or "*"}
         if query.sort == "newest":
             params["sort"] = "P_PDATE_D desc"
-        if self.contact_email:
-            params["email"] = self.contact_email
-        return params
+        return params  # the contact address goes in the User-Agent, as for every service
 
     def search(self, query: Query, *, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
         answer = self.get("search", self.params(query, cursor=cursor, size=size))
