@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import latex
 from .bibtex import Entry, make_key, protect_name_part
 from .errors import LibraryError, Problem, ScreeningError
+from .holdings import SAME_DOI, SAME_PMID, SAME_TITLE, Holdings, holdings_of  # noqa: F401
+from .records import Record
 from .screening import Decision, SavedSearch, ScreeningStore
 from .sources import open_source
 from .sources.model import SOURCE_LABELS, Author, Candidate, Query
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from .api import Library
 
 STATUSES = ("new", "in collection", "included", "excluded", "maybe")
-SAME_DOI, SAME_PMID, SAME_TITLE = "same DOI", "same PMID", "same title, year and first author"
 WATCH_MAX_AGE = dt.timedelta(hours=24)  # how stale a saved search's count may get before the app checks it
 JSON_FIELDS = ("title", "authors", "year", "venue", "doi", "pmid", "abstract", "oa_url", "cited_by", "status")
 CONTAINER_FIELDS = {"article": "journal", "incollection": "booktitle", "inproceedings": "booktitle",
@@ -131,11 +130,11 @@ class Discovery:
     def classify(self, candidates: Sequence[Candidate]) -> list[Found]:
         """Each candidate with its status: in the collection first, then its screening decision."""
         decisions = self.store.decisions_for(candidates)
-        pmids = collection_pmids(self.library) if any(c.pmid for c in candidates) else {}
+        holdings = holdings_of(self.library)
         out = []
         for candidate in candidates:
             decision = decisions.get(candidate.id)
-            hit = self.in_collection(candidate, pmids)
+            hit = self.in_collection(candidate, holdings)
             if hit is not None:
                 out.append(Found(candidate, "in collection", hit[0], hit[1], decision))
             elif decision is not None:
@@ -144,21 +143,13 @@ class Discovery:
                 out.append(Found(candidate, "new"))
         return out
 
-    def in_collection(self, candidate: Candidate, pmids: dict[str, str] | None = None) -> tuple[str, str] | None:
+    def in_collection(self, candidate: Candidate, holdings: Holdings | None = None) -> tuple[str, str] | None:
         """(key, how) of the reference this work already is, or None."""
-        probe = entry_for(candidate, found_by="", found_on=self._today())
-        matches = self.library.duplicates_of(probe)
-        for match in matches:
-            if match.certainty == "same DOI":
-                return match.key, SAME_DOI
-        if candidate.pmid:
-            key = (pmids if pmids is not None else collection_pmids(self.library)).get(candidate.pmid)
-            if key:
-                return key, SAME_PMID
-        for match in matches:
-            if match.certainty == "likely":
-                return match.key, SAME_TITLE
-        return None
+        # Title, year and first author as the collection would hold them once imported.
+        probe = Record.from_entry(entry_for(candidate, found_by="", found_on=self._today()))
+        family = probe.creators[0].full_family if probe.creators else ""
+        return (holdings or holdings_of(self.library)).match(
+            doi=candidate.doi, pmid=candidate.pmid, title=probe.title, year=probe.year, family=family)
 
     # ------------------------------------------------------------ screening
     def decide(self, candidate: Candidate, decision: str, *, who: str, reason: str = "",
@@ -233,39 +224,6 @@ class Discovery:
     def stale_searches(self, max_age: dt.timedelta = WATCH_MAX_AGE) -> list[SavedSearch]:
         now = self._now()
         return [s for s in self.store.saved_searches() if s.checked_at is None or now - s.checked_at >= max_age]
-
-
-# ------------------------------------------------------------------ the collection's PMIDs
-
-_PMID_FIELD = re.compile(rb"(?im)(?:^|,)\s*pmid\s*=\s*[{\"]?\s*(\d{1,9})\s*[}\"]?")
-_pmid_cache: dict[Path, dict[str, tuple[int, int, str]]] = {}
-_pmid_lock = threading.Lock()
-
-
-def collection_pmids(library: "Library") -> dict[str, str]:
-    """PMID -> key for every reference whose file has a `pmid` field.
-
-    The search index does not hold PMIDs, so the files are read; each file is read
-    again only when its size or modification time changed.
-    """
-    root = library.settings.references_dir
-    stats = library.collection.scan()
-    with _pmid_lock:
-        cache = _pmid_cache.setdefault(root, {})
-        for name in list(cache):
-            if name not in stats:
-                del cache[name]
-        for name, stat in stats.items():
-            known = cache.get(name)
-            fingerprint = (stat.size, stat.mtime_ns)
-            if known is not None and known[:2] == fingerprint:
-                continue
-            try:
-                match = _PMID_FIELD.search((root / name).read_bytes())
-            except OSError:
-                continue
-            cache[name] = (*fingerprint, match.group(1).decode("ascii") if match else "")
-        return {pmid: name[:-4] for name, (_, _, pmid) in sorted(cache.items()) if pmid}
 
 
 # ------------------------------------------------------------------ a candidate as a reference

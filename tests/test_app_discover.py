@@ -192,3 +192,22 @@ def test_the_reference_page_shows_the_publishers_abstract_apart_from_the_key_fin
     assert plain([m.value for m in expander.markdown]) == ["BACKGROUND: What the publisher wrote. RESULTS: *Not* "
                                                            "markdown."]
     assert "The library’s own plain summary." in plain(texts(at, "markdown"))  # LaTeX quotes become typographic
+
+
+def test_more_results_come_by_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = shared_path("testdata", "literature-apis", "europepmc")
+    pages = [Reply(200, (folder / name).read_bytes(), (("Content-Type", "application/json"),))
+             for name in ("pyeuropepmc__search_cancer_core.json", "pyeuropepmc__search_cancer_page2.json")]
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with serving({"/search": pages}) as server:
+        monkeypatch.setenv("LIBRARY_EUROPEPMC_URL", server.url)
+        at = search(sign_in(open_app()))
+        assert any(e.label == "All 25 works in this list" for e in at.expander)
+        at.button(key="discover-more").click().run()
+        assert not at.exception
+        cursors = [server.query_of(r)["cursorMark"] for r in server.requests_to("/search")]
+    # The second page (of 5) says more follow, so it is asked for; the replay server sends the same page
+    # again, which brings nothing new and ends the paging.
+    assert cursors == ["*", "AoIIP4ZawSg1MzEyODI1MA==", "AoIIP4lkIig1MzE0NTMwOA=="]
+    assert any(e.label == "All 30 works in this list" for e in at.expander)

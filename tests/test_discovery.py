@@ -19,8 +19,8 @@ import pytest
 
 from library import Library, Settings
 from library.bibtex import parse_file
-from library.discovery import (SAME_DOI, SAME_PMID, SAME_TITLE, Discovery, collection_pmids, entry_for,
-                               fit_abstract)
+from library.discovery import Discovery, entry_for, fit_abstract
+from library.holdings import SAME_DOI, SAME_PMID, SAME_TITLE, holdings_of
 from library.errors import EntryProblems, ScreeningError
 from library.records import Record
 from library.sources.model import Author, Candidate, Query
@@ -127,15 +127,66 @@ def test_works_already_in_the_collection_are_marked_with_how(discovery: Discover
     assert result.total == 5059039 and len(result.items) == 25
 
 
-def test_the_pmid_map_follows_the_files(discovery: Discovery, collection: Path) -> None:
+def test_the_holdings_follow_the_files(discovery: Discovery, collection: Path) -> None:
     library = discovery.library
-    assert collection_pmids(library) == {"40464630": "dinkel2025psychische"}
+    assert holdings_of(library).by_pmid == {"40464630": "dinkel2025psychische"}
     path = collection / "dinkel2025psychische.bib"
     path.write_text(path.read_text(encoding="utf-8").replace("40464630", "40464631 "), encoding="utf-8")
-    (collection / "extra2020.bib").write_text("@misc{extra2020, title = {X}, PMID = \"123\"}\n", encoding="utf-8")
-    assert collection_pmids(library) == {"40464631": "dinkel2025psychische", "123": "extra2020"}
+    (collection / "extra2020.bib").write_text("@misc{extra2020, title = {X}, PMID = \"123\", doi = {10.5555/X}}\n",
+                                              encoding="utf-8")
+    holdings = holdings_of(library)
+    assert holdings.by_pmid == {"40464631": "dinkel2025psychische", "123": "extra2020"}
+    assert holdings.match(doi="https://doi.org/10.5555/x") == ("extra2020", SAME_DOI)
     path.unlink()
-    assert collection_pmids(library) == {"123": "extra2020"}
+    assert holdings_of(library).by_pmid == {"123": "extra2020"}
+    assert holdings_of(library) is holdings_of(library)  # nothing changed: nothing read again
+
+
+def _variants(record: Record) -> list[Candidate]:
+    """A reference as other services might return it: as it is, shouted, by DOI only, a year out,
+    its title cut short, another first author."""
+    authors = tuple(Author(n.natural(), family=n.full_family, given=n.given, organisation=n.literal)
+                    for n in record.creators)
+    other = (Author("Zed Other", family="Other", given="Zed"),)
+    return [Candidate(source="openalex", source_id=f"W{n}", title=title, authors=who, year=year, doi=doi)
+            for n, (title, who, year, doi) in enumerate([
+                (record.title, authors, record.year, ""),
+                (record.title.upper() + "!", authors, record.year, ""),
+                ("Something else entirely", authors, record.year, record.doi),
+                (record.title, authors, (record.year or 2000) + 1, ""),
+                (record.title[: int(len(record.title) * 0.95)], authors, record.year, ""),
+                (record.title, other, record.year, ""),
+            ])]
+
+
+def test_holdings_agree_with_the_duplicate_check_of_add(discovery: Discovery) -> None:
+    """The fast look-up gives the same answer as `Library.duplicates_of` (same DOI, else a likely
+    match) for six versions of every reference in the collection."""
+    library = discovery.library
+    holdings = holdings_of(library)
+    checked = 0
+    for name in sorted(library.collection.scan()):
+        for candidate in _variants(library.get(name[:-4])):
+            probe = entry_for(candidate, found_by="", found_on=TODAY)
+            matches = library.duplicates_of(probe)
+            slow = next((m.key for m in matches if m.certainty == "same DOI"),
+                        next((m.key for m in matches if m.certainty == "likely"), None))
+            fast = discovery.in_collection(candidate, holdings)
+            assert (fast[0] if fast else None) == slow, (name, candidate)
+            checked += 1
+    assert checked == 6 * 58
+
+
+def test_family_names_with_particles_match(discovery: Discovery, collection: Path) -> None:
+    # Made up for this test.  `duplicates_of` calls this only "possible" (it compares "Kolk" with
+    # "van der Kolk"); the holdings compare the whole family name on both sides.
+    (collection / "vanderkolk2014body.bib").write_text(
+        "@book{vanderkolk2014body, author = {van der Kolk, Bessel A.}, title = {The Body Keeps the Score},"
+        " publisher = {Viking}, year = {2014}}\n", encoding="utf-8")
+    for author in (Author("Bessel A. van der Kolk"), Author("Bessel van der Kolk", family="van der Kolk", given="Bessel")):
+        candidate = Candidate(source="openalex", source_id="W1", title="The body keeps the score", year=2014,
+                              authors=(author,))
+        assert discovery.in_collection(candidate) == ("vanderkolk2014body", SAME_TITLE)
 
 
 def test_decisions_stick_and_excluded_works_do_not_come_back(discovery: Discovery) -> None:

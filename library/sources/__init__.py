@@ -77,12 +77,14 @@ class Source:
         while len(collected) < query.limit:
             page = self.search(query, cursor=next_cursor, size=min(PAGE_SIZE, query.limit - len(collected)))
             first = first or page
+            before = len(collected)
             for candidate in page.candidates:
                 if candidate.id not in seen:  # a work can straddle two pages when the index changes
                     seen.add(candidate.id)
                     collected.append(candidate)
             next_cursor = page.next_cursor
-            if not page.candidates or not next_cursor:
+            # A page that brings nothing new ends it too: a service repeating itself is not followed for ever.
+            if not page.candidates or not next_cursor or len(collected) == before:
                 break
         assert first is not None
         return Page(first.total, tuple(collected[: query.limit]), next_cursor, first.notice)
