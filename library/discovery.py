@@ -65,7 +65,7 @@ class Found:
 
     def to_json(self) -> dict[str, object]:
         c = self.candidate
-        return {"title": c.title, "authors": c.author_names, "year": c.year, "venue": c.venue,
+        return {"title": c.title, "authors": [a.name for a in c.authors], "year": c.year, "venue": c.venue,
                 "doi": c.doi or None, "pmid": c.pmid or None, "abstract": c.abstract or None,
                 "oa_url": c.oa_url or None, "cited_by": c.cited_by, "status": self.status}
 

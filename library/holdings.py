@@ -129,7 +129,9 @@ _lock = threading.Lock()
 
 def holdings_of(library: "Library") -> Holdings:
     """The holdings of the library's collection, brought up to date with the files."""
-    library.refresh()  # the index answers for what is on disk now
+    # The index answers for what is on disk now (unless another process is writing it this moment:
+    # then it may lag for a moment rather than keep the librarian waiting).
+    library.refresh(wait=False)
     root = library.settings.references_dir
     stats = library.collection.scan()
     with _lock:

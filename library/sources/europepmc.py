@@ -29,7 +29,7 @@ class EuropePmcSource(Source):
             clauses.append(f"PUB_YEAR:[{query.since} TO 3000]")
         if query.type in TYPE_CLAUSES:
             clauses.append(TYPE_CLAUSES[query.type])
-        text = query.text if len(clauses) == 1 else " AND ".join(clauses).replace(" AND NOT ", " NOT ")
+        text = query.text if len(clauses) == 1 else " AND ".join(clauses)
         params: dict[str, str | int] = {"query": text, "resultType": "core", "format": "json",
                                         "pageSize": min(size, 1000), "cursorMark": cursor or "*"}
         if query.sort == "newest":
