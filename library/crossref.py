@@ -24,8 +24,8 @@ from . import bibtex, latex
 from .bibtex import Entry, make_key
 from .config import Settings
 from .errors import LookupFailed
-from .http import (BACKOFF_BASE_SECONDS, MAX_ATTEMPTS, MAX_RESPONSE_BYTES, USER_AGENT,  # noqa: F401
-                   HttpClient, Service, user_agent)
+from .http import BACKOFF_BASE_SECONDS, MAX_ATTEMPTS, MAX_RESPONSE_BYTES, HttpClient, Service
+from .http import user_agent  # noqa: F401 (part of this module's interface: tests and callers use it)
 
 MAX_DOI_LENGTH = 300
 

@@ -24,13 +24,13 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import latex
 from .bibtex import Entry, make_key, protect_name_part
 from .errors import LibraryError, Problem, ScreeningError
-from .holdings import SAME_DOI, SAME_PMID, SAME_TITLE, Holdings, holdings_of  # noqa: F401
+from .holdings import Holdings, holdings_of
 from .records import Record
 from .screening import Decision, SavedSearch, ScreeningStore
 from .sources import open_source
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 STATUSES = ("new", "in collection", "included", "excluded", "maybe")
 WATCH_MAX_AGE = dt.timedelta(hours=24)  # how stale a saved search's count may get before the app checks it
-JSON_FIELDS = ("title", "authors", "year", "venue", "doi", "pmid", "abstract", "oa_url", "cited_by", "status")
 CONTAINER_FIELDS = {"article": "journal", "incollection": "booktitle", "inproceedings": "booktitle",
                     "phdthesis": "school", "techreport": "institution", "book": "publisher",
                     "misc": "howpublished"}
@@ -56,7 +55,7 @@ class Found:
     candidate: Candidate
     status: str  # one of STATUSES
     reference_key: str = ""  # the reference it matches, or the one it was imported as
-    matched_by: str = ""  # SAME_DOI, SAME_PMID or SAME_TITLE when it is in the collection
+    matched_by: str = ""  # how it is in the collection: "same DOI", "same PMID", "same title, year and first author"
     decision: Decision | None = None
 
     @property
@@ -98,7 +97,7 @@ class Screened:
 
     decision: Decision
     reference_key: str = ""  # the new reference's key, for an included work
-    warnings: tuple[Problem, ...] = field(default=())
+    warnings: tuple[Problem, ...] = ()
 
 
 class Discovery:

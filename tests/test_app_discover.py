@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,7 +198,9 @@ def test_the_reference_page_shows_the_publishers_abstract_apart_from_the_key_fin
 def test_more_results_come_by_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
     folder = shared_path("testdata", "literature-apis", "europepmc")
     pages = [Reply(200, (folder / name).read_bytes(), (("Content-Type", "application/json"),))
-             for name in ("pyeuropepmc__search_cancer_core.json", "pyeuropepmc__search_cancer_page2.json")]
+             for name in ("pyeuropepmc__search_cancer_core.json",
+                          # another recorded answer stands in for the next page: its works are not on the first
+                          "pyeuropepmc__Europe_PMC_results_20251022T155445.json")]
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     with serving({"/search": pages}) as server:
@@ -209,5 +212,32 @@ def test_more_results_come_by_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
         cursors = [server.query_of(r)["cursorMark"] for r in server.requests_to("/search")]
     # The second page (of 5) says more follow, so it is asked for; the replay server sends the same page
     # again, which brings nothing new and ends the paging.
-    assert cursors == ["*", "AoIIP4ZawSg1MzEyODI1MA==", "AoIIP4lkIig1MzE0NTMwOA=="]
+    assert cursors == ["*", "AoIIP4ZawSg1MzEyODI1MA==", "AoIIQGrGfyg1NDA0NDEzNQ=="]
     assert any(e.label == "All 30 works in this list" for e in at.expander)
+
+
+def test_hostile_values_from_a_service_are_shown_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A made-up OpenAlex answer (the shape of the recorded ones) whose values try markup and links.
+    work = {"id": "https://openalex.org/W1", "doi": None, "publication_year": 2024, "type": "article",
+            "title": "**Bold** [click](javascript:alert(1)) <script>alert(2)</script>",
+            "authorships": [{"author": {"display_name": "Eve <img src=x onerror=alert(3)> Attacker"}}],
+            "primary_location": {"source": {"display_name": "<b>Journal</b> of *Tests*", "type": "journal"}},
+            "open_access": {"oa_url": "javascript:alert(4)"}, "cited_by_count": 1,
+            "abstract_inverted_index": {"<a": [0], "href='javascript:alert(5)'>see</a>": [1], "#": [2],
+                                        "Heading": [3]}}
+    body = json.dumps({"meta": {"count": 1, "next_cursor": None}, "results": [work]}).encode()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with serving({"/works": [Reply(200, body, (("Content-Type", "application/json"),))]}) as server:
+        monkeypatch.setenv("LIBRARY_OPENALEX_URL", server.url)
+        at = sign_in(open_app())
+        at.text_input(key="discover_query").input("anything")
+        at.button(key=SEARCH).click().run()
+    assert not at.exception
+    heading = next(m for m in texts(at, "markdown") if m.startswith("#### "))
+    assert heading == "#### \\*\\*Bold\\*\\* \\[click\\]\\(javascript\\:alert\\(1\\)\\) alert\\(2\\)"
+    meta = next(m for m in texts(at, "markdown") if 'class="evl-meta"' in m)
+    assert "<img" not in meta and "&lt;img" not in meta  # the tag was removed, not merely escaped
+    assert "javascript:" not in meta and "not known to be free to read" in meta
+    assert "<b>" not in meta and "Journal of *Tests*" in meta
+    assert not [m for m in texts(at, "markdown") if "href=" in m and "evl-meta" not in m]

@@ -26,7 +26,7 @@ from library.sources import crossref as crossref_source
 from library.sources import europepmc, markup, openalex, pubmed
 from library.sources.model import Query
 from tests.cassettes import interactions
-from tests.replay_server import Reply, ReplayServer, serving
+from tests.replay_server import Reply, serving
 from tests.shared_data import shared_path
 from tests.test_crossref import recorded_429
 

@@ -22,8 +22,9 @@ from typing import Any
 from ..config import Settings
 from ..errors import DiscoveryFailed
 from ..http import Answer, HttpClient, Params, Service, usable_email
-from .model import (DEFAULT_LIMIT, MAX_LIMIT, SORTS, SOURCE_LABELS, TYPE_LABELS, TYPES, Author,  # noqa: F401
-                    Candidate, Page, Query, title_key)
+from .model import SOURCE_LABELS, Candidate, Page, Query
+
+__all__ = ["ADVICE", "PAGE_SIZE", "Source", "open_source", "source_class"]
 
 PAGE_SIZE = 100  # works asked for per request; a larger limit is fetched page by page
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
