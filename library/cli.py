@@ -385,6 +385,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     chosen = [name for name in ("saved", "list_saved", "delete_saved") if getattr(args, name)]
     if len(chosen) > 1 or (chosen and (args.query or args.save)):
         raise _Usage("give words to search for, or one of --saved, --list-saved and --delete-saved.")
+    if args.check and not args.list_saved:
+        raise _Usage("--check goes with --list-saved.")
     library = _open(args)
     discovery = _discovery(library)
     if args.list_saved:
@@ -429,6 +431,8 @@ def _print_discovery(result) -> None:  # type: ignore[no-untyped-def]
         print(result.notice)
     if result.next_cursor and not result.saved_search and shown:
         print("More are available: raise --limit (up to 200) or narrow the search.")
+    if not shown and not result.saved_search:
+        print("Nothing to show. Try fewer or broader words, another source, or an earlier --since year.")
     print()
     for number, found in enumerate(result.items, 1):
         c = found.candidate
