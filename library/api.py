@@ -213,6 +213,18 @@ class Library:
         with self._lock:
             return find_duplicates(entry, self.index.searcher(), exclude_key=exclude_key)
 
+    def holdings(self, keys: Iterable[str] | None = None) -> list[dict[str, object]]:
+        """Key, title, year, authors (as on a card) and DOI of every reference (or of `keys`), as the
+        index stores them: no file is read.  Discovery uses them to recognise works found elsewhere."""
+        names = ("key", "title", "year", "authors", "doi")
+        with self._lock:
+            searcher = self.index.searcher()
+            if keys is None:
+                found = list(searcher.all_stored_fields())
+            else:
+                found = [f for f in (searcher.document(key=k) for k in keys) if f is not None]
+            return [{name: fields.get(name) for name in names} for fields in found]
+
     def add_entries(self, entries: Sequence[Entry], *, replace: bool = False, who: str | None = None,
                     stamp: bool = True, allow_similar: bool = False) -> AddResult:
         """Validate, refuse duplicates, write one file per entry atomically, update the index.

@@ -370,6 +370,267 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ discovery and screening
+
+
+def _discovery(library: Library):  # type: ignore[no-untyped-def]
+    from .discovery import Discovery
+
+    return Discovery(library)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from .sources.model import Query
+
+    chosen = [name for name in ("saved", "list_saved", "delete_saved") if getattr(args, name)]
+    if len(chosen) > 1 or (chosen and (args.query or args.save)):
+        raise _Usage("give words to search for, or one of --saved, --list-saved and --delete-saved.")
+    if args.check and not args.list_saved:
+        raise _Usage("--check goes with --list-saved.")
+    library = _open(args)
+    discovery = _discovery(library)
+    if args.list_saved:
+        searches = discovery.check_saved() if args.check else discovery.store.saved_searches()
+        _print_saved(searches, args.format)
+        return EXIT_OK
+    if args.delete_saved:
+        discovery.store.delete_search(args.delete_saved)
+        print(f"Deleted the saved search '{args.delete_saved}'. Decisions made on what it found are kept.")
+        return EXIT_OK
+    if args.saved:
+        result = discovery.run_saved(args.saved, show_excluded=args.show_excluded)
+    else:
+        if not args.query:
+            raise _Usage("give words to search for, e.g. discover trauma-informed care staff burnout.")
+        query = Query(text=" ".join(args.query), source=args.source, since=args.since, type=args.type,
+                      limit=args.limit, sort=args.sort)
+        result = discovery.search(query, show_excluded=args.show_excluded)
+    if args.format == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_discovery(result)
+    if args.save:
+        saved = discovery.save_search(args.save, result, who=library.settings.user)
+        print(f"\nSaved as '{saved.name}'. To see only what is new next time: "
+              f"python -m library discover --saved \"{saved.name}\"", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_discovery(result) -> None:  # type: ignore[no-untyped-def]
+    query = result.query
+    shown = len(result.items)
+    if result.saved_search:
+        print(f"Saved search '{result.saved_search}': {query.describe()}, newest first.")
+        print(f"{shown} not shown before" + (f"; {result.already_shown} shown before left out" if
+                                             result.already_shown else "") + ".")
+    else:
+        print(f"{query.describe()}: {result.total:,} found; showing {shown}.")
+    if result.hidden:
+        print(f"{len(result.hidden)} excluded earlier left out (--show-excluded shows them).")
+    if result.notice:
+        print(result.notice)
+    if result.next_cursor and not result.saved_search and shown:
+        print("More are available: raise --limit (up to 200) or narrow the search.")
+    if not shown and not result.saved_search:
+        print("Nothing to show. Try fewer or broader words, another source, or an earlier --since year.")
+    print()
+    for number, found in enumerate(result.items, 1):
+        c = found.candidate
+        status = found.status
+        if status == "in collection":
+            status += f": {found.reference_key}, {found.matched_by}"
+        elif status == "excluded" and found.reason:
+            status += f": {found.reason}"
+        elif status == "included" and found.reference_key:
+            status += f" as {found.reference_key}"
+        print(f"{number}. [{status}] {c.title} ({c.year or 'n.d.'})")
+        byline = c.author_line()
+        if c.venue:
+            byline = f"{byline} — {c.venue}" if byline else c.venue
+        if byline:
+            print(f"   {byline}")
+        details = []
+        if c.doi:
+            details.append(f"DOI {c.doi}")
+        if c.pmid:
+            details.append(f"PMID {c.pmid}")
+        if c.cited_by is not None:
+            details.append(f"cited by {c.cited_by:,}")
+        details.append(f"free to read: {c.oa_url}" if c.oa_url else "not known to be free to read")
+        print(f"   {' · '.join(details)}")
+        if c.abstract:
+            text = " ".join(c.abstract.split())
+            print(f"   Abstract: {text[:400]}{'…' if len(text) > 400 else ''}")
+        print(f"   id: {c.id}")
+        print()
+
+
+def _print_saved(searches, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    if fmt == "json":
+        print(json.dumps([{
+            "name": s.name, "source": s.query.source, "query": s.query.text, "since": s.query.since,
+            "type": s.query.type, "limit": s.query.limit, "new": s.new_count,
+            "checked": s.checked_at.isoformat() if s.checked_at else None,
+            "last_run": s.last_run.isoformat() if s.last_run else None, "problem": s.check_message or None,
+        } for s in searches], ensure_ascii=False, indent=2))
+        return
+    if not searches:
+        print("No saved searches yet. Save one with: python -m library discover WORDS… --save NAME")
+        return
+    for s in searches:
+        if s.checked_at is None:
+            count = "not checked yet (--check checks now)"
+        else:
+            count = f"{s.new_count if s.new_count is not None else '?'} new, checked {_when(s.checked_at)}"
+        print(f"{s.name}: {count}")
+        print(f"   {s.query.describe()}")
+        if s.check_message:
+            print(f"   The last check failed: {s.check_message}")
+
+
+def _when(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    library = _open(args)
+    discovery = _discovery(library)
+    store = discovery.store
+    who = library.settings.user
+    if args.action in ("include", "exclude", "maybe", "undo"):
+        candidate = store.candidate(args.id)
+        if candidate is None:
+            raise LibraryError(f"No work with the id '{args.id}' has been found by a discovery search. Run "
+                               "python -m library discover WORDS… first, then give the DOI, PMID or id it shows.")
+        if args.action == "undo":
+            if discovery.undo(candidate):
+                print(f"Forgot the decision on “{candidate.title}”; it counts as new again.")
+            else:
+                print(f"There was no decision on “{candidate.title}”.")
+            return EXIT_OK
+        decision = {"include": "included", "exclude": "excluded", "maybe": "maybe"}[args.action]
+        if decision == "excluded" and not getattr(args, "reason", None):
+            raise _Usage("give --reason with one of the exclusion reasons (list them with: screen reasons).")
+        outcome = discovery.decide(candidate, decision, who=who, reason=getattr(args, "reason", None) or "",
+                                   themes=tuple(getattr(args, "themes", None) or ()),
+                                   evidence_type=getattr(args, "evidence_type", None) or "",
+                                   settings=tuple(getattr(args, "setting", None) or ()))
+        for problem in outcome.warnings:
+            print(problem.describe(), file=sys.stderr)
+        if outcome.reference_key:
+            print(f"Included and added {outcome.reference_key} "
+                  f"({library.settings.references_dir / (outcome.reference_key + '.bib')}). "
+                  "Write its key finding next: python -m library edit "
+                  f"{outcome.reference_key} --set key-finding=\"...\"")
+        else:
+            print(f"{outcome.decision.label}: “{candidate.title}”"
+                  + (f" ({outcome.decision.reason})" if outcome.decision.reason else "") + ".")
+        return EXIT_OK
+    if args.action == "list":
+        decisions = store.decisions(args.decision)
+        if args.format == "json":
+            print(json.dumps([{"decision": d.decision, "reason": d.reason or None, "title": d.title,
+                               "authors": d.authors, "year": d.year, "doi": d.doi or None, "pmid": d.pmid or None,
+                               "reference_key": d.reference_key or None, "found_by": d.query,
+                               "decided_by": d.decided_by, "decided_at": d.decided_at.isoformat()}
+                              for d in decisions], ensure_ascii=False, indent=2))
+            return EXIT_OK
+        if not decisions:
+            print("No screening decisions yet.")
+        for d in decisions:
+            extra = f" — {d.reason}" if d.reason else (f" — {d.reference_key}" if d.reference_key else "")
+            print(f"{d.label}: {d.title} ({d.year or 'n.d.'}){extra}")
+        return EXIT_OK
+    if args.action == "export":
+        data = store.export_csv()
+        if args.output and args.output != "-":
+            Path(args.output).write_bytes(data)
+            print(f"Wrote {len(store.decisions())} decision(s) to {args.output}.", file=sys.stderr)
+        else:
+            sys.stdout.write(data.decode("utf-8").lstrip("\ufeff"))
+        return EXIT_OK
+    # reasons
+    if args.add:
+        print(f"Added the exclusion reason '{store.add_reason(args.add)}'.")
+    if args.remove:
+        store.remove_reason(args.remove)
+        print(f"Removed the exclusion reason '{args.remove}' (decisions that gave it keep it).")
+    if not args.add and not args.remove:
+        for reason in store.reasons():
+            print(reason)
+    return EXIT_OK
+
+
+def _year_option(text: str) -> int:
+    from .sources.model import FIRST_YEAR
+
+    if not text.isdigit() or not FIRST_YEAR <= int(text) <= 2999:
+        raise argparse.ArgumentTypeError(f"give a year such as 2015, not '{text}'")
+    return int(text)
+
+
+def _limit_option(text: str) -> int:
+    from .sources.model import MAX_LIMIT
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"give a number from 1 to {MAX_LIMIT}, not '{text}'")
+    return int(text)
+
+
+def _add_discovery_commands(commands) -> None:  # type: ignore[no-untyped-def]
+    from .sources.model import DEFAULT_LIMIT, SORTS, SOURCE_LABELS, TYPES
+
+    p = commands.add_parser(
+        "discover", help="search OpenAlex, Europe PMC, PubMed or Crossref for new research",
+        description="Search a public literature service for works to add. Each work is marked 'new', 'in collection' "
+                    "(same DOI, PMID, or title, year and first author), 'included', 'excluded' or 'maybe' (screened "
+                    "before); works excluded earlier are left out. Save a search with --save NAME and re-run it with "
+                    "--saved NAME to see only what is new.")
+    p.add_argument("query", nargs="*", help="what to look for, in the service's own search syntax")
+    p.add_argument("--source", choices=tuple(SOURCE_LABELS), default="openalex", help="which service (default openalex)")
+    p.add_argument("--since", type=_year_option, metavar="YEAR", help="only works published in YEAR or later")
+    p.add_argument("--type", choices=TYPES, default="any", help="reviews only, articles other than reviews, or any")
+    p.add_argument("--limit", type=_limit_option, default=DEFAULT_LIMIT, metavar="N",
+                   help=f"how many works to show (default {DEFAULT_LIMIT}, at most 200)")
+    p.add_argument("--sort", choices=SORTS, default="relevance", help="best match first, or newest first")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--show-excluded", action="store_true", help="also show works excluded earlier")
+    p.add_argument("--save", metavar="NAME", help="save this search under NAME (what it shows now counts as seen)")
+    p.add_argument("--saved", metavar="NAME", help="re-run the saved search NAME, newest first: only what it has not shown before")
+    p.add_argument("--list-saved", action="store_true", help="list the saved searches with their new works")
+    p.add_argument("--check", action="store_true", help="with --list-saved: ask the services for new works first")
+    p.add_argument("--delete-saved", metavar="NAME", help="delete the saved search NAME")
+    p.set_defaults(func=cmd_discover)
+
+    p = commands.add_parser(
+        "screen", help="include, exclude or 'maybe' what discovery found; export the screening record",
+        description="Screening decisions on works found by discover. ID is a DOI, a PMID (pmid:NNN) or the id "
+                    "discover shows. Including a work adds it to the collection (validated, duplicates refused, "
+                    "finding-checked = no); excluding needs a reason from the list.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("include", help="include a work: add it to the collection")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--themes", nargs="+", metavar="SLUG", help="tag with these themes")
+    a.add_argument("--evidence-type", metavar="SLUG")
+    a.add_argument("--setting", nargs="+", metavar="SLUG")
+    a = actions.add_parser("exclude", help="exclude a work, with a reason from the list")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--reason", metavar="TEXT", help="one of the exclusion reasons (see: screen reasons)")
+    a = actions.add_parser("maybe", help="mark a work to look at again")
+    a.add_argument("id", metavar="ID")
+    a = actions.add_parser("undo", help="forget the decision on a work")
+    a.add_argument("id", metavar="ID")
+    a = actions.add_parser("list", help="list the decisions")
+    a.add_argument("--decision", choices=("included", "excluded", "maybe"))
+    a.add_argument("--format", choices=("text", "json"), default="text")
+    a = actions.add_parser("export", help="the screening record as CSV (PRISMA-style)")
+    a.add_argument("-o", "--output", metavar="FILE.csv", help="write to FILE.csv (default: standard output)")
+    a = actions.add_parser("reasons", help="list the exclusion reasons, or add or remove one")
+    a.add_argument("--add", metavar="TEXT")
+    a.add_argument("--remove", metavar="TEXT")
+    p.set_defaults(func=cmd_screen)
+
+
 class _Usage(Exception):
     pass
 
@@ -487,6 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("hash-password", help="make the salted hash for LIBRARY_LIBRARIAN_PASSWORD_HASH")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_hash_password)
+
+    _add_discovery_commands(commands)
     return parser
 
 

@@ -38,11 +38,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "(library.sqlite3) in the data folder; a PostgreSQL URL "
                 "(postgresql+psycopg://user:password@host:5432/name) lets several app servers share it."),
     SettingSpec("LIBRARY_CROSSREF_URL", "crossref_url", "https://api.crossref.org",
-                "Base URL of the Crossref REST API used for DOI look-ups."),
+                "Base URL of the Crossref REST API used for DOI look-ups and Crossref discovery searches."),
+    SettingSpec("LIBRARY_OPENALEX_URL", "openalex_url", "https://api.openalex.org",
+                "Base URL of the OpenAlex API used for discovery searches."),
+    SettingSpec("LIBRARY_EUROPEPMC_URL", "europepmc_url", "https://www.ebi.ac.uk/europepmc/webservices/rest",
+                "Base URL of the Europe PMC REST API used for discovery searches."),
+    SettingSpec("LIBRARY_PUBMED_URL", "pubmed_url", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils",
+                "Base URL of NCBI's E-utilities (esearch, efetch) used for PubMed discovery searches."),
     SettingSpec("LIBRARY_CONTACT_EMAIL", "contact_email", "",
-                "Contact address sent in the User-Agent of DOI look-ups (Crossref asks for one)."),
+                "Contact address sent where each service asks: the User-Agent of every request "
+                "(Crossref), OpenAlex's mailto, NCBI's email."),
     SettingSpec("LIBRARY_HTTP_TIMEOUT", "http_timeout", "10",
-                "Seconds to wait for the DOI service before giving up."),
+                "Seconds to wait for the DOI service or a literature service before giving up."),
     SettingSpec("LIBRARY_LOCK_TIMEOUT", "lock_timeout", "15",
                 "Seconds a writer waits for another writer before giving up with a message."),
     SettingSpec("LIBRARY_MAX_UPLOAD_MB", "max_upload_mb", "5",
@@ -82,6 +89,9 @@ class Settings:
     data_dir: Path
     database_url: str = field(default="", repr=False)  # may hold a password
     crossref_url: str = "https://api.crossref.org"
+    openalex_url: str = "https://api.openalex.org"
+    europepmc_url: str = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+    pubmed_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
     contact_email: str = ""
     http_timeout: float = 10.0
     lock_timeout: float = 15.0
@@ -100,6 +110,9 @@ class Settings:
             "data_dir": _resolve_path(raw["data_dir"]),
             "database_url": raw["database_url"].strip(),
             "crossref_url": raw["crossref_url"].rstrip("/"),
+            "openalex_url": raw["openalex_url"].rstrip("/"),
+            "europepmc_url": raw["europepmc_url"].rstrip("/"),
+            "pubmed_url": raw["pubmed_url"].rstrip("/"),
             "contact_email": raw["contact_email"],
             "http_timeout": _positive_number("LIBRARY_HTTP_TIMEOUT", raw["http_timeout"], float),
             "lock_timeout": _positive_number("LIBRARY_LOCK_TIMEOUT", raw["lock_timeout"], float),

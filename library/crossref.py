@@ -1,7 +1,7 @@
 """Look a DOI up in Crossref's REST API and turn the answer into a BibTeX entry.
 
-This is the library's only door to the network: one `requests.Session` with a
-descriptive User-Agent (Crossref serves identified clients from its "polite"
+The request goes through `library.http`, the library's one door to the network:
+a descriptive User-Agent (Crossref serves identified clients from its "polite"
 pool), timeouts, a few retries with back-off, and a cap on the size of the
 answer.  Every failure becomes a `LookupFailed` whose message tells the user
 what to do; no `requests` exception escapes.
@@ -17,23 +17,16 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import date
 from urllib.parse import quote, unquote
-
-import requests
-from urllib3.exceptions import ReadTimeoutError
 
 from . import bibtex, latex
 from .bibtex import Entry, make_key
 from .config import Settings
 from .errors import LookupFailed
+from .http import BACKOFF_BASE_SECONDS, MAX_ATTEMPTS, MAX_RESPONSE_BYTES, HttpClient, Service
+from .http import user_agent  # noqa: F401 (part of this module's interface: tests and callers use it)
 
-USER_AGENT = "trauma-informed-evidence-library/0.1 (https://github.com/{mailto})"
-MAX_ATTEMPTS = 3
-MAX_RESPONSE_BYTES = 5 * 1024 * 1024
-MAX_RETRY_AFTER_SECONDS = 30.0
-BACKOFF_BASE_SECONDS = 1.0
 MAX_DOI_LENGTH = 300
 
 _EXAMPLE = "A DOI starts with 10. and has a slash, e.g. 10.1016/S0749-3797(98)00017-8."
@@ -95,12 +88,8 @@ def _shown(text: str, limit: int = 60) -> str:
 # ---------------------------------------------------------------- the client
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class CrossrefClient:
-    """Looks DOIs up in Crossref; one instance holds one HTTP session.
+    """Looks DOIs up in Crossref; one instance holds one HTTP session (see `library.http`).
 
     `sleep` and `today` are parameters so tests can record back-off waits
     instead of waiting, and fix the date written into `added`.
@@ -117,17 +106,11 @@ class CrossrefClient:
         backoff_base: float = BACKOFF_BASE_SECONDS,
     ) -> None:
         self.base_url = settings.crossref_url.rstrip("/")
-        self.timeout = (float(settings.http_timeout), float(settings.http_timeout))
-        self.max_attempts = max(1, max_attempts)
-        self.max_response_bytes = max_response_bytes
-        self.backoff_base = backoff_base
-        self._sleep = sleep
         self._today = today
-        self.session = requests.Session()
-        self.session.headers.update({
-            "User-Agent": user_agent(settings.contact_email),
-            "Accept": "application/json",
-        })
+        self.http = HttpClient(
+            Service("the DOI service", self.base_url, _PASTE_INSTEAD, LookupFailed),
+            contact_email=settings.contact_email, timeout=settings.http_timeout, sleep=sleep,
+            max_attempts=max_attempts, max_response_bytes=max_response_bytes, backoff_base=backoff_base)
 
     def __enter__(self) -> "CrossrefClient":
         return self
@@ -136,7 +119,7 @@ class CrossrefClient:
         self.close()
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
     def work_url(self, doi: str) -> str:
         # The slash is quoted too (as Crossref's own links do), so that a DOI
@@ -146,127 +129,18 @@ class CrossrefClient:
     def lookup(self, doi: str) -> Entry:
         """The work with this DOI as a BibTeX entry, or `LookupFailed` saying why not."""
         bare = parse_doi(doi)
-        body, content_type = self._get(bare, self.work_url(bare))
-        message = _work_message(body, content_type)
+        answer = self.http.get(self.work_url(bare))
+        if answer.status == 404:
+            raise LookupFailed(
+                f"No work with the DOI {bare} is registered with Crossref. Check the DOI for "
+                f"typos. (DOIs registered elsewhere, such as DataCite's for many theses and "
+                f"data sets, cannot be looked up here: {_PASTE_INSTEAD})")
+        if answer.status != 200:
+            raise LookupFailed(
+                f"The DOI service could not look up {bare} (it answered with error {answer.status}). "
+                f"Check the DOI, {_PASTE_INSTEAD}")
+        message = _work_message(answer.body, answer.content_type)
         return entry_from_work(message, looked_up=self._today(), requested_doi=bare)
-
-    # ------------------------------------------------------------ HTTP
-
-    def _get(self, doi: str, url: str) -> tuple[bytes, str]:
-        for attempt in range(1, self.max_attempts + 1):
-            last = attempt == self.max_attempts
-            try:
-                response = self.session.get(url, timeout=self.timeout, stream=True)
-            except requests.ConnectionError:  # includes ConnectTimeout and SSL errors
-                if last:
-                    raise LookupFailed(self._unreachable()) from None
-                self._sleep(_backoff(attempt, self.backoff_base))
-                continue
-            except requests.Timeout:
-                raise LookupFailed(self._too_slow()) from None
-            except requests.RequestException:  # a malformed base URL and the like
-                raise LookupFailed(self._unreachable()) from None
-            with response:
-                status = response.status_code
-                if status == 429 or status >= 500:
-                    if last:
-                        raise LookupFailed(_busy() if status == 429 else _server_error(status))
-                    self._sleep(_retry_delay(response.headers.get("Retry-After"),
-                                             _backoff(attempt, self.backoff_base)))
-                    continue
-                if status == 404:
-                    raise LookupFailed(
-                        f"No work with the DOI {doi} is registered with Crossref. Check the DOI for "
-                        f"typos. (DOIs registered elsewhere, such as DataCite's for many theses and "
-                        f"data sets, cannot be looked up here: {_PASTE_INSTEAD})")
-                if status != 200:
-                    raise LookupFailed(
-                        f"The DOI service could not look up {doi} (it answered with error {status}). "
-                        f"Check the DOI, {_PASTE_INSTEAD}")
-                return self._read_body(response), response.headers.get("Content-Type", "")
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-    def _read_body(self, response: requests.Response) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        try:
-            if declared.strip().isdigit() and int(declared) > self.max_response_bytes:
-                raise _TooLarge
-            chunks: list[bytes] = []
-            size = 0
-            # Counted after decompression, so a small gzip bomb is stopped too.
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    raise _TooLarge
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except _TooLarge:
-            raise LookupFailed(
-                f"The DOI service sent an unexpectedly large answer (over "
-                f"{self.max_response_bytes / (1024 * 1024):g} MB), so it was not read. "
-                f"Try again later, {_PASTE_INSTEAD}") from None
-        except requests.RequestException as error:
-            # requests reports a read timeout in the middle of a body as a
-            # ConnectionError wrapping urllib3's ReadTimeoutError.
-            if isinstance(error, requests.Timeout) or any(
-                    isinstance(arg, ReadTimeoutError) for arg in error.args):
-                raise LookupFailed(self._too_slow()) from None
-            raise LookupFailed(
-                f"The answer from the DOI service at {self.base_url} was cut short. "
-                f"Try again, {_PASTE_INSTEAD}") from None
-
-    def _unreachable(self) -> str:
-        return (f"Could not reach the DOI service at {self.base_url}. Check the internet "
-                f"connection, {_PASTE_INSTEAD}")
-
-    def _too_slow(self) -> str:
-        return (f"The DOI service at {self.base_url} did not answer within "
-                f"{self.timeout[1]:g} seconds. Try again later, {_PASTE_INSTEAD}")
-
-
-def user_agent(contact_email: str) -> str:
-    """Crossref asks clients to name themselves and give a contact address."""
-    email = contact_email.strip()
-    # A header value must be printable ASCII on one line; anything else would
-    # make the request fail (or inject a header), so such an address is left out.
-    usable = bool(email) and email.isascii() and email.isprintable() and " " not in email \
-        and "@" in email
-    return USER_AGENT.format(mailto=f"; mailto:{email}" if usable else "")
-
-
-def _backoff(attempt: int, base: float) -> float:
-    return min(MAX_RETRY_AFTER_SECONDS, base * 2 ** (attempt - 1))
-
-
-def _retry_delay(retry_after: str | None, fallback: float) -> float:
-    """Seconds to wait before the next attempt: the server's Retry-After if usable."""
-    if retry_after:
-        # Proxies sometimes repeat a header ("1, 1"); the first value is what was meant.
-        first = retry_after.split(",")[0].strip()
-        seconds: float | None = None
-        try:
-            seconds = float(first)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(retry_after.strip())
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=timezone.utc)
-                seconds = (when - datetime.now(timezone.utc)).total_seconds()
-            except (TypeError, ValueError, IndexError, OverflowError):
-                seconds = None
-        if seconds is not None and seconds == seconds:  # not NaN
-            return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
-    return fallback
-
-
-def _busy() -> str:
-    return ("The DOI service is busy (it has had too many requests). Wait a minute and try again, "
-            + _PASTE_INSTEAD)
-
-
-def _server_error(status: int) -> str:
-    return (f"The DOI service is having problems (it answered with error {status}). "
-            f"Try again later, {_PASTE_INSTEAD}")
 
 
 def _work_message(body: bytes, content_type: str) -> Mapping[str, object]:

@@ -82,6 +82,14 @@ class LookupFailed(LibraryError):
     """A DOI lookup failed (offline, not found, service error)."""
 
 
+class DiscoveryFailed(LibraryError):
+    """A literature search (OpenAlex, Europe PMC, PubMed, Crossref) could not be run or read."""
+
+
+class ScreeningError(LibraryError):
+    """A discovery query, screening decision, exclusion reason or saved search that cannot be used."""
+
+
 class AccessDenied(LibraryError):
     """The user is not signed in as a librarian."""
 

@@ -7,7 +7,7 @@ migrated database agree, so a table added here needs a migration too.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # Named constraints, so that migrations can refer to them on every database.
 metadata = MetaData(naming_convention={
@@ -30,3 +30,85 @@ packs = Table(
     Column("share_token", String(64), unique=True),
 )
 Index("ix_packs_updated", packs.c.updated)
+
+# ------------------------------------------------------------------ discovery and screening
+# What discovery searches found, what the librarian decided about each work, the exclusion
+# reasons to choose from, and the saved searches with what each has already shown.
+# Identities: "doi:<lower-case DOI>", else "pmid:<PMID>", else "<source>:<the service's id>".
+
+# Each work a discovery search has shown (the candidate as JSON), so that a decision can be
+# made later (from the command line too) and the screening record names what was decided.
+discovered = Table(
+    "discovered", metadata,
+    Column("id", String(320), primary_key=True),
+    Column("doi", String(300)),
+    Column("pmid", String(20)),
+    Column("title_key", String(400), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("found_by", Text, nullable=False),  # the search that last found it, as described to people
+    Column("first_seen", String(40), nullable=False),
+    Column("last_seen", String(40), nullable=False),
+)
+Index("ix_discovered_doi", discovered.c.doi)
+Index("ix_discovered_pmid", discovered.c.pmid)
+
+# The current decision on each screened work; a changed mind replaces it (decided_at moves,
+# first_decided_at stays).  Title, authors... are kept here so the record outlives the cache.
+screening_decisions = Table(
+    "screening_decisions", metadata,
+    Column("id", String(320), primary_key=True),
+    Column("doi", String(300)),
+    Column("pmid", String(20)),
+    Column("title_key", String(400), nullable=False),
+    Column("decision", String(20), nullable=False),  # included | excluded | maybe
+    Column("reason", Text, nullable=False),  # why it was excluded ('' otherwise)
+    Column("reference_key", String(120), nullable=False),  # the reference an included work became
+    Column("title", Text, nullable=False),
+    Column("authors", Text, nullable=False),
+    Column("year", Integer),
+    Column("venue", Text, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("query", Text, nullable=False),  # the search that found it, as described to people
+    Column("saved_search", String(100), nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", String(40), nullable=False),
+    Column("first_decided_at", String(40), nullable=False),
+)
+Index("ix_screening_decisions_doi", screening_decisions.c.doi)
+Index("ix_screening_decisions_pmid", screening_decisions.c.pmid)
+Index("ix_screening_decisions_title_key", screening_decisions.c.title_key)
+Index("ix_screening_decisions_decided_at", screening_decisions.c.decided_at)
+
+# The reasons a librarian can give for excluding a work, in the order they are offered.
+exclusion_reasons = Table(
+    "exclusion_reasons", metadata,
+    Column("reason", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+# Searches a librarian follows.  new_count is how many works the last check found that the
+# search had not shown before (and nobody had screened), checked_at when that was.
+saved_searches = Table(
+    "saved_searches", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("query", Text, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("since", Integer),
+    Column("work_type", String(20), nullable=False),
+    Column("max_results", Integer, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("last_run", String(40)),
+    Column("checked_at", String(40)),
+    Column("new_count", Integer),
+    Column("check_message", Text, nullable=False),  # why the last check failed ('' when it worked)
+)
+
+# Which works each saved search has already shown, so a re-run shows only what is new.
+saved_search_seen = Table(
+    "saved_search_seen", metadata,
+    Column("search_name", String(100), ForeignKey("saved_searches.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("candidate_id", String(320), primary_key=True),
+    Column("first_seen", String(40), nullable=False),
+)

@@ -1,9 +1,11 @@
 """A small local HTTP server that replays recorded responses, for testing the network seam.
 
 Each route is a path and a list of `Reply`s given in turn (the last one
-repeats), so "429 then 200" is two replies.  The server runs on 127.0.0.1 on
-a free port in a background thread and records every request it received
-(path as sent, headers), so tests can check what the client really sent.
+repeats), so "429 then 200" is two replies.  A route's path may include the
+query string (matched exactly, after percent-decoding) or not (then it answers
+any query to that path that has no route of its own).  The server runs on
+127.0.0.1 on a free port in a background thread and records every request it
+received (path as sent, headers), so tests can check what the client really sent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class ReplayServer:
 
     def next_reply(self, path: str) -> Reply | None:
         with self._lock:
+            if not self.routes.get(path):
+                path = path.split("?", 1)[0]
             replies = self.routes.get(path)
             if not replies:
                 return None
@@ -54,6 +58,15 @@ class ReplayServer:
 
     def requests_for(self, path: str) -> list[Received]:
         return [r for r in self.received if unquote(r.path) == path]
+
+    def requests_to(self, path: str) -> list[Received]:
+        """The requests made to `path`, whatever their query strings."""
+        return [r for r in self.received if urlsplit(r.path).path == path]
+
+    @staticmethod
+    def query_of(received: Received) -> dict[str, str]:
+        """The query parameters a request carried, decoded (the last value of a repeated name)."""
+        return dict(parse_qsl(urlsplit(received.path).query, keep_blank_values=True))
 
 
 def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:

@@ -98,5 +98,19 @@ def test_servers_starting_at_once_migrate_without_clashing(database_url: str) ->
         _, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err.decode()
     database = Database(database_url)
-    assert database.revision() == {"0001_packs"}
+    assert database.revision() == _newest_migrations()
     database.close()
+
+
+def _newest_migrations() -> set[str]:
+    """The head revisions in library/migrations (whichever migrations other features have added)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from library.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    assert "0001_packs" not in heads or len(heads) == 1
+    return heads

@@ -15,7 +15,7 @@ from library.latex import encode
 from library.records import Record
 from library.taxonomy import Theme
 from library.validation import check_entry
-from views import ui
+from views import discover, ui
 
 REVIEW = "librarian_review"
 PAGE_SIZE = 20
@@ -216,7 +216,8 @@ def problem_list(problems: list[Problem]) -> None:
 
 # ------------------------------------------------------------------ the page
 
-add_tab, edit_tab, themes_tab, log_tab = st.tabs(["Add references", "Edit or delete", "Themes", "Change log"])
+add_tab, edit_tab, themes_tab, log_tab, discover_tab = st.tabs(
+    ["Add references", "Edit or delete", "Themes", "Change log", discover.tab_label(lib)])
 
 with add_tab, ui.friendly_errors():
     summary = st.session_state.pop("save_summary", None)
@@ -446,3 +447,6 @@ with log_tab, ui.friendly_errors():
         st.info("No changes have been recorded yet.")
     else:
         st.dataframe([c.__dict__ for c in changes], width="stretch", hide_index=True)
+
+with discover_tab, ui.friendly_errors():
+    discover.render(lib, who)

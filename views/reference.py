@@ -44,7 +44,9 @@ with ui.friendly_errors():
     if not record.finding_checked:
         st.caption("This plain-language summary has not yet been checked against the full text.")
     if record.abstract:
-        with st.expander("Abstract"):
+        with st.expander("Publisher's abstract"):
+            st.caption("The abstract as published with the work, not the library's own summary: the key finding "
+                       "above is written in plain language by the library.")
             st.markdown(ui.escape_markdown(record.abstract))
     st.subheader("Details")
     st.table({"Field": [r[0] for r in rows if r[1]], "Value": [r[1] for r in rows if r[1]]})
