@@ -113,19 +113,20 @@ def test_searches_complete_while_another_thread_holds_the_collection_lock(tmp_pa
 
 def test_searches_complete_while_a_save_is_half_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The app shares one Library between sessions: a librarian's batch must not stall readers."""
+    import library.journal as journal_module
+
     seed_collection(tmp_path, 10)
     library = Library(settings_for(tmp_path))
-    real_write = library.collection.write
+    real_write = journal_module.atomic_write
     paused, release = threading.Event(), threading.Event()
 
-    def slow_write(entry, **kwargs):  # type: ignore[no-untyped-def]
-        path = real_write(entry, **kwargs)
-        if not paused.is_set():
+    def slow_write(path, data):  # type: ignore[no-untyped-def]
+        real_write(path, data)
+        if path.suffix == ".bib" and not paused.is_set():  # the first reference file of the batch
             paused.set()
             release.wait(NO_DEADLOCK)
-        return path
 
-    monkeypatch.setattr(library.collection, "write", slow_write)
+    monkeypatch.setattr(journal_module, "atomic_write", slow_write)
     saver = threading.Thread(target=library.add_text, args=(synthetic_bib(3),))
     saver.start()
     results: list[int] = []
