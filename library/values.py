@@ -37,7 +37,7 @@ DOI_TEXT = re.compile(r"10\.\d{4,9}/[^\s{}]+")
 URL_TEXT = re.compile(r"https?://[^\s{}]+", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 _WORD_AND = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
-_SHORT = 80
+_SHORT = 120  # characters of a value kept in the change log and in messages
 
 
 def describe_char(char: str) -> str:
