@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -174,7 +175,7 @@ class Library:
     def _index_fault(self, error: BaseException, *, usable_required: bool) -> str:
         """Record why the index could not be updated; searches carry on with it as it is."""
         self._last_refresh = time.monotonic()  # do not retry on every page load
-        reason = _fault_reason(error)
+        reason = _fault_reason(error, self.settings.index_dir)
         self.index_problem = (f"The search index in {self.settings.index_dir} could not be brought up to date: "
                               f"{reason} Searches use the index as it was, so the newest changes may be missing "
                               "from results; free some space or make the folder writable, and it catches up by "
@@ -963,9 +964,15 @@ def _storage_fault(error: BaseException) -> bool:
     return False
 
 
-def _fault_reason(error: BaseException) -> str:
+def _fault_reason(error: BaseException, folder: Path) -> str:
     if isinstance(error, OSError) and error.errno == errno.ENOSPC or "full" in str(error).lower():
         return "the disk is full."
+    try:
+        # SQLite reports a full disk in WAL mode as "disk I/O error".
+        if shutil.disk_usage(folder).free < 256 * 1024:
+            return "the disk is full."
+    except OSError:
+        pass
     if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM) \
             or re.search(r"read-?only|permission", str(error), re.IGNORECASE):
         return "the folder is read-only (or you lack permission to write there)."

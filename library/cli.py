@@ -46,10 +46,14 @@ def _open(args: argparse.Namespace, *, sync: bool = True) -> Library:
     library = Library(settings, sync=sync, progress=_progress_printer("Indexing references"))
     for notice in library.notices:
         print(notice, file=sys.stderr)
+    return library
+
+
+def _index_notice(library: Library) -> None:
+    """Say once, after a command that reads the index, that it could not be brought up to date."""
     problem = library.take_index_problem()
     if problem:
         print(problem, file=sys.stderr)
-    return library
 
 
 def _finish(notices: Sequence[str]) -> int:
@@ -102,9 +106,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         year_from=args.year_from, year_to=args.year_to, sort=args.sort, page=args.page,
         per_page=args.limit)
     result = library.search(request)
-    problem = library.take_index_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    _index_notice(library)
     if args.format == "json":
         print(json.dumps({
             "total": result.total, "notice": result.notice, "suggestion": result.suggestion,
@@ -319,6 +321,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         request = SearchRequest(text=" ".join(args.query), themes=tuple(args.theme or ()),
                                 evidence_types=tuple(args.type or ()))
     text = library.export(request)
+    _index_notice(library)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"Wrote {text.count(chr(10) + '@') + (1 if text.startswith('@') else 0)} reference(s) "
@@ -333,6 +336,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
     library = _open(args)
     frame = library.coverage()
+    _index_notice(library)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv())
         return EXIT_OK

@@ -21,8 +21,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import LibraryError, ReferenceNotFound, WriteFailed
-from .store import Collection, atomic_write, os_error_message, version_of
+from .errors import LibraryError, ReferenceNotFound, SavedPartly, WriteFailed
+from .store import Collection, atomic_write, os_error_reason, version_of
 
 JOURNAL_FILE = "journal.json"
 
@@ -91,7 +91,9 @@ def path_of(collection: Collection) -> Path:
 def run(collection: Collection, journal: Journal) -> Outcome:
     """Record the change, make it, and forget it.  Call inside `collection.locked()`.
 
-    Nothing is changed when the journal itself cannot be written."""
+    Nothing is changed when the journal itself cannot be written.  When a file cannot be
+    written part-way, `SavedPartly` says how far it got; the journal stays, and the next
+    save or start finishes the change."""
     atomic_write(path_of(collection), journal.to_json().encode("utf-8"))
     outcome = _apply(collection, journal)
     _forget(collection)
@@ -105,7 +107,7 @@ def pending(collection: Collection) -> Journal | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise WriteFailed(os_error_message(error, path).replace(" Nothing was changed.", "")) from None
+        raise WriteFailed(os_error_reason(error, path)) from None
     try:
         return Journal.from_json(text)
     except (ValueError, KeyError, TypeError):
@@ -129,6 +131,20 @@ def recover(collection: Collection) -> Outcome | None:
 
 def _apply(collection: Collection, journal: Journal) -> Outcome:
     written: list[str] = []
+    try:
+        return _apply_files(collection, journal, written)
+    except WriteFailed as error:
+        reason = str(error).split(" Nothing was changed", 1)[0]
+        names = [f.name for f in journal.files]
+        left = [n for n in names if n not in written]
+        raise SavedPartly(
+            f"While {journal.description}, {len(written)} of {len(names)} files were written before this "
+            f"happened: {reason} The other {len(left)} ({', '.join(left[:10])}{'…' if len(left) > 10 else ''}) "
+            f"wait in the journal {path_of(collection)} and will be written by the next save or start, once "
+            "the problem is fixed.", tuple(written), tuple(left)) from None
+
+
+def _apply_files(collection: Collection, journal: Journal, written: list[str]) -> Outcome:
     skipped: list[str] = []
     for change in journal.files:
         path = collection.root / change.name

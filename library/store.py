@@ -322,7 +322,7 @@ class Collection:
         return ""
 
     def _keep_pending(self, lines: list[dict], error: OSError) -> str:
-        reason = os_error_message(error, self.log_path).replace(" Nothing was changed.", "")
+        reason = os_error_reason(error, self.log_path)
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8")
         try:
             fd = os.open(self.pending_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -401,13 +401,21 @@ class Collection:
         return os_error_message(error, path)
 
 
-def os_error_message(error: OSError, path: Path) -> str:
+def os_error_reason(error: OSError, path: Path) -> str:
+    """What went wrong writing `path`, without saying what it means for the change."""
     if error.errno == errno.ENOSPC:
-        return f"The disk is full, so {path} could not be written. Nothing was changed; free some space and try again."
+        return f"The disk is full, so {path} could not be written."
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return (f"{path} cannot be written (the folder is read-only or you lack permission). "
-                "Nothing was changed.")
-    return f"{path} could not be written ({error.strerror or error}). Nothing was changed."
+        return f"{path} cannot be written (the folder is read-only or you lack permission)."
+    return f"{path} could not be written ({error.strerror or error})."
+
+
+def os_error_message(error: OSError, path: Path) -> str:
+    """The message for a write that failed before anything changed."""
+    reason = os_error_reason(error, path)
+    if error.errno == errno.ENOSPC:
+        return reason + " Nothing was changed; free some space and try again."
+    return reason + " Nothing was changed."
 
 
 def entry_difference(intended: Entry, result: ParseResult) -> str:
