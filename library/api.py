@@ -704,6 +704,12 @@ class Library:
             if copy is None:
                 raise ReferenceNotFound(key)
             parsed = parse_bytes(copy.read_bytes(), str(copy))
+            if parsed.entries and [e.key for e in parsed.entries] == [key]:
+                errors = [p for p in self.validate(parsed.entries) if p.severity == "error"]
+                if errors:
+                    raise EntryProblems(errors, f"'{key}' cannot be restored as it is, because the collection has "
+                                                f"changed since it was deleted; nothing was changed. Fix these in "
+                                                f"the copy in the trash ({copy}), or in the vocabulary, first:")
             if parsed.entries and parsed.entries[0].fields.get("doi"):
                 self._sync_for_write()
                 same = [m for m in self.duplicates_of(parsed.entries[0], exclude_key=key)
@@ -816,8 +822,38 @@ class Library:
                 outcome = journal.run(self.collection, journal.new_journal(detail, files, lines))
                 notices.extend(outcome.notices(recovered=False))
             self._load_vocabulary()
+            notices.extend(self._retag_trash(retag))
             sync, more = self._sync_after_write()
         return ChangeResult(sync, tuple(notices) + more, tuple(f.name[: -len(".bib")] for f in files[:-1]))
+
+    def _retag_trash(self, retag: Mapping[str, str | None]) -> list[str]:
+        """Copies in the trash follow a rename or merge too, so that restoring one later gives a
+        reference the vocabulary knows.  Each copy is rewritten atomically; one that cannot be is
+        reported (restoring it is then refused with the reason, never saved broken)."""
+        if not retag or not self.collection.trash_dir.exists():
+            return []
+        left: list[str] = []
+        needles = [slug.encode("utf-8") for slug in retag]
+        for path in sorted(self.collection.trash_dir.glob("*.bib")):
+            try:
+                data = path.read_bytes()
+                if not any(n in data for n in needles):
+                    continue
+                parsed = parse_bytes(data, str(path))
+                if parsed.errors or len(parsed.entries) != 1:
+                    continue
+                entry = parsed.entries[0]
+                tags = [retag.get(t, t) if t in retag else t for t in split_list(entry.fields.get("themes", ""))]
+                themes = ", ".join(dict.fromkeys(t for t in tags if t))
+                edited = entry.with_fields(themes=themes or None)
+                if edited.fields != entry.fields:
+                    atomic_write(path, self.collection.verified_bytes(edited))
+            except (OSError, LibraryError):
+                left.append(path.name)
+        if left:
+            return [f"{len(left)} cop{'y' if len(left) == 1 else 'ies'} in the trash still use the old theme "
+                    f"({', '.join(left[:5])}); restoring one will say what to change first."]
+        return []
 
     def _keys_using(self, slugs: set[str]) -> list[str]:
         """Every reference tagged with one of `slugs`, read from the files (not the index, which

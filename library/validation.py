@@ -112,6 +112,10 @@ def check_entry(entry: Entry, vocabulary: Vocabulary | None, *, this_year: int |
             add(f"the year '{year_text}' is not a four-digit year.")
         elif not FIRST_YEAR <= int(match.group(1)) <= this_year + 1:
             add(f"the year {match.group(1)} is not plausible (expected {FIRST_YEAR} to {this_year + 1}).")
+    url = entry.fields.get("url", "").strip()
+    if url and not re.match(r"https?://", url, re.IGNORECASE):
+        add(f"the link '{url[:80]}' is not a web address (http:// or https://); it will not be shown as a link.",
+            "warning")
     doi = entry.fields.get("doi", "")
     if doi and not DOI_SYNTAX.fullmatch(bare_doi(doi)):
         add(f"the DOI '{doi}' is not well formed (a DOI looks like 10.1016/S0749-3797(98)00017-8).")

@@ -384,7 +384,7 @@ def test_cli_edit_file_reads_latin1_as_add_does(root: Path, tmp_path: Path) -> N
         == "Maslach, Chrïstina"
 
 
-@settings(max_examples=int(os.environ.get("LIBRARY_CLI_EXAMPLES", "8")), deadline=None,
+@settings(max_examples=int(os.environ.get("LIBRARY_CLI_EXAMPLES", "5")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(field=st.sampled_from(TEXT_FIELDS), text=TYPED.filter(lambda t: not t.startswith("-")))
 @example(field="key-finding", text=HOSTILE["forged entry"])
@@ -411,3 +411,57 @@ def test_a_write_failure_says_nothing_was_changed_only_when_true(root: Path, lib
         library.edit(KEY, {"note": "x"})
     monkeypatch.undo()
     assert bib_files(root / "references") == before and log_lines(root) == []
+
+
+# ---------------------------------------------------------------- the app's edit form
+
+APP_FIELDS = {"title": "text_input", "country": "text_input", "key-finding": "text_area"}
+
+
+@pytest.fixture
+def app_collection(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import streamlit as st_module
+
+    from library.auth import hash_password
+    from tests.test_app import PASSWORD
+
+    for name, folder in (("REFERENCES", "references"), ("INDEX", "index"), ("DATA", "data")):
+        monkeypatch.setenv(f"LIBRARY_{name}_DIR", str(root / folder))
+    monkeypatch.setenv("LIBRARY_LIBRARIAN_PASSWORD_HASH", hash_password(PASSWORD))
+    st_module.cache_resource.clear()
+    yield root
+    st_module.cache_resource.clear()
+
+
+def _edit_session(key: str):  # type: ignore[no-untyped-def]
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import PASSWORD, SIGN_IN_BUTTON
+
+    at = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=90)
+    at.secrets["isolated"] = "yes"
+    at.run()
+    at.text_input(key="password").input(PASSWORD)
+    at.button(key=SIGN_IN_BUTTON).click().run()
+    at.text_input(key="edit_key").input(key).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@settings(max_examples=int(os.environ.get("LIBRARY_APP_EXAMPLES", "6")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(field=st.sampled_from(sorted(APP_FIELDS)), text=TYPED)
+@example(field="key-finding", text=HOSTILE["stray opening brace"])
+def test_any_text_in_the_app_edit_form_reads_back_exactly(app_collection: Path, field: str, text: str) -> None:
+    unseeded()
+    at = _edit_session(KEY)
+    getattr(at, APP_FIELDS[field])(key=f"edit-{KEY}-{field}").input(text)
+    at.button(key=f"FormSubmitter:edit-{KEY}-Save changes").click().run()
+
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] in (["Saved. Search shows the change at once."],
+                                             ["Nothing had changed, so nothing was saved."])
+    library = Library(settings_for(app_collection), sync=False)
+    assert library.get(KEY).fields[field] == canonical(text)
+    assert only_entry(app_collection, KEY).fields.get("doi")
+    assert KEY in [h.key for h in library.search("maslach").hits]  # still whole, and found by its author

@@ -602,6 +602,8 @@ with themes_tab, ui.friendly_errors():
             st.success("Deleted.")
 
 with log_tab, ui.friendly_errors():
+    for notice in lib.notices:  # what opening the library did, such as finishing an interrupted change
+        st.info(ui.escape_markdown(notice))
     changes = lib.collection.changes()
     if not changes:
         st.info("No changes have been recorded yet.")
