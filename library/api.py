@@ -32,8 +32,8 @@ from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnava
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
 from .journal import FileChange
 from .records import Record, bare_doi
-from .review import (CERTAINTIES, DECISIONS, Duplicate, ReviewBatch, ReviewItem, ReviewStore, duplicates_within,
-                     item_from_entry, new_id as new_review_id, tagged_entry)
+from .review import (CERTAINTIES, DECISIONS, BatchDuplicates, Duplicate, ReviewBatch, ReviewItem, ReviewStore,
+                     duplicates_within, item_from_entry, new_id as new_review_id, tagged_entry)
 from .search import Facets, SearchRequest, SearchResult, Searcher
 from .store import Collection, atomic_write, version_of
 from .taxonomy import (SLUG, VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
@@ -312,8 +312,6 @@ class Library:
         reason to refuse a save (the files are the truth), but it is reported."""
         try:
             self._sync()
-        except LibraryError:
-            raise
         except (OSError, sqlite3.Error) as error:
             if not _storage_fault(error):
                 raise
@@ -344,19 +342,21 @@ class Library:
         with self._lock:
             return find_duplicates(entry, self.index.searcher(), exclude_key=exclude_key)
 
-    def _key_holder(self, key: str) -> str | None:
+    def _taken_keys(self) -> dict[str, str]:
+        """Every key in the collection by its case-folded form (one look at the folder)."""
+        return {name[: -len(".bib")].casefold(): name[: -len(".bib")] for name in self.collection.scan()}
+
+    def _key_holder(self, key: str, taken: Mapping[str, str] | None = None) -> str | None:
         """The key of the file that `key` would collide with (the same key in any case), if any."""
         if self.collection.path_for(key).exists():
             return key
-        folded = f"{key}.bib".casefold()
-        for name in self.collection.scan():
-            if name.casefold() == folded:
-                return name[: -len(".bib")]
-        return None
+        return (taken if taken is not None else self._taken_keys()).get(key.casefold())
 
-    def _collection_duplicates(self, entry: Entry, *, exclude: set[str] = frozenset()) -> list[Duplicate]:
+    def _collection_duplicates(self, entry: Entry, *, exclude: Iterable[str] = (),
+                               taken: Mapping[str, str] | None = None) -> list[Duplicate]:
+        exclude = set(exclude)
         found = [Duplicate.from_match(m) for m in self.duplicates_of(entry) if m.key not in exclude]
-        holder = self._key_holder(entry.key)
+        holder = self._key_holder(entry.key, taken)
         if holder and holder not in exclude and not any(d.key == holder for d in found):
             try:
                 other = Record.from_entry(self.collection.read(holder))
@@ -373,8 +373,9 @@ class Library:
         entries = list(result.entries)
         vocabulary = self.vocabulary
         items = []
-        for index, entry in enumerate(entries):
-            found = self._collection_duplicates(entry) + duplicates_within(entries, index)
+        taken = self._taken_keys()
+        for entry, within in zip(entries, duplicates_within(entries)):
+            found = self._collection_duplicates(entry, taken=taken) + within
             items.append(item_from_entry(entry, found, themes=vocabulary.theme_by_slug,
                                          evidence_types=vocabulary.evidence_type_by_slug,
                                          settings=vocabulary.setting_by_slug))
@@ -398,10 +399,11 @@ class Library:
         (in the collection or earlier in `entries`); one with the same title, year and first
         author unless `allow_similar` (the librarian chose "keep both")."""
         items = []
+        taken = self._taken_keys() if replace else {}
         for entry in entries:
             decision = "both" if allow_similar else "new"
             duplicates: tuple[Duplicate, ...] = ()
-            if replace and self._key_holder(entry.key) == entry.key:
+            if replace and self._key_holder(entry.key, taken) == entry.key:
                 decision = "replace"
                 duplicates = (Duplicate(entry.key, "", None, "", "", "same key", "has the same key"),)
             items.append(ReviewItem(entry, decision, duplicates=duplicates))
@@ -487,7 +489,9 @@ class Library:
         two copies of a work (or two files for one key)."""
         ops: list[_Op] = []
         warnings: list[Problem] = []
-        taken = {name[: -len(".bib")].casefold() for name in self.collection.scan()}
+        on_disk = self._taken_keys()
+        taken = set(on_disk)
+        finder = BatchDuplicates()  # the items before this one, as they will be saved (index = op)
 
         def refuse(entry: Entry, match: Duplicate, *, keep_both: bool) -> DuplicateReference:
             where = entry.source + (f", line {entry.line}" if entry.line is not None else "") + ": "
@@ -508,11 +512,9 @@ class Library:
                 + ("." if match.certainty == "same DOI" or not keep_both else ", or choose 'keep both'."))
 
         for item, entry in prepared:
-            # Earlier items of this batch, as they will be saved.
-            planned_entries = [op.entry for op in ops]
-            within = duplicates_within(planned_entries + [entry], len(ops))
+            within = finder.find(entry)
             overwritten = {op.target for op in ops if op.target}
-            in_collection = self._collection_duplicates(entry, exclude=overwritten)
+            in_collection = self._collection_duplicates(entry, exclude=overwritten, taken=on_disk)
             found = sorted(in_collection + within, key=lambda d: CERTAINTIES.index(d.certainty))
             decision = item.decision
             target = _target(item, found) if decision in ("replace", "merge") else None
@@ -535,6 +537,7 @@ class Library:
                                             "warning"))
             if target is None:
                 ops.append(_Op("add", entry, None, None))
+                finder.add(entry)
                 taken.add(entry.key.casefold())
                 continue
             # Anything else this would repeat by DOI makes two copies of one work.
@@ -546,10 +549,12 @@ class Library:
                 merged = merge_entries(earlier.entry, entry) if decision == "merge" else entry.with_key(
                     earlier.entry.key)
                 ops[target.in_batch] = _Op(earlier.action, merged, earlier.before, earlier.target)
+                finder.replace(target.in_batch, merged)
                 continue
             existing, version = self.collection.read_versioned(target.key)
             final = merge_entries(existing, entry) if decision == "merge" else entry.with_key(target.key)
             ops.append(_Op(decision, final, (existing, version), target.key))
+            finder.add(final)
             taken.add(target.key.casefold())
         # Two items turned into one file (both replacing one reference) keep the last word.
         return ops, warnings

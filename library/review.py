@@ -12,6 +12,7 @@ one `Library.save_review` saves it (the command line's `add` builds one too).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 import secrets
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .bibtex import Entry
-from .duplicates import TITLE_SIMILARITY, Match, normalise_title, title_similarity
+from .duplicates import MAX_CANDIDATES, TITLE_SIMILARITY, Match, normalise_title
 from .errors import LibraryError, Problem
 from .records import Record, normalise_doi
 from .store import atomic_write
@@ -203,37 +204,113 @@ def item_from_entry(entry: Entry, duplicates: Sequence[Duplicate], *, themes: It
     return replace(item, decision=item.default_decision())
 
 
-def duplicates_within(entries: Sequence[Entry], index: int) -> list[Duplicate]:
-    """The earlier entries of a batch that entry `index` repeats: same key, same DOI, or the same
-    title (then likely when the year and first author agree too), as against the collection."""
-    entry = entries[index]
-    record = Record.from_entry(entry)
-    doi = normalise_doi(record.doi) if record.doi else ""
-    title = normalise_title(record.title)
-    family = normalise_title(record.creators[0].family) if record.creators else ""
-    found: list[Duplicate] = []
-    for earlier_index in range(index):
-        other_entry = entries[earlier_index]
-        other = Record.from_entry(other_entry)
+@dataclass
+class _Seen:
+    entry: Entry
+    record: Record
+    title: str  # normalised
+    family: str  # the first author's, normalised
 
-        def dup(certainty: str, reason: str) -> Duplicate:
-            return Duplicate(other_entry.key, other.title, other.year, other.author_line(), other.doi, certainty,
-                             reason, earlier_index)
 
-        if other_entry.key.casefold() == entry.key.casefold():
-            found.append(dup("same key", f"has the same key ({other_entry.key})"))
-        elif doi and other.doi and normalise_doi(other.doi) == doi:
-            found.append(dup("same DOI", f"has the same DOI ({record.doi})"))
-        elif title and title_similarity(record.title, other.title) >= TITLE_SIMILARITY:
-            same_year = record.year is None or other.year is None or record.year == other.year
-            other_family = normalise_title(other.creators[0].family) if other.creators else ""
-            same_author = not family or not other_family or family == other_family
+class BatchDuplicates:
+    """Duplicates within a batch, found as `duplicates.find_duplicates` finds them in the collection:
+    the same key, the same DOI, or the same title (likely when the year and first author agree too),
+    comparing titles only with the earlier entries that share the most title words."""
+
+    def __init__(self) -> None:
+        self._seen: list[_Seen] = []
+        self._by_key: dict[str, list[int]] = {}
+        self._by_doi: dict[str, list[int]] = {}
+        self._by_word: dict[str, list[int]] = {}
+
+    def find(self, entry: Entry) -> list[Duplicate]:
+        """The earlier entries that `entry` may repeat (it is not added)."""
+        seen = self._describe(entry)
+        record = seen.record
+        found: dict[int, Duplicate] = {}
+        for index in self._by_key.get(entry.key.casefold(), ()):
+            found[index] = self._duplicate(index, "same key", f"has the same key ({self._seen[index].entry.key})")
+        doi = normalise_doi(record.doi) if record.doi else ""
+        for index in self._by_doi.get(doi, ()) if doi else ():
+            found.setdefault(index, self._duplicate(index, "same DOI", f"has the same DOI ({record.doi})"))
+        words = _title_words(seen.title)
+        counts: dict[int, int] = {}
+        for word in words:
+            for index in self._by_word.get(word, ()):
+                counts[index] = counts.get(index, 0) + 1
+        for index in sorted(counts, key=lambda i: (-counts[i], -i))[:MAX_CANDIDATES]:
+            if index in found:
+                continue
+            other = self._seen[index]
+            if not _similar(seen.title, other.title):
+                continue
+            same_year = record.year is None or other.record.year is None or record.year == other.record.year
+            same_author = not seen.family or not other.family or seen.family == other.family
             if same_year and same_author:
-                found.append(dup("likely", "has the same title, year and first author"))
+                found[index] = self._duplicate(index, "likely", "has the same title, year and first author")
             else:
                 why = "a different year" if not same_year else "a different first author"
-                found.append(dup("possible", f"has the same title but {why}: perhaps another edition or version"))
-    return found
+                found[index] = self._duplicate(index, "possible",
+                                               f"has the same title but {why}: perhaps another edition or version")
+        return sorted(found.values(), key=lambda d: (CERTAINTIES.index(d.certainty), d.in_batch))
+
+    def add(self, entry: Entry) -> int:
+        index = len(self._seen)
+        self._seen.append(self._describe(entry))
+        self._file(index)
+        return index
+
+    def replace(self, index: int, entry: Entry) -> None:
+        """Entry `index` became `entry` (an item replaced or merged into it)."""
+        for table in (self._by_key, self._by_doi, self._by_word):
+            for indices in table.values():
+                if index in indices:
+                    indices.remove(index)
+        self._seen[index] = self._describe(entry)
+        self._file(index)
+
+    def _file(self, index: int) -> None:
+        seen = self._seen[index]
+        self._by_key.setdefault(seen.entry.key.casefold(), []).append(index)
+        if seen.record.doi:
+            self._by_doi.setdefault(normalise_doi(seen.record.doi), []).append(index)
+        for word in _title_words(seen.title):
+            self._by_word.setdefault(word, []).append(index)
+
+    @staticmethod
+    def _describe(entry: Entry) -> _Seen:
+        record = Record.from_entry(entry)
+        family = normalise_title(record.creators[0].family) if record.creators else ""
+        return _Seen(entry, record, normalise_title(record.title), family)
+
+    def _duplicate(self, index: int, certainty: str, reason: str) -> Duplicate:
+        other = self._seen[index]
+        return Duplicate(other.entry.key, other.record.title, other.record.year, other.record.author_line(),
+                         other.record.doi, certainty, reason, index)
+
+
+def _similar(a: str, b: str) -> bool:
+    """`duplicates.title_similarity` on titles already normalised, with difflib's cheap upper
+    bounds tried first."""
+    if not a or not b:
+        return False
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return (matcher.real_quick_ratio() >= TITLE_SIMILARITY and matcher.quick_ratio() >= TITLE_SIMILARITY
+            and matcher.ratio() >= TITLE_SIMILARITY)
+
+
+def _title_words(title: str) -> list[str]:
+    return list(dict.fromkeys(w for w in title.split() if len(w) > 2))[:12]
+
+
+def duplicates_within(entries: Sequence[Entry]) -> list[list[Duplicate]]:
+    """For each entry of a batch, the earlier ones it may repeat."""
+    finder = BatchDuplicates()
+    out = []
+    for entry in entries:
+        out.append(finder.find(entry))
+        finder.add(entry)
+    return out
 
 
 class ReviewStore:

@@ -311,3 +311,44 @@ def test_a_pasted_batch_with_the_same_doi_twice_offers_the_choices(app_root: Pat
 def test_the_batch_json_round_trips(tmp_path: Path) -> None:
     batch = ReviewBatch("x" * 24, ())
     assert ReviewBatch.from_json(batch.to_json()) == batch
+
+
+@pytest.mark.usefixtures("librarian", "app_root")
+def test_the_add_form_saves_what_was_typed_exactly(app_root: Path) -> None:
+    from library.records import Name
+
+    title = "Staff found the {pilot useful} -- it's 50% better \\o/"
+    at = signed_in()
+    at.radio(key="add_method").set_value("form").run()
+    at.text_input(key="form_key").input("form2024pilot")
+    at.text_input(key="form_title").input(title)
+    at.text_area(key="form_authors").input("van der Berg, Jan\nDepartment of Health and Social Care\n")
+    at.text_input(key="form_year").input("2024")
+    at.text_input(key="form_container").input("Journal of {Braces} & Co")
+    at.text_input(key="form_pages").input("12-19")
+    at.text_input(key="form_doi").input("10.5555/form.1")
+    at.button(key="read-input").click().run()
+    assert not at.exception, at.exception
+    assert texts(at, "subheader") == ["Review 1 reference(s) before saving"]
+    at.button(key="save-review").click().run()
+
+    assert texts(at, "success") == ["Saved 1 reference. They can be found in search at once."]
+    record = Library(settings_for(app_root), sync=False).get("form2024pilot")
+    assert record.title == title and record.venue == "Journal of {Braces} & Co"
+    assert record.fields["pages"] == "12-19" and record.doi == "10.5555/form.1"
+    assert record.authors == (Name("Berg", "Jan", "van der"),
+                              Name("Department of Health and Social Care", literal=True))
+    assert_sound(app_root)
+
+
+@pytest.mark.usefixtures("librarian", "app_root")
+def test_the_add_form_refuses_a_link_that_is_not_a_web_address(app_root: Path) -> None:
+    before = bib_files(app_root / "references")
+    at = signed_in()
+    at.radio(key="add_method").set_value("form").run()
+    at.text_input(key="form_title").input("A title")
+    at.text_input(key="form_url").input("javascript:alert(1)")
+    at.button(key="read-input").click().run()
+    assert not at.exception, at.exception
+    assert any("starting with https://" in e.replace("\\", "") for e in texts(at, "error"))  # shown escaped
+    assert bib_files(app_root / "references") == before

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 
 from library import Library
 from library.bibtex import Entry, format_entry
@@ -198,11 +199,11 @@ class LibraryMachine(RuleBasedStateMachine):
         assert len({line["id"] for line in lines}) == len(lines)
 
 
-LibraryMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                            suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.filter_too_much])
-test_the_library_keeps_one_invariant_under_random_changes = pytest.mark.slow(LibraryMachine.TestCase)
-
+@pytest.mark.slow
+def test_the_library_keeps_one_invariant_under_random_changes() -> None:
+    run_state_machine_as_test(LibraryMachine, settings=settings(
+        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 @pytest.mark.xfail(strict=True, raises=AttributeError,
                    reason="library/ranking.py _segment_id: a rebuilt index with no documents has a reader without a "
