@@ -19,7 +19,9 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+from filelock import FileLock
 
 from .bibtex import Entry
 from .duplicates import MAX_CANDIDATES, TITLE_SIMILARITY, Match, normalise_title
@@ -340,11 +342,20 @@ class ReviewStore:
         except (ValueError, KeyError, TypeError) as error:
             raise ReviewNotFound(f"The review {path} cannot be read ({error}); start again.") from None
 
+    def update(self, review_id: str, change: Callable[[ReviewBatch], ReviewBatch]) -> ReviewBatch:
+        """Read, change and write one review under its own lock, so that two tabs editing different
+        entries of one review never undo each other's change."""
+        path = self.path(review_id)
+        with FileLock(str(path.with_suffix(".lock")), timeout=15):
+            return self.save(change(self.load(review_id)))
+
     def delete(self, review_id: str) -> None:
-        try:
-            self.path(review_id).unlink()
-        except FileNotFoundError:
-            pass
+        path = self.path(review_id)
+        for leftover in (path, path.with_suffix(".lock")):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
 
     def prune(self, days: int = KEEP_DAYS) -> None:
         """Remove reviews nobody has touched for `days` days."""

@@ -352,3 +352,21 @@ def test_the_add_form_refuses_a_link_that_is_not_a_web_address(app_root: Path) -
     assert not at.exception, at.exception
     assert any("starting with https://" in e.replace("\\", "") for e in texts(at, "error"))  # shown escaped
     assert bib_files(app_root / "references") == before
+
+
+def test_two_tabs_editing_one_review_keep_both_changes(library: Library) -> None:
+    import threading
+
+    batch = library.start_review(parse_text("\n".join(entry_text(f"tab{n}ref", 300 + n) for n in range(20))))
+    barrier = threading.Barrier(20)
+
+    def edit(index: int) -> None:
+        barrier.wait()
+        library.reviews.update(batch.id, lambda b: b.with_item(index, key_finding=f"finding {index}"))
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [item.key_finding for item in library.reviews.load(batch.id).items] == [f"finding {n}" for n in range(20)]

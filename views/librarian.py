@@ -201,20 +201,18 @@ def _store(index: int, widget: str, attribute: str) -> None:
     if attribute in ("themes", "settings"):
         value = tuple(value or ())
     try:
-        batch = lib.reviews.load(review_id)
+        lib.reviews.update(review_id, lambda batch: batch.with_item(index, **{attribute: value}))
     except ReviewNotFound:
         return  # saved or cancelled in another tab; the page says so on this run
-    lib.reviews.save(batch.with_item(index, **{attribute: value}))
 
 
 def _store_page() -> None:
     review_id = st.session_state.get(REVIEW)
     if review_id:
         try:
-            batch = lib.reviews.load(review_id)
+            lib.reviews.update(review_id, lambda batch: dc_replace(batch, page=int(st.session_state.get("review_page", 1))))
         except ReviewNotFound:
             return
-        lib.reviews.save(dc_replace(batch, page=int(st.session_state.get("review_page", 1))))
 
 
 def _show(widget: str, value: object) -> None:
@@ -292,10 +290,9 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
 
 
 def apply_to_all(batch_id: str) -> None:
-    batch = lib.reviews.load(batch_id)
     s = st.session_state
-    lib.reviews.save(batch.apply_to_all(themes=s.get("bulk_themes", []), evidence_type=s.get("bulk_type", ""),
-                                        skip_duplicates=bool(s.get("bulk_skip"))))
+    lib.reviews.update(batch_id, lambda batch: batch.apply_to_all(
+        themes=s.get("bulk_themes", []), evidence_type=s.get("bulk_type", ""), skip_duplicates=bool(s.get("bulk_skip"))))
     _forget_review_widgets()  # set again from the batch
 
 
