@@ -28,6 +28,10 @@ from . import latex
 from .errors import Problem
 
 PERSON_FIELDS = ("author", "editor", "translator")
+# The longest field value the library keeps (validation refuses longer ones).  Abbreviations
+# (@string) expanded into a value may not make it longer either: chained abbreviations can
+# otherwise grow a 1 KB file into gigabytes.
+MAX_FIELD_LENGTH = 100_000
 
 # The project's own fields, in the order they are written after the standard ones.
 PROJECT_FIELDS = (
@@ -163,6 +167,8 @@ class _Scanner(LowLevelParser):
         self.problems = problems
         self.max_nesting = max_nesting
         self.entry_line = 1
+        self._macro_used = False
+        self._refused_macros: dict[str, int] = {}  # abbreviations too long to expand, and their line
 
     def parse_bibliography(self) -> Iterator[tuple[int, tuple]]:  # type: ignore[override]
         while True:
@@ -175,7 +181,9 @@ class _Scanner(LowLevelParser):
             except PybtexSyntaxError as error:
                 self._resume_after(self.command_start)
                 line = error.lineno
-                if isinstance(error, PrematureEOF) or (self.pos < self.end_pos and line >= self.lineno):
+                if isinstance(error, _ValueTooLong):
+                    pass  # the line where the long value is
+                elif isinstance(error, PrematureEOF) or (self.pos < self.end_pos and line >= self.lineno):
                     # An unclosed brace let pybtex read on into the entries that follow;
                     # their line would mislead, so point at the start of the broken entry.
                     line = self.entry_line
@@ -226,7 +234,32 @@ class _Scanner(LowLevelParser):
     def parse_string(self, string_end, level=0, max_level=None):  # type: ignore[no-untyped-def]
         return super().parse_string(string_end, level, self.max_nesting)
 
+    def parse_string_body(self, body_end):  # type: ignore[no-untyped-def]
+        try:
+            super().parse_string_body(body_end)
+        except _ValueTooLong:
+            if self.current_field_name:
+                self._refused_macros[self.current_field_name.lower()] = self.entry_line
+            raise
+
+    def parse_value(self) -> None:
+        # pybtex joins the parts of a value ("a" # s1 # s1...) only after reading them all; the
+        # parts are references to strings already held, so their total length is known first.
+        self._macro_used = False
+        super().parse_value()
+        total = sum(len(part) for part in self.current_value)
+        if self._macro_used and total > MAX_FIELD_LENGTH:
+            name = self.current_field_name or "a value"
+            raise _ValueTooLong(
+                f"the value of '{name}' would be {total:,} characters long once its abbreviations (@string) "
+                f"are expanded; the limit is {MAX_FIELD_LENGTH:,}. Shorten the abbreviations or write the "
+                "value out", self)
+
     def substitute_macro(self, name: str) -> str:
+        self._macro_used = True
+        if name.lower() in self._refused_macros:
+            raise _ValueTooLong(f"uses the abbreviation '{name}', which is too long to expand (see line "
+                                f"{self._refused_macros[name.lower()]})", self)
         try:
             return self.macros[name]
         except KeyError:
@@ -237,8 +270,14 @@ class _Scanner(LowLevelParser):
             return name
 
 
+class _ValueTooLong(PybtexSyntaxError):
+    """A value that abbreviations would expand beyond the field limit."""
+
+
 def _syntax_reason(error: PybtexSyntaxError) -> str:
     message = PybtexError.__str__(error)
+    if isinstance(error, _ValueTooLong):
+        return message + "."
     hints = {
         "premature end of file": "the entry is not closed (a '}' is missing, or the file was cut short)",
         "unbalanced braces": "the braces '{' and '}' do not match",

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 the collection or the input has problems (a failed
 check, invalid entries, a duplicate); 2 wrong usage; 3 any other error the
-message explains (not found, busy, offline...).
+message explains (not found, busy, offline, changed by someone else...); 4 the
+change was saved, but something after it was not (the change log or the search
+index could not be updated), as the message says.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __doc__ as PACKAGE_DOC
-from .api import Library
-from .bibtex import format_entry, parse_text
+from .api import Library, read_references
+from .bibtex import Entry, ParseResult, format_entry, parse_bytes
 from .config import Settings
-from .errors import DuplicateReference, EntryProblems, InvalidKey, LibraryError
+from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
+                     SaveRefused)
 from .search import SORTS, SearchRequest
+from .taxonomy import Theme
+from .values import apply_changes
 
 if TYPE_CHECKING:
     from .facts import Facts
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_ERROR, EXIT_SAVED_WITH_NOTICES = 0, 1, 2, 3, 4
 
 
 def _progress_printer(label: str) -> Callable[[int, int], None]:
@@ -41,7 +46,24 @@ def _progress_printer(label: str) -> Callable[[int, int], None]:
 def _open(args: argparse.Namespace, *, sync: bool = True) -> Library:
     settings = Settings.from_env(references_dir=args.references, index_dir=args.index_dir,
                                  data_dir=args.data_dir)
-    return Library(settings, sync=sync, progress=_progress_printer("Indexing references"))
+    library = Library(settings, sync=sync, progress=_progress_printer("Indexing references"))
+    for notice in library.notices:
+        print(notice, file=sys.stderr)
+    return library
+
+
+def _index_notice(library: Library) -> None:
+    """Say once, after a command that reads the index, that it could not be brought up to date."""
+    problem = library.take_index_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+
+
+def _finish(notices: Sequence[str]) -> int:
+    """After a change was saved: say what did not follow it, and exit 4 if anything."""
+    for notice in notices:
+        print(notice, file=sys.stderr)
+    return EXIT_SAVED_WITH_NOTICES if notices else EXIT_OK
 
 
 # ------------------------------------------------------------------ commands
@@ -110,6 +132,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         year_from=args.year_from, year_to=args.year_to, sort=args.sort, page=args.page,
         per_page=args.limit)
     result = library.search(request)
+    _index_notice(library)
     if args.format == "json":
         print(json.dumps({
             "total": result.total, "notice": result.notice, "suggestion": result.suggestion,
@@ -194,6 +217,11 @@ def _read_input(path: str, library: Library) -> tuple[bytes, str]:
     return data, source
 
 
+def _read_entries(data: bytes, source: str) -> ParseResult:
+    """The entries of a .bib or .ris file, decoded the same way for `add` and `edit --file`."""
+    return read_references(data, source)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     library = _open(args)
     options = {"replace": args.replace, "who": library.settings.user, "allow_similar": args.keep_both}
@@ -204,91 +232,98 @@ def cmd_add(args: argparse.Namespace) -> int:
             entry = client.lookup(args.doi)
         if args.key:
             entry = entry.with_key(args.key)
-        entry = _with_tags(entry, args)
-        result = library.add_entries([entry], **options)  # type: ignore[arg-type]
+        result = library.add_entries([_with_tags(entry, args)], **options)  # type: ignore[arg-type]
     else:
         if not args.file:
             raise _Usage("give a .bib or .ris file, '-' for standard input, or --doi DOI.")
         data, source = _read_input(args.file, library)
-        if source.lower().endswith(".ris"):
-            from .ris import parse_ris
-
-            parsed = parse_ris(data.decode("utf-8-sig", errors="replace"), source)
-            if parsed.errors:
-                raise EntryProblems(list(parsed.errors), "Nothing was saved, because of these problems:")
-            entries = [_with_tags(e, args) for e in parsed.entries]
-            result = library.add_entries(entries, **options)  # type: ignore[arg-type]
-        elif any(getattr(args, name) for name in ("themes", "evidence_type", "setting", "finding")):
-            from .bibtex import parse_bytes
-
-            parsed = parse_bytes(data, source)
-            if parsed.errors:
-                raise EntryProblems(list(parsed.errors), "Nothing was saved, because of these problems:")
-            result = library.add_entries([_with_tags(e, args) for e in parsed.entries], **options)  # type: ignore[arg-type]
-        else:
-            result = library.add_bytes(data, source, **options)
+        parsed = _read_entries(data, source)
+        if parsed.errors:
+            raise EntryProblems(list(parsed.errors), "Nothing was saved, because of these problems:")
+        if not parsed.entries:
+            raise EntryProblems([Problem(source, None, None, "no BibTeX entries were found.")], "Nothing was saved:")
+        result = library.add_entries([_with_tags(e, args) for e in parsed.entries], **options)  # type: ignore[arg-type]
+        for problem in parsed.problems:
+            print(problem.describe(), file=sys.stderr)
     for problem in result.problems:
         print(problem.describe(), file=sys.stderr)
     for key in result.added:
         print(f"Added {key} ({library.settings.references_dir / (key + '.bib')}).")
     for key in result.replaced:
         print(f"Replaced {key}.")
-    return EXIT_OK
+    return _finish(result.notices)
 
 
-def _with_tags(entry, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    updates = {}
+def _with_tags(entry: Entry, args: argparse.Namespace) -> Entry:
+    """The tags given on the command line, as plain text (the same rules as every typed value)."""
+    changes: dict[str, str] = {}
     if args.themes:
-        updates["themes"] = ", ".join(args.themes)
+        changes["themes"] = ", ".join(args.themes)
     if args.evidence_type:
-        updates["evidence_type"] = args.evidence_type
+        changes["evidence-type"] = args.evidence_type
     if args.setting:
-        updates["setting"] = ", ".join(args.setting)
-    if args.finding:
-        updates["key_finding"] = args.finding
-        updates["finding_checked"] = "no"
-    return entry.with_fields(**updates) if updates else entry
+        changes["setting"] = ", ".join(args.setting)
+    if args.finding is not None:
+        changes["key-finding"] = args.finding
+        changes["finding-checked"] = "no"
+    try:
+        return apply_changes(entry, changes) if changes else entry
+    except InvalidValue as error:
+        raise EntryProblems([Problem(entry.source, entry.line, entry.key, str(error))],
+                            "Nothing was saved, because of these problems:") from None
 
 
-_SET = re.compile(r"^([A-Za-z][\w-]*)=(.*)$", re.DOTALL)
+_SET = re.compile(r"([A-Za-z][\w-]*)=(.*)", re.DOTALL)
+
+
+def _assignments(values: Sequence[str]) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for assignment in values:
+        match = _SET.fullmatch(assignment)
+        if not match:
+            raise _Usage(f"--set needs FIELD=VALUE, not '{assignment}'.")
+        # key_finding and key-finding name the same field, as they always have here.
+        changes[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return changes
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
     library = _open(args)
-    record = library.get(args.key)
-    assert record.entry is not None
-    entry = record.entry
+    changes = _assignments(args.set or ())
+    who = library.settings.user
     if args.file:
         data, source = _read_input(args.file, library)
-        parsed = parse_text(data.decode("utf-8-sig"), source)
+        parsed = _read_entries(data, source)
         if parsed.errors or len(parsed.entries) != 1:
             problems = list(parsed.errors)
             if not problems:
                 raise LibraryError(f"{source} must hold exactly one entry (it holds {len(parsed.entries)}).")
             raise EntryProblems(problems, "The changes were not saved:")
-        entry = parsed.entries[0]
-    for assignment in args.set or ():
-        match = _SET.match(assignment)
-        if not match:
-            raise _Usage(f"--set needs FIELD=VALUE, not '{assignment}'.")
-        name, value = match.group(1).lower(), match.group(2)
-        if name in ("author", "editor"):
-            entry = entry.with_persons(name, [n.strip() for n in value.split(" and ")])
-        else:
-            entry = entry.with_fields(**{name.replace("-", "_"): value})
-    if args.new_key:
-        entry = entry.with_key(args.new_key)
-    library.update(entry, previous_key=args.key, who=library.settings.user)
-    print(f"Saved {entry.key}.")
-    return EXIT_OK
+        for problem in parsed.problems:
+            print(problem.describe(), file=sys.stderr)
+        entry = apply_changes(parsed.entries[0], changes)
+        if args.type:
+            entry = Entry(entry.key, args.type.lower(), entry.fields, entry.persons, entry.source, entry.line)
+        if args.new_key:
+            entry = entry.with_key(args.new_key)
+        result = library.update(entry, previous_key=args.key, who=who)
+    else:
+        # The whole read-modify-write happens under the collection lock: another process's
+        # edit of another field between our read and our write is never lost.
+        result = library.edit(args.key, changes, new_key=args.new_key, entry_type=args.type, who=who)
+    if result.changed:
+        print(f"Saved {result.key}: " + "; ".join(f"{name} changed" for name in result.changes) + ".")
+    else:
+        print(f"Nothing to change: {args.key} already reads like that.")
+    return _finish(result.notices)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     library = _open(args)
-    library.delete(args.key, who=library.settings.user)
+    result = library.delete(args.key, who=library.settings.user)
     print(f"Moved {args.key} to the trash ({library.collection.trash_dir}). "
           f"Bring it back with: python -m library restore {args.key}")
-    return EXIT_OK
+    return _finish(result.notices)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -300,9 +335,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         for key, path in items:
             print(f"{key}\t{path.name}")
         return EXIT_OK
-    library.restore(args.key, who=library.settings.user)
+    result = library.restore(args.key, who=library.settings.user)
     print(f"Restored {args.key}.")
-    return EXIT_OK
+    return _finish(result.notices)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -312,6 +347,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         request = SearchRequest(text=" ".join(args.query), themes=tuple(args.theme or ()),
                                 evidence_types=tuple(args.type or ()))
     text = library.export(request)
+    _index_notice(library)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"Wrote {text.count(chr(10) + '@') + (1 if text.startswith('@') else 0)} reference(s) "
@@ -326,6 +362,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
     library = _open(args)
     frame = library.coverage()
+    _index_notice(library)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv())
         return EXIT_OK
@@ -337,10 +374,29 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
-    library = _open(args, sync=False)
-    for theme, depth in library.vocabulary.walk():
-        print(f"{'  ' * depth}{theme.slug:<32} {theme.label}")
-    return EXIT_OK
+    action = getattr(args, "themes_command", None)
+    if action is None:
+        library = _open(args, sync=False)
+        for theme, depth in library.vocabulary.walk():
+            print(f"{'  ' * depth}{theme.slug:<32} {theme.label}")
+        return EXIT_OK
+    library = _open(args)
+    who = library.settings.user
+    if action == "add":
+        result = library.add_theme(Theme(args.slug, args.label, args.description or "", args.parent or None), who=who)
+        print(f"Added the theme {args.slug}.")
+    elif action == "rename":
+        result = library.rename_theme(args.old, args.new, label=args.label, who=who)
+        print(f"Renamed the theme {args.old} to {args.new}.")
+    elif action == "merge":
+        result = library.merge_theme(args.source, args.into, who=who)
+        print(f"Merged the theme {args.source} into {args.into}.")
+    else:
+        result = library.delete_theme(args.slug, who=who)
+        print(f"Deleted the theme {args.slug}.")
+    if result.keys:
+        print(f"{len(result.keys)} reference(s) updated: {', '.join(result.keys)}.")
+    return _finish(result.notices)
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
@@ -643,7 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m library",
         description=(PACKAGE_DOC or "").strip().splitlines()[0],
         epilog="Exit codes: 0 success; 1 problems in the collection or input; 2 wrong usage; "
-               "3 another error (the message says what to do). Settings come from LIBRARY_* "
+               "3 another error (the message says what to do); 4 saved, but the change log or the search "
+               "index could not be updated (the message says which). Settings come from LIBRARY_* "
                "environment variables (see README).")
     parser.add_argument("--references", metavar="DIR", help="the collection folder (default: $LIBRARY_REFERENCES_DIR or references/)")
     parser.add_argument("--index-dir", metavar="DIR", help="the index folder (default: $LIBRARY_INDEX_DIR)")
@@ -705,11 +762,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("edit", help="change a reference's fields", description=
                             "Change fields of one reference, e.g. --set themes='burnout, leadership' "
-                            "--set finding-checked=yes, or replace it with the entry in --file.")
+                            "--set finding-checked=yes, or replace it with the entry in --file. Values are plain "
+                            "text, saved so that they read back exactly as typed ({, }, \\, %, quotes and all); "
+                            "--set FIELD= removes a field; people are written 'Family, Given and Family, Given'. "
+                            "The reference is read and written under the collection lock, so edits made at the "
+                            "same time by others are never lost.")
     p.add_argument("key")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE")
-    p.add_argument("--file", help="a .bib file holding the whole edited entry")
-    p.add_argument("--new-key", help="rename the reference")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="set a field (repeatable)")
+    p.add_argument("--file", help="a .bib or .ris file holding the whole edited entry (read as `add` reads it)")
+    p.add_argument("--new-key", help="rename the reference (the old file goes to the trash)")
+    p.add_argument("--type", metavar="TYPE", help="change the entry type, e.g. article, book, techreport")
     p.set_defaults(func=cmd_edit)
 
     p = commands.add_parser("delete", help="move a reference to the trash")
@@ -733,8 +795,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "csv"), default="text")
     p.set_defaults(func=cmd_coverage)
 
-    p = commands.add_parser("themes", help="list the theme vocabulary")
+    p = commands.add_parser("themes", help="list the theme vocabulary, or change it", description=
+                            "With no action, list the vocabulary. The actions check the new vocabulary first, then "
+                            "change themes.toml and every reference that uses the theme together: all of them "
+                            "or none (an interrupted change is finished the next time the library opens).")
     p.set_defaults(func=cmd_themes)
+    theme_commands = p.add_subparsers(dest="themes_command", metavar="ACTION")
+    t = theme_commands.add_parser("add", help="add a theme")
+    t.add_argument("slug")
+    t.add_argument("label")
+    t.add_argument("--parent", metavar="SLUG", help="the broader theme it goes under")
+    t.add_argument("--description", metavar="TEXT")
+    t = theme_commands.add_parser("rename", help="give a theme a new slug (and label), in every reference too")
+    t.add_argument("old")
+    t.add_argument("new")
+    t.add_argument("--label", metavar="TEXT", help="a new label as well")
+    t = theme_commands.add_parser("merge", help="fold one theme into another, in every reference too")
+    t.add_argument("source")
+    t.add_argument("into")
+    t = theme_commands.add_parser("delete", help="delete a theme no reference uses")
+    t.add_argument("slug")
 
     p = commands.add_parser("pack", help="evidence packs", description="Build evidence packs from pack files.")
     pack_commands = p.add_subparsers(dest="pack_command", metavar="ACTION", required=True)
@@ -762,7 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (EntryProblems, DuplicateReference, InvalidKey) as error:
+    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused) as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     except LibraryError as error:

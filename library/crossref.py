@@ -38,7 +38,7 @@ _DOI_PREFIX = re.compile(
     r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/)", re.IGNORECASE)
 # Prefix "10." + registrant code (digits, optionally dot-separated), slash, any suffix.
 # ASCII digits only: `\d` would also accept Arabic-Indic and other digits.
-_DOI_SHAPE = re.compile(r"^10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+$")
+_DOI_SHAPE = re.compile(r"^10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+\Z")
 # Invisible or layout characters that turn up when a DOI is copied out of a PDF.
 _UNUSABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"}
 
@@ -225,7 +225,8 @@ def entry_from_work(work: Mapping[str, object], *, looked_up: date,
     put("volume", _text(_plain(work.get("volume"))))
     put("number", _text(_plain(work.get("issue"))))
     pages = _plain(work.get("page")) or _plain(work.get("article-number"))
-    put("pages", _text(_DASHES.sub("--", pages)))
+    # Each page encoded as text; the range's dash written as BibTeX's en dash.
+    put("pages", "--".join(_text(part) for part in _DASHES.split(pages)) if pages.strip() else "")
     publisher = _plain(work.get("publisher"))
     put("publisher", _text(publisher))
     put("address", _text(_plain(work.get("publisher-location"))))

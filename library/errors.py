@@ -58,6 +58,42 @@ class EntryProblems(LibraryError):
         super().__init__("\n".join([head, *lines]))
 
 
+class InvalidValue(LibraryError):
+    """A typed value that cannot be saved as it is (a control character, a link that is not
+    http(s), a slug with spaces...); the message says which field and why."""
+
+
+class EditConflict(LibraryError):
+    """The reference changed since the editor read it; nothing was saved.
+
+    `changes` are the change-log entries made since (newest first), each with who, when
+    and what (field: old -> new), so the editor can see them and reapply their own text.
+    """
+
+    def __init__(self, key: str, base_version: str, current_version: str, changes: "tuple" = (),
+                 message: str = "") -> None:
+        self.key = key
+        self.base_version = base_version
+        self.current_version = current_version
+        self.changes = tuple(changes)
+        super().__init__(message or f"'{key}' was changed by someone else while you were editing it; "
+                                    "your changes were not saved.")
+
+
+class SaveRefused(LibraryError):
+    """The bytes about to be written would not read back as the intended entry or file;
+    nothing was changed."""
+
+
+class SavedPartly(LibraryError):
+    """A batch stopped part-way on a disk fault: `saved` were written, `not_saved` were not."""
+
+    def __init__(self, message: str, saved: "tuple[str, ...]", not_saved: "tuple[str, ...]") -> None:
+        self.saved = tuple(saved)
+        self.not_saved = tuple(not_saved)
+        super().__init__(message)
+
+
 class LockTimeout(LibraryError):
     """Another writer held the collection or index lock for too long."""
 

@@ -34,6 +34,7 @@ _SYMBOLS = {
     "euro": "€", "texteuro": "€", "textasciitilde": "~", "textbackslash": "\\",
     "textbar": "|", "textbraceleft": "{", "textbraceright": "}", "textless": "<", "textgreater": ">", "textdegree": "°",
     "textasciicircum": "^", "textunderscore": "_", "textbullet": "•",
+    "textquotesingle": "'", "textasciigrave": "`",
     "guillemotleft": "«", "guillemotright": "»", "textperiodcentered": "·",
     "TeX": "TeX", "LaTeX": "LaTeX", "BibTeX": "BibTeX", "slash": "/",
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε",
@@ -196,12 +197,15 @@ _MARKUP = re.compile(r"\\[A-Za-z]+|\\.|[{}$]")
 
 
 # A literal brace must not be written as \{ : BibTeX still counts that brace, so a
-# lone one would unbalance the entry.  The text commands are safe.
+# lone one would unbalance the entry.  The text commands are safe.  Quotes and runs of
+# hyphens are escaped too, because `decode` reads them as typography (' -> ’, -- -> –).
 _ENCODE = {
     "\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "%": r"\%", "&": r"\&",
     "#": r"\#", "$": r"\$", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "'": r"\textquotesingle{}", "`": r"\textasciigrave{}", "-": "-{}",
 }
-_TO_ESCAPE = re.compile(r"[\\{}%&#$_~^]")
+# A hyphen is escaped only when another follows it: "self-harm" stays as typed.
+_TO_ESCAPE = re.compile(r"[\\{}%&#$_~^'`]|-(?=-)")
 
 
 def braces_balanced(text: str) -> bool:
@@ -218,5 +222,6 @@ def braces_balanced(text: str) -> bool:
 
 
 def encode(text: str) -> str:
-    """BibTeX-safe value for plain text typed by a user (specials escaped, Unicode kept)."""
+    """BibTeX for plain text typed by a person: `decode(encode(x))` gives x back exactly
+    (whitespace runs read as one space, as BibTeX reads them).  Unicode is kept as it is."""
     return _TO_ESCAPE.sub(lambda m: _ENCODE[m.group()], text)

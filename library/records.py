@@ -124,6 +124,9 @@ class Record:
     added_by: str = ""
     fields: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     entry: Entry | None = field(default=None, hash=False, compare=False, repr=False)
+    # A fingerprint of the file it was read from (Library.get); editors send it back with
+    # their changes so that a save over someone else's newer change is refused.
+    version: str = field(default="", compare=False)
 
     @classmethod
     def from_entry(cls, entry: Entry) -> "Record":

@@ -62,7 +62,7 @@ _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|2[01]\d\d)(?!\d)")
 _DASHES = re.compile(r"\s*[-\u2010\u2011\u2012\u2013\u2014]+\s*")
 _ISSN = re.compile(r"^\d{4}-?\d{3}[\dXx]$")
 _ISBN = re.compile(r"^(?:\d{9}[\dXx]|\d{13})$")
-_SAFE_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]{1,100}$")
+_SAFE_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]{1,100}\Z")
 _SPACES = re.compile(r"\s+")
 
 # Tags whose value is free text that some exporters wrap over several lines.
@@ -214,7 +214,9 @@ def _build(draft: _Draft, source: str, problems: list[Problem],
         fields["year"] = year
     put("volume", draft.first("VL"), "VL")
     put("number", draft.first("IS"), "IS")
-    put("pages", _pages(draft.first("SP"), draft.first("EP")), "SP", "EP")
+    pages = _pages(draft.first("SP"), draft.first("EP"))
+    if pages:
+        fields["pages"] = pages  # already BibTeX: the range's dash is an en dash (--)
     put("edition", draft.first("ET"), "ET")
     publisher_field = {"techreport": "institution", "phdthesis": "school"}.get(kind, "publisher")
     put(publisher_field, draft.first("PB"), "PB")
@@ -342,10 +344,13 @@ def _year(value: str) -> str:
 
 
 def _pages(start: str, end: str) -> str:
+    """The page range as BibTeX: each page encoded as text, the range's dash written '--'."""
     start, end = _one_line(start), _one_line(end)
     if start and end and start != end and not _DASHES.search(start):
-        return f"{start}--{end}"
-    return _DASHES.sub("--", start or end)
+        parts = [start, end]
+    else:
+        parts = _DASHES.split(start or end)
+    return "--".join(latex.encode(part) for part in parts) if any(parts) else ""
 
 
 def _standard_numbers(values: list[tuple[str, int]],

@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import VocabularyError
 
 VOCABULARY_FILE = "themes.toml"
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Anchored with \Z, not $: "$" lets a trailing newline through.
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def vocabulary_from_dict(data: dict, source: str) -> Vocabulary:
 
     def slug_of(table: str, item: dict, index: int) -> str:
         slug = item.get("slug")
-        if not isinstance(slug, str) or not SLUG.match(slug):
+        if not isinstance(slug, str) or not SLUG.fullmatch(slug):
             problems.append(f"[[{table}]] number {index + 1}: slug {slug!r} must be lower-case "
                             "letters, digits and single hyphens")
             return ""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from .bibtex import Entry, split_list
+from .bibtex import MAX_FIELD_LENGTH as BIBTEX_MAX_FIELD_LENGTH, Entry, split_list
 from .errors import InvalidKey, Problem
 from .records import bare_doi, normalise_doi
 from .taxonomy import Vocabulary
@@ -40,13 +40,15 @@ KNOWN_TYPES = frozenset(REQUIRED) | {"electronic", "www", "webpage", "patent", "
 
 CONTAINER_FIELDS = frozenset({"journal", "journaltitle", "booktitle", "school", "publisher"})
 
-DOI_SYNTAX = re.compile(r"^10\.\d{4,9}/\S+$")
-SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+# Anchored with \Z, not $: "$" lets a trailing newline through ("abc\n" as a key).
+DOI_SYNTAX = re.compile(r"^10\.\d{4,9}/\S+\Z")
+SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?\Z", re.IGNORECASE | re.DOTALL)
 MAX_KEY_LENGTH = 100
 # A field is a title, an abstract, a note: far below this.  Beyond it, indexing alone would hold
-# up a save (and every search waiting for it) for many seconds.
-MAX_FIELD_LENGTH = 100_000
+# up a save (and every search waiting for it) for many seconds.  (The parser applies the same
+# limit to values that abbreviations expand.)
+MAX_FIELD_LENGTH = BIBTEX_MAX_FIELD_LENGTH
 FIRST_YEAR = 1500
 
 
@@ -57,11 +59,11 @@ def check_key(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidKey(f"The citation key '{key[:40]}...' is too long ({len(key)} characters; "
                          f"the limit is {MAX_KEY_LENGTH}).")
-    if not SAFE_KEY.match(key) or ".." in key:
+    if not isinstance(key, str) or not SAFE_KEY.fullmatch(key) or ".." in key:
         shown = key.replace("\x00", "\\0")
         raise InvalidKey(f"The citation key '{shown}' cannot be used as a file name: use only letters, "
                          "digits, '-', '_', '.' and '+', starting with a letter or digit.")
-    if WINDOWS_RESERVED.match(key):
+    if WINDOWS_RESERVED.fullmatch(key):
         raise InvalidKey(f"The citation key '{key}' is a name Windows reserves; choose another key.")
     return key
 
@@ -110,8 +112,12 @@ def check_entry(entry: Entry, vocabulary: Vocabulary | None, *, this_year: int |
             add(f"the year '{year_text}' is not a four-digit year.")
         elif not FIRST_YEAR <= int(match.group(1)) <= this_year + 1:
             add(f"the year {match.group(1)} is not plausible (expected {FIRST_YEAR} to {this_year + 1}).")
+    url = entry.fields.get("url", "").strip()
+    if url and not re.match(r"https?://", url, re.IGNORECASE):
+        add(f"the link '{url[:80]}' is not a web address (http:// or https://); it will not be shown as a link.",
+            "warning")
     doi = entry.fields.get("doi", "")
-    if doi and not DOI_SYNTAX.match(bare_doi(doi)):
+    if doi and not DOI_SYNTAX.fullmatch(bare_doi(doi)):
         add(f"the DOI '{doi}' is not well formed (a DOI looks like 10.1016/S0749-3797(98)00017-8).")
     if vocabulary is not None:
         problems.extend(_check_project_fields(entry, vocabulary, add))

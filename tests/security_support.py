@@ -69,8 +69,12 @@ def cli(root: Path, *args: str, input: bytes | None = None, **extra_env: str) ->
 
 def assert_sound(root: Path) -> set[str]:
     """The collection is valid, one whole entry per file named by its key, and a freshly opened
-    library's index holds exactly those keys.  Returns the keys."""
+    library's index holds exactly those keys.  Returns the keys.
+
+    The library is opened first, as the next user would: opening finishes a change that a killed
+    process left in the journal."""
     references = root / "references"
+    library = Library(settings_for(root))
     files = bib_files(references)
     keys = set()
     for name, data in files.items():
@@ -79,7 +83,6 @@ def assert_sound(root: Path) -> set[str]:
         assert [e.key for e in parsed.entries] == [name[:-4]], name
         keys.add(name[:-4])
     assert len({k.casefold() for k in keys}) == len(keys), "two files differ only in case"
-    library = Library(settings_for(root))
     try:
         report = library.check()
         assert report.ok, [p.describe() for p in report.errors]

@@ -354,3 +354,58 @@ def test_round_trip_of_a_real_entry() -> None:
         [back] = parse_text(format_entry(entry)).entries
         assert (back.key, back.type, back.fields, back.persons) == \
             (entry.key, entry.type, entry.fields, entry.persons)
+
+
+# ---------------------------------------------------------------- bounded work for every input (issue 11, item 7)
+
+
+def chained_abbreviations(levels: int = 30) -> str:
+    """1.2 KB that expands to 10 x 4^30 characters: each @string is four copies of the last."""
+    lines = ['@string{s0 = "abcdefghij"}']
+    lines += [f"@string{{s{n} = s{n - 1} # s{n - 1} # s{n - 1} # s{n - 1}}}" for n in range(1, levels + 1)]
+    lines += [f"@article{{bomb2020x, author = {{Doe, J.}}, title = s{levels}, journal = {{J}}, year = {{2020}}}}",
+              '@article{fine2020x, author = {Doe, J.}, title = s3 # " and more", journal = {J}, year = {2020}}']
+    return "\n".join(lines) + "\n"
+
+
+def test_chained_abbreviations_are_capped_with_the_file_and_line() -> None:
+    import tracemalloc
+
+    text = chained_abbreviations()
+    assert len(text.encode()) < 1300
+    tracemalloc.start()
+    try:
+        result = parse_text(text, "macros.bib")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 20_000_000, f"{peak:,} bytes to read a 1.2 KB file"
+    first = result.errors[0]
+    assert (first.source, first.line) == ("macros.bib", 8)
+    assert "'s7' would be 163,840 characters long" in first.reason and "the limit is 100,000" in first.reason
+    bomb = [p for p in result.errors if p.key == "bomb2020x"]
+    assert bomb and "too long to expand" in bomb[0].reason and bomb[0].line == 32
+    [fine] = result.entries
+    assert fine.key == "fine2020x" and len(fine.fields["title"]) == 640 + len(" and more")
+
+
+def test_a_value_just_within_the_limit_expands(tmp_path: Path) -> None:
+    text = '@string{s = "' + "x" * 50_000 + '"}\n@misc{ok2020, title = s # s}\n'
+    [entry] = parse_text(text).entries
+    assert len(entry.fields["title"]) == 100_000
+
+
+def test_the_command_line_refuses_the_abbreviation_bomb_without_a_traceback(tmp_path: Path) -> None:
+    from tests.security_support import bib_files, cli, seed_collection
+
+    seed_collection(tmp_path, 2)
+    (tmp_path / "macros.bib").write_text(chained_abbreviations(), encoding="utf-8")
+    before = bib_files(tmp_path / "references")
+
+    result = cli(tmp_path, "add", str(tmp_path / "macros.bib"))
+
+    assert result.returncode == 1
+    assert b"macros.bib, line 8: Error: the value of 's7' would be 163,840 characters" in result.stderr
+    assert b"Traceback" not in result.stderr and b"MemoryError" not in result.stderr
+    assert bib_files(tmp_path / "references") == before

@@ -4,7 +4,7 @@ collection and a DOI service that is down.
 The kills are real: `python -m library` runs as a subprocess and gets SIGKILL after a random
 delay within the time the operation takes (seeded, so a failure can be replayed).  Afterwards
 every file is either the old one or the new one, whole; `check` passes; and a library opened
-afresh indexes exactly the files on disk.
+afresh (which finishes a batch cut short) indexes exactly the files on disk.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from library import Library
 from library.bibtex import format_entry, parse_text
 from library.errors import LibraryError, WriteFailed
-from tests.security_support import (REPO, assert_sound, bib_files, cli, entry_text, library_env,
+from tests.security_support import (REPO, assert_sound, bib_files, cli, entry_text, library_env, synthetic_bib,
                                     seed_collection, settings_for)
 
 KILLS = 5  # random kill points per operation
@@ -115,7 +115,8 @@ def test_killed_batch_import_leaves_whole_files_and_a_sound_index(tmp_path: Path
             (tmp_path / "references" / name).unlink(missing_ok=True)
         _run_and_kill(tmp_path, args, rng.uniform(0.05, 1.0) * full)
         _assert_each_file_old_or_new(tmp_path, old, new)
-        assert_sound(tmp_path)
+        # The batch goes through the journal: once the next open has finished it, all or none.
+        assert assert_sound(tmp_path) in ({n[:-4] for n in old}, {n[:-4] for n in new})
 
 
 @pytest.mark.parametrize("command", [["index"], ["search", "synthetic"]], ids=["rebuild", "incremental-sync"])
@@ -370,3 +371,211 @@ def test_doi_service_down_shows_a_message_and_search_still_works(tmp_path: Path,
     assert b"Could not reach the DOI service" in result.stderr
     assert b"Traceback" not in result.stderr
     assert len(bib_files(tmp_path / "references")) == 10
+
+
+# ------------------------------------------------------------------ messages that tell the truth (issue 11, item 6)
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system under `folder` to the last byte; returns the filler to delete."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError as error:
+        assert error.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+class _Folder:
+    """A folder that can be made read-only or full for real: its own tmpfs when we may mount one
+    (root), else permissions (read-only only; root ignores them, so root always mounts)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.mounted = _mount_tmpfs(path, "2m")
+        path.mkdir(parents=True, exist_ok=True)
+        self.filler: Path | None = None
+
+    def read_only(self) -> None:
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+        else:
+            for folder in (self.path, *[p for p in self.path.rglob("*") if p.is_dir()]):
+                folder.chmod(0o555)
+
+    def full(self) -> None:
+        if not self.mounted:
+            pytest.skip("a real full disk needs a tmpfs (root); the read-only case runs everywhere")
+        self.filler = _fill(self.path)
+
+    def writable(self) -> None:
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,rw", str(self.path)], check=True)
+            if self.filler is not None:
+                self.filler.unlink()
+                self.filler = None
+        else:
+            for folder in (self.path, *[p for p in self.path.rglob("*") if p.is_dir()]):
+                folder.chmod(0o755)
+
+    def close(self) -> None:
+        if self.mounted:
+            _unmount(self.path)
+        else:
+            self.writable()
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path):  # type: ignore[no-untyped-def]
+    folder = _Folder(tmp_path / "data")
+    yield folder
+    folder.close()
+
+
+@pytest.fixture
+def index_folder(tmp_path: Path):  # type: ignore[no-untyped-def]
+    folder = _Folder(tmp_path / "index")
+    yield folder
+    folder.close()
+
+
+def _log(root: Path) -> list[dict]:
+    import json
+
+    path = root / "data" / "changes.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_a_data_folder_fault_after_the_save_says_exactly_that_and_the_log_line_waits(
+        tmp_path: Path, data_folder: _Folder, fault: str) -> None:
+    seed_collection(tmp_path, 5)
+    Library(settings_for(tmp_path)).close()
+    (tmp_path / "new.bib").write_text(entry_text("newone1", 1))
+    data_folder.read_only() if fault == "read-only" else data_folder.full()
+
+    added = cli(tmp_path, "add", str(tmp_path / "new.bib"))
+    edited = cli(tmp_path, "edit", "newone1", "--set", "note=first edit")
+
+    for result in (added, edited):
+        out, err = result.stdout.decode(), result.stderr.decode()
+        assert result.returncode == 4, err
+        assert "Nothing was changed" not in err and "Traceback" not in err
+        assert "The change log could not be updated" in err and ".changes-pending.jsonl" in err
+    assert "Added newone1" in added.stdout.decode() and "Saved newone1" in edited.stdout.decode()
+    assert b"newone1" in cli(tmp_path, "search", "synthetic", "--format", "json").stdout
+    assert (tmp_path / "references" / ".changes-pending.jsonl").exists()
+    retry = cli(tmp_path, "add", str(tmp_path / "new.bib"))
+    assert retry.returncode == 1 and b"already in the collection" in retry.stderr  # true: it was saved
+
+    data_folder.writable()
+    later = cli(tmp_path, "edit", "newone1", "--set", "note=second edit")
+
+    assert later.returncode == 0, later.stderr.decode()
+    log = _log(tmp_path)
+    assert [(c["action"], c["key"]) for c in log] == [("add", "newone1"), ("edit", "newone1"), ("edit", "newone1")]
+    assert [c["changes"].get("note") for c in log[1:]] == [["", "first edit"], ["first edit", "second edit"]]
+    assert not (tmp_path / "references" / ".changes-pending.jsonl").exists()
+    assert_sound(tmp_path)
+
+
+def test_a_batch_that_cannot_record_its_journal_changes_nothing_and_says_so(tmp_path: Path,
+                                                                           data_folder: _Folder) -> None:
+    seed_collection(tmp_path, 5)
+    Library(settings_for(tmp_path)).close()
+    before = bib_files(tmp_path / "references")
+    (tmp_path / "two.bib").write_text(entry_text("newtwo1", 2) + entry_text("newtwo2", 3))
+    data_folder.read_only()
+
+    result = cli(tmp_path, "add", str(tmp_path / "two.bib"))
+
+    assert result.returncode == 3
+    assert b"journal.json cannot be written" in result.stderr and b"Nothing was changed" in result.stderr
+    assert bib_files(tmp_path / "references") == before
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_with_the_index_disk_at_fault_searches_keep_working_and_it_is_reported_once(
+        tmp_path: Path, index_folder: _Folder, fault: str) -> None:
+    seed_collection(tmp_path, 5)
+    Library(settings_for(tmp_path)).close()
+    (tmp_path / "new.bib").write_text(entry_text("newone1", 1))
+    index_folder.read_only() if fault == "read-only" else index_folder.full()
+
+    added = cli(tmp_path, "add", str(tmp_path / "new.bib"))
+    found = cli(tmp_path, "search", "trauma")
+    missing = cli(tmp_path, "search", "synthetic", "--format", "json")
+
+    assert added.returncode == 4, added.stderr.decode()
+    assert "Added newone1" in added.stdout.decode()
+    assert added.stderr.decode().count("the search index could not be updated") == 1
+    for result in (added, found, missing):
+        assert b"Traceback" not in result.stderr and b"OperationalError" not in result.stderr
+    assert found.returncode == 0 and b"reference(s) found" in found.stdout
+    assert found.stderr.decode().count("could not be brought up to date") == 1
+    reason = "read-only" if fault == "read-only" else "the disk is full"
+    assert reason in found.stderr.decode()
+    assert missing.returncode == 0 and b"newone1" not in missing.stdout  # the index as it was
+
+    index_folder.writable()
+    caught_up = cli(tmp_path, "search", "synthetic", "--format", "json")
+    assert b"newone1" in caught_up.stdout and b"could not be brought up to date" not in caught_up.stderr
+    assert_sound(tmp_path)
+
+
+def test_the_index_problem_is_handed_out_once_per_fault(tmp_path: Path, index_folder: _Folder) -> None:
+    seed_collection(tmp_path, 5)
+    library = Library(settings_for(tmp_path))
+    index_folder.read_only()
+    (tmp_path / "references" / "newone1.bib").write_text(entry_text("newone1", 1))
+
+    library.refresh()
+    first = library.take_index_problem()
+    library.refresh()
+    library.refresh(max_age=0.0)
+
+    assert "could not be brought up to date" in first
+    assert library.take_index_problem() == ""
+    assert library.search("trauma").total > 0
+    index_folder.writable()
+    library.refresh()
+    assert library.index_problem == "" and library.search("synthetic").total == 1
+    library.close()
+
+
+def test_a_batch_stopped_part_way_by_a_full_disk_says_how_far_it_got_and_is_finished_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import library.journal as journal_module
+    from library.errors import SavedPartly
+
+    seed_collection(tmp_path, 5)
+    library = Library(settings_for(tmp_path))
+    real_write = journal_module.atomic_write
+    written: list[str] = []
+
+    def fills_up(path: Path, data: bytes) -> None:
+        if path.suffix == ".bib" and len(written) == 2:
+            raise WriteFailed(f"The disk is full, so {path} could not be written. Nothing was changed; free some "
+                              "space and try again.")
+        real_write(path, data)
+        if path.suffix == ".bib":
+            written.append(path.name)
+
+    monkeypatch.setattr(journal_module, "atomic_write", fills_up)
+    with pytest.raises(SavedPartly) as caught:
+        library.add_text(synthetic_bib(5, prefix="part"))
+    monkeypatch.undo()
+
+    message = str(caught.value)
+    assert "2 of 5 files were written" in message and "The disk is full" in message
+    assert "Nothing was changed" not in message and "will be written by the next save or start" in message
+    assert caught.value.saved == ("part0.bib", "part1.bib")
+    reopened = Library(settings_for(tmp_path))
+    assert any("has now been finished" in notice for notice in reopened.notices)
+    assert {f"part{n}.bib" for n in range(5)} <= set(bib_files(tmp_path / "references"))
+    assert [c["key"] for c in _log(tmp_path)] == [f"part{n}" for n in range(5)]
+    assert_sound(tmp_path)

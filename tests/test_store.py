@@ -150,7 +150,7 @@ def test_library_refuses_unsafe_keys_and_writes_nothing(tmp_path: Path, key: str
 @pytest.mark.parametrize("key", ["smith2020tidy", "Smith-2020_tidy.v2+x", "1984orwell", "a" * 100])
 def test_safe_keys_are_written_under_their_own_name(collection: Collection, key: str) -> None:
     with collection.locked():
-        path = collection.write(entry(key))
+        path = collection.write(entry(key)).path
     assert path == collection.root / f"{key}.bib"
     assert parse_file(path).entries[0].key == key
 
@@ -160,9 +160,9 @@ def test_safe_keys_are_written_under_their_own_name(collection: Collection, key:
 
 def test_delete_moves_to_the_trash_and_restore_brings_it_back(collection: Collection) -> None:
     with collection.locked():
-        path = collection.write(entry())
+        path = collection.write(entry()).path
         original = path.read_bytes()
-        trashed = collection.remove("smith2020tidy", who="alice")
+        trashed = collection.remove("smith2020tidy", who="alice").path
 
     assert not path.exists()
     assert trashed.parent == collection.trash_dir and trashed.read_bytes() == original
@@ -171,7 +171,7 @@ def test_delete_moves_to_the_trash_and_restore_brings_it_back(collection: Collec
         collection.read("smith2020tidy")
 
     with collection.locked():
-        restored = collection.restore("smith2020tidy", who="bob")
+        restored = collection.restore("smith2020tidy", who="bob").path
 
     assert restored == path and path.read_bytes() == original
     assert collection.trashed() == []
@@ -223,7 +223,7 @@ def test_every_change_is_logged_as_json(collection: Collection) -> None:
         ("alice", "add", "smith2020tidy"), ("bob", "edit", "smith2020tidy"),
         ("tester", "delete", "smith2020tidy"), ("carol", "restore", "smith2020tidy")]
     for record in records:
-        assert set(record) == {"when", "who", "action", "key", "detail"}
+        assert set(record) == {"when", "who", "action", "key", "detail", "changes", "version", "id"}
         when = dt.datetime.fromisoformat(record["when"])
         assert when.tzinfo is not None
         assert abs(dt.datetime.now(dt.timezone.utc) - when) < dt.timedelta(days=1)
@@ -278,6 +278,6 @@ def test_collection_lock_timeout_is_a_clear_error(collection: Collection) -> Non
 
 def test_written_files_are_what_format_entry_gives(collection: Collection) -> None:
     with collection.locked():
-        path = collection.write(entry())
+        path = collection.write(entry()).path
     assert path.read_bytes() == format_entry(entry()).encode("utf-8")
     assert not [name for name in os.listdir(collection.root) if name.startswith(TEMP_PREFIX)]

@@ -41,6 +41,9 @@ def library() -> Library:
     lib.refresh(progress=progress, wait=False, max_age=REFRESH_SECONDS)
     if bar is not None:
         bar.empty()
+    problem = lib.take_index_problem()  # a full or read-only index disk: said once, searches go on
+    if problem:
+        st.warning(escape_markdown(problem), icon=":material/warning:")
     return lib
 
 
