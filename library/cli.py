@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __doc__ as PACKAGE_DOC
 from .api import Library, read_references
-from .bibtex import Entry, ParseResult, format_entry, parse_bytes
+from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
                      SaveRefused)
