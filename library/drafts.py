@@ -1,0 +1,108 @@
+"""The pack in progress: each edit the app makes, as a function from one `Pack` to the next.
+
+The pack page, the search, concern and reference pages all change the advocate's
+pack through these functions and save the result at once (`PackStore.save`), so
+the pack in progress is always the saved pack: a reload, another page or a
+server restart finds it as it was left.  Widgets only show it.
+
+Citation numbers follow their references: after a reference is moved or
+removed, a key message that cited it still cites the same work (or no longer
+cites it, when it was removed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+from .errors import PackError
+from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference
+
+DEFAULT_TITLE = "Evidence brief"
+
+
+def new_pack() -> Pack:
+    """An empty pack, as the pack page starts one."""
+    return Pack(title=DEFAULT_TITLE, date=dt.date.today())
+
+
+def is_empty(pack: Pack) -> bool:
+    """True for a pack with nothing an advocate wrote or chose (not worth saving)."""
+    return (not pack.references and not pack.key_messages and not pack.ask and not pack.audience
+            and not pack.prepared_by and pack.title in ("", DEFAULT_TITLE))
+
+
+def _index(pack: Pack, key: str) -> int:
+    for index, reference in enumerate(pack.references):
+        if reference.key == key:
+            return index
+    raise PackError(f"'{key}' is not in this pack.")
+
+
+def _renumbered(pack: Pack, old_order: Sequence[int]) -> Pack:
+    """References in `old_order` (0-based indexes); citations follow them, removed ones vanish."""
+    new_number = {old + 1: new for new, old in enumerate(old_order, 1)}
+    messages = tuple(replace(m, cites=tuple(sorted(new_number[n] for n in m.cites if n in new_number)))
+                     for m in pack.key_messages)
+    return replace(pack, references=tuple(pack.references[i] for i in old_order), key_messages=messages)
+
+
+def add_reference(pack: Pack, key: str, *, note: str = "", how: str = "") -> Pack:
+    """The pack with a reference added at the end (already there: unchanged, but `how` recorded)."""
+    if key not in pack.keys:
+        if len(pack.references) >= MAX_REFERENCES:
+            raise PackError(f"A pack holds at most {MAX_REFERENCES} references; remove some first.")
+        pack = replace(pack, references=pack.references + (PackReference(key, note),))
+    if how and how not in pack.selection.searches:
+        pack = replace(pack, selection=replace(pack.selection, searches=pack.selection.searches + (how,)))
+    return pack
+
+
+def remove_reference(pack: Pack, key: str) -> Pack:
+    gone = _index(pack, key)
+    return _renumbered(pack, [i for i in range(len(pack.references)) if i != gone])
+
+
+def move_reference(pack: Pack, key: str, step: int) -> Pack:
+    """The pack with one reference moved up (negative `step`) or down the list."""
+    order = list(range(len(pack.references)))
+    index = _index(pack, key)
+    target = min(max(index + step, 0), len(order) - 1)
+    order.insert(target, order.pop(index))
+    return _renumbered(pack, order)
+
+
+def cited_keys(pack: Pack, message: KeyMessage) -> list[str]:
+    return [pack.references[n - 1].key for n in message.cites if 0 < n <= len(pack.references)]
+
+
+def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audience: str | None = None,
+           prepared_by: str | None = None, notes: Mapping[str, str] | None = None,
+           messages: Sequence[tuple[str, Sequence[str]]] | None = None,
+           today: dt.date | None = None) -> Pack:
+    """The pack with what the advocate typed: each argument given replaces that part.
+
+    `messages` are (text, keys of the references it cites) in order; empty texts
+    are left out.  The brief's date becomes `today` whenever anything changed.
+    """
+    changes: dict[str, object] = {}
+    if title is not None:
+        changes["title"] = title.strip() or DEFAULT_TITLE
+    for name, value in (("ask", ask), ("audience", audience), ("prepared_by", prepared_by)):
+        if value is not None:
+            changes[name] = value.strip()
+    if notes is not None:
+        changes["references"] = tuple(replace(r, note=notes[r.key].strip()) if r.key in notes else r
+                                      for r in pack.references)
+    if messages is not None:
+        numbers = {key: number for number, key in enumerate(pack.keys, 1)}
+        written = [(text.strip(), keys) for text, keys in messages if text.strip()]
+        if len(written) > MAX_KEY_MESSAGES:
+            raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
+        changes["key_messages"] = tuple(
+            KeyMessage(text, tuple(sorted({numbers[k] for k in keys if k in numbers}))) for text, keys in written)
+    result = replace(pack, **changes)  # type: ignore[arg-type]
+    if result != pack:
+        result = replace(result, date=today or dt.date.today())
+    return result
