@@ -114,7 +114,8 @@ class PackStore:
     def create(self, pack: Pack, *, owner: Identity | None, style: str = "apa") -> StoredPack:
         """Save a new pack, owned by `owner` (None: by whoever holds its edit link)."""
         _check_style(style)
-        body, now, pack_id = dump_pack(pack), _now(), uuid.uuid4().hex
+        pack, body = _checked(pack)
+        now, pack_id = _now(), uuid.uuid4().hex
         with self.database.write() as connection:
             connection.execute(insert(packs_table).values(
                 id=pack_id, title=pack.title, body=body, created=now, updated=now,
@@ -134,7 +135,7 @@ class PackStore:
         """
         if style is not None:
             _check_style(style)
-        body = dump_pack(pack)
+        pack, body = _checked(pack)
         with self.database.write() as connection:
             row = self._editable(connection, edit_token, who)
             if revision is not None and row.revision != revision:
@@ -353,6 +354,29 @@ class PackStore:
             if leftover.exists():
                 leftover.rename(legacy.with_name(LEGACY_FILE + ".imported" + suffix))
         return copied
+
+
+def pack_address(base: str, **query: str) -> str:
+    """The pack page's address with one link: `pack_address("https://x.org", share=token)`.
+
+    `base` is the app's public address (LIBRARY_PUBLIC_URL or the browser's); without
+    one, the address is relative to the app ("/pack?share=...").
+    """
+    from urllib.parse import urlencode
+
+    return f"{base.rstrip('/')}/pack?{urlencode(query)}"
+
+
+def _checked(pack: Pack) -> tuple[Pack, str]:
+    """The pack as it will read back, and its JSON: what cannot be read back is refused before saving.
+
+    Saving what `load_pack` would later refuse (an over-long note, a citation of a missing
+    reference) would make the pack impossible to open, so the exact text is read back first;
+    `PackError` names the field.
+    """
+    body = dump_pack(pack)
+    checked = load_pack(body)
+    return checked, dump_pack(checked)
 
 
 def _copy_title(title: str) -> str:
