@@ -530,3 +530,27 @@ def test_an_uploaded_pack_file_opens_as_a_new_pack_and_hostile_text_stays_text()
     assert (stored.pack.title, stored.pack.keys, stored.owner) == (PAYLOAD, ("felitti1998relationship",), None)
     assert at.text_input(key="pack_title").value == PAYLOAD
     assert assert_no_live_links(at) >= 1
+
+
+@pytest.mark.usefixtures("librarian")
+def test_pasted_bibtex_under_review_shows_as_text_on_the_librarian_page() -> None:
+    at = sign_in(open_app(), PASSWORD)
+    hostile = f"""@article{{evil2024phish,
+  author = {{Phisher, Ann}},
+  title = {{{LINK} {IMAGE} www.evil.example}},
+  journal = {{Journal of phish@evil.example}},
+  year = {{2024}},
+  doi = {{10.5555/evil}}
+}}
+
+@article{{broken2024,
+  author = {{Nobody, A.}}
+  title = {{{LINK}}},
+  year = {{2024}}
+}}
+"""
+    at.text_area(key="paste_text").input(hostile)
+    at.button(key="read-input").click().run()
+    assert not at.exception
+    assert any(e.label.replace("\\", "").replace(WORD_JOINER, "").startswith(LINK) for e in at.expander)
+    assert assert_no_live_links(at) >= 2  # the review's heading and details quote it

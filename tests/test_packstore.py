@@ -409,3 +409,18 @@ def test_the_owner_migration_can_be_undone_keeping_the_packs(database_url: str, 
     [summary] = PackStore(again).owned_by(ADMIN)
     assert (summary.id, summary.owner) == (made.id, "admin")
     again.close()
+
+
+def test_what_could_not_be_opened_again_is_never_saved(store: PackStore, pack: Pack) -> None:
+    made = store.create(pack, owner=None)
+    too_long = replace(pack, references=(replace(pack.references[0], note="x" * 5_001),))
+    with pytest.raises(PackError, match=r"'references\[1\]\.note' is 5,001 characters long"):
+        store.save(made.edit_token, too_long, who=None)
+    dangling = replace(pack, key_messages=(KeyMessage("Cites a reference the pack lacks.", (2,)),))
+    with pytest.raises(PackError, match="refers to reference 2"):
+        store.create(dangling, owner=None)
+    assert store.open(made.edit_token, None).pack == pack and store.open(made.edit_token, None).revision == 1
+    assert [s.id for s in store.owned_by(ADMIN)] == [made.id]
+    # What is saved is exactly what reads back: surrounding spaces go, the rest is kept.
+    spaced = store.save(made.edit_token, replace(pack, ask="  Agree a pilot.  "), who=None)
+    assert spaced.pack.ask == "Agree a pilot." and store.open(made.edit_token, None).pack == spaced.pack

@@ -93,7 +93,7 @@ if who is None:
     st.stop()
 
 left, right = st.columns([4, 1])
-left.caption(f"Signed in as {who}.")
+left.caption(f"Signed in as {ui.escape_markdown(who)}.")
 if right.button("Sign out", key="sign-out"):
     st.session_state.pop("librarian", None)
     st.rerun()
@@ -226,7 +226,7 @@ with add_tab, ui.friendly_errors():
         skipped_text = f"; left out {skipped} already in the collection" if skipped else ""
         st.success(f"{saved_text}{skipped_text}." + (" They can be found in search at once." if added else ""))
         for line in failed:
-            st.error(line)
+            st.error(ui.plain(line))
     review = st.session_state.get(REVIEW)
     if review is None:
         method = st.radio("How would you like to add references?", ["paste", "upload", "doi", "form"],
@@ -308,12 +308,12 @@ with add_tab, ui.friendly_errors():
                 label = f"{record.title or entry.key} ({record.year or 'n.d.'})"
                 if item["duplicates"]:
                     label = "⚠ possible duplicate · " + label
-                with st.expander(label, expanded=bool(item["duplicates"]) or len(items) == 1):
+                with st.expander(ui.escape_markdown(label), expanded=bool(item["duplicates"]) or len(items) == 1):
                     st.markdown(f"`{entry.key}` · {ui.escape_markdown(record.author_line())} · "
                                 f"{ui.escape_markdown(record.venue)}"
-                                + (f" · {record.doi_url}" if record.doi else ""))
+                                + (f" · {ui.escape_markdown(record.doi_url)}" if record.doi else ""))
                     for problem in problems:
-                        st.error(problem.describe())
+                        st.error(ui.plain(problem.describe()))
                     options = ["new", "skip"]
                     if item["duplicates"]:
                         # The same DOI is the same work: "keep both" would only be refused.
@@ -361,7 +361,7 @@ with edit_tab, ui.friendly_errors():
         try:
             record = lib.get(key.strip())
         except LibraryError as error:
-            st.warning(str(error))
+            st.warning(ui.plain(str(error)))  # it quotes the key as typed
         else:
             entry = record.entry
             assert entry is not None
@@ -391,11 +391,11 @@ with edit_tab, ui.friendly_errors():
                         lib.update(changed, who=who)
                         st.success("Saved. Search shows the change at once.")
                     except EntryProblems as error:
-                        st.error(str(error))
+                        st.error(ui.plain(str(error)))
             confirm = st.checkbox(f"Yes, move '{record.key}' to the trash", key="confirm-delete")
             if st.button("Delete", disabled=not confirm, key="delete-ref"):
                 lib.delete(record.key, who=who)
-                st.success(f"Moved {record.key} to the trash. You can restore it below.")
+                st.success(f"Moved {ui.escape_markdown(record.key)} to the trash. You can restore it below.")
     trashed = lib.collection.trashed()
     if trashed:
         st.subheader("Trash")
@@ -407,7 +407,7 @@ with edit_tab, ui.friendly_errors():
                     lib.restore(trashed_key, who=who)
                     st.rerun()
                 except LibraryError as error:
-                    st.error(str(error))
+                    st.error(ui.plain(str(error)))
 
 with themes_tab, ui.friendly_errors():
     st.markdown("The themes are the library's vocabulary. A theme in use is never deleted; rename it instead, "
@@ -422,7 +422,7 @@ with themes_tab, ui.friendly_errors():
                               format_func=lambda s: vocabulary.label(s) if s else "(top level)")
         if st.form_submit_button("Add theme"):
             lib.add_theme(Theme(slug.strip(), label.strip(), description.strip(), parent or None), who=who)
-            st.success(f"Added the theme '{label}'.")
+            st.success(f"Added the theme '{ui.escape_markdown(label)}'.")
     with st.form("rename-theme"):
         st.markdown("**Rename a theme**")
         old = st.selectbox("Theme", [t.slug for t, _ in vocabulary.walk()], format_func=vocabulary.label)
