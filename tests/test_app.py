@@ -418,7 +418,7 @@ def librarian(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("librarian")
 def test_librarian_adds_a_pasted_reference_that_search_then_finds(collection: Path) -> None:
     at = sign_in(open_app())
-    assert texts(at, "caption")[0] == "Signed in as librarian (app)."
+    assert texts(at, "caption")[0].replace("\\", "") == "Signed in as librarian (app)."  # escaped Markdown
     at.text_area(key="paste_text").input(GOOD_AND_BROKEN_BIB)
     at.button(key="read-input").click().run()
     assert not at.exception
