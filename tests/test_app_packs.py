@@ -557,3 +557,30 @@ def test_pasted_bibtex_under_review_shows_as_text_on_the_librarian_page() -> Non
     assert not at.exception
     assert any(e.label.replace("\\", "").replace(WORD_JOINER, "").startswith(LINK) for e in at.expander)
     assert assert_no_live_links(at) >= 2  # the review's heading and details quote it
+
+
+def test_a_pack_deleted_in_another_window_is_not_added_to_silently() -> None:
+    at = search(open_app(), "burnout")
+    first, second = shown_keys(at)[:2]
+    at.button(key=f"add-{first}").click().run()
+    link = at.session_state["pack_current"].edit_token
+    current_store().delete(link, None)  # another window deleted it
+    at.button(key=f"add-{second}").click().run()
+    assert not at.exception
+    assert any("does not open a pack" in e.replace("\\", "") for e in texts(at, "error"))
+    at.button(key=f"add-{second}").click().run()  # the next add starts a new pack
+    assert at.session_state["pack_current"].edit_token != link
+    assert at.session_state["pack_current"].pack.keys == (second,)
+
+
+def test_a_shared_pack_that_cannot_be_drawn_gives_a_manager_a_sentence_not_an_error() -> None:
+    from library.packs import Pack, PackReference
+
+    store = current_store()
+    made = store.create(Pack(title="Lost references", references=(PackReference("gone2020nowhere", "A note."),)),
+                        owner=None)
+    token = store.share(made.edit_token, None).share_token  # no check: as a link made by an older version
+    at = goto(open_app(), "views/pack.py", share=token)
+    assert not at.exception and not texts(at, "error")
+    assert any(t.startswith("This pack cannot be shown at the moment.") and "gone2020nowhere" in t
+               for t in texts(at, "text"))

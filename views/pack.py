@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
 from library import LibraryError, drafts
 from library.citations import STYLES
-from library.errors import PackAccessDenied, PackDoesNotFit, PackNotFound, PackWithdrawn
+from library.errors import PackAccessDenied, PackDoesNotFit, PackError, PackNotFound, PackWithdrawn
 from library.exporters import EXPORTERS
 from library.owners import describe_owner
 from library.packs import MAX_KEY_MESSAGES, MAX_TEXT_CHARS, Pack, dump_pack
@@ -44,7 +45,13 @@ def safely(action: Callable[[], object]) -> None:
 
 
 def when(moment: dt.datetime) -> str:
-    return moment.astimezone().strftime("%d %b %Y at %H:%M")
+    """A saved time in the reader's own time zone (as their browser reports it), else in UTC."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc
+    shown = moment.astimezone(zone)
+    return shown.strftime("%d %b %Y at %H:%M") + (" UTC" if zone in (dt.timezone.utc, ZoneInfo("UTC")) else "")
 
 
 def download(label: str, pack: Pack, style: str, fmt: str, **options: object) -> None:
@@ -106,7 +113,10 @@ def shared_view(token: str) -> None:
 
 share_token = st.query_params.get(ui.SHARE_PARAM, "") or st.query_params.get("pack", "")
 if share_token:
-    shared_view(share_token)
+    try:
+        shared_view(share_token)
+    except PackError as error:  # a manager gets a plain sentence, never an error box
+        st.text("This pack cannot be shown at the moment. Ask its author to check it. " + str(error))
     st.stop()
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import streamlit as st
 
 from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts
-from library.errors import PackAccessDenied, PackConflict, PackNotFound
+from library.errors import PackAccessDenied, PackConflict, PackError, PackNotFound
 from library.owners import Identity
 from library.packs import Pack
 from library.packstore import MAX_HELD_LINKS, StoredPack
@@ -64,8 +64,10 @@ def signed_in() -> Identity | None:
     (Streamlit's `st.login`) first, else the librarian password sign-in; None when nobody is signed in."""
     if getattr(st.user, "is_logged_in", False):
         email = str(st.user.get("email", "") or "")
-        if email:
+        try:
             return Identity.oidc(email)
+        except PackError:  # a provider that gives no usable e-mail: treated as not signed in for packs
+            pass
     if st.session_state.get("librarian"):
         return Identity.librarian()
     return None
@@ -158,6 +160,9 @@ def change_pack(edit: Callable[[Pack], Pack], *, style: str | None = None) -> St
         try:
             return remember_pack(lib.packs.save(stored.edit_token, pack, who=who, style=style,
                                             revision=stored.revision), switched=False)
+        except (PackNotFound, PackAccessDenied):
+            forget_pack()  # deleted in another window, or signed out: the next change starts a new pack
+            raise
         except PackConflict:
             if attempt == 2:
                 raise
