@@ -88,16 +88,14 @@ def shared_view(token: str) -> None:
         st.text(str(error))
         return
     pack = version.pack
-    st.title(ui.escape_markdown(pack.title))
+    # The brief carries its own title: the page adds only where it comes from.
     st.caption(f"A one-page evidence brief (read-only), shared on {when(version.at)}.")
     ui.show_brief(lib.render_pack(pack, "html", version.style).decode("utf-8"))  # whole, never cropped
     fits, _ = seams.fits(lib, pack, version.style)
-    left, right, _ = st.columns([1, 1, 3])
-    if fits:
-        with left:
+    with st.container(horizontal=True):
+        if fits:
             download("Download as PDF", pack, version.style, "pdf", key="shared-pdf", type="primary",
                      icon=":material/download:")
-    with right:
         download("Download as Word", pack, version.style, "docx", key="shared-docx", icon=":material/download:")
     if not fits:
         st.caption("This brief was shared before briefs were kept to one page, so it is offered as a Word "
@@ -399,12 +397,12 @@ with ui.friendly_errors():
                 st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=MAX_TEXT_CHARS,
                              placeholder="Leave empty to use the reference's key finding",
                              on_change=typed_note, args=(key,))
-                b1, b2, b3, _ = st.columns([1, 1, 1, 3])
-                b1.button("Up", key=f"up-{key}", on_click=move, args=(key, -1), disabled=number == 1,
-                          icon=":material/arrow_upward:")
-                b2.button("Down", key=f"down-{key}", on_click=move, args=(key, 1),
-                          disabled=number == len(pack.references), icon=":material/arrow_downward:")
-                b3.button("Remove", key=f"drop-{key}", on_click=remove, args=(key,), icon=":material/close:")
+                with st.container(horizontal=True):
+                    st.button("Up", key=f"up-{key}", on_click=move, args=(key, -1), disabled=number == 1,
+                              icon=":material/arrow_upward:")
+                    st.button("Down", key=f"down-{key}", on_click=move, args=(key, 1),
+                              disabled=number == len(pack.references), icon=":material/arrow_downward:")
+                    st.button("Remove", key=f"drop-{key}", on_click=remove, args=(key,), icon=":material/close:")
 
         st.subheader("3. Key messages")
         st.caption("Three to five short messages, each backed by the references you tick.")
