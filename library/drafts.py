@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 from .errors import PackError
 from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference
+from .records import Record
 
 DEFAULT_TITLE = "Evidence brief"
 
@@ -71,6 +72,20 @@ def move_reference(pack: Pack, key: str, step: int) -> Pack:
     target = min(max(index + step, 0), len(order) - 1)
     order.insert(target, order.pop(index))
     return _renumbered(pack, order)
+
+
+def from_upload(pack: Pack, records: Mapping[str, Record | None]) -> Pack:
+    """A pack file someone uploaded, made safe to show: the details of each reference this
+    collection holds come from the collection, and a reference it does not hold keeps the
+    details saved in the file but not their web address (which could point anywhere, under a
+    manager's trust in the brief).  Its DOI, resolved by doi.org, is kept.
+    """
+    pack = pack.with_snapshots(records)
+    references = tuple(
+        replace(r, snapshot=replace(r.snapshot, url=""))
+        if records.get(r.key) is None and r.snapshot is not None and r.snapshot.url else r
+        for r in pack.references)
+    return replace(pack, references=references)
 
 
 def cited_keys(pack: Pack, message: KeyMessage) -> list[str]:

@@ -535,13 +535,21 @@ def test_hostile_addresses_show_as_text(page: str, query: dict[str, str]) -> Non
 def test_an_uploaded_pack_file_opens_as_a_new_pack_and_hostile_text_stays_text() -> None:
     at = goto(open_app(), "views/pack.py")
     hostile = json.dumps({"title": PAYLOAD, "ask": PAYLOAD,
-                          "references": [{"key": "felitti1998relationship", "note": PAYLOAD}],
-                          "key_messages": [{"text": PAYLOAD, "cites": [1]}]})
+                          "references": [{"key": "felitti1998relationship", "note": PAYLOAD},
+                                         {"key": "notinthelibrary2020", "note": PAYLOAD,
+                                          "snapshot": {"title": "A work from elsewhere", "year": 2020,
+                                                       "type": "misc", "url": "https://evil.example/ref"}}],
+                          "key_messages": [{"text": PAYLOAD, "cites": [1, 2]}]})
     at.get("file_uploader")[0].upload("hostile-pack.json", hostile.encode(), "application/json")
     at.button(key="open-upload").click().run()
     assert not at.exception
     stored = saved(at)
-    assert (stored.pack.title, stored.pack.keys, stored.owner) == (PAYLOAD, ("felitti1998relationship",), None)
+    assert (stored.pack.title, stored.pack.keys, stored.owner) == \
+        (PAYLOAD, ("felitti1998relationship", "notinthelibrary2020"), None)
+    # A reference this library does not hold keeps its details, but not the web address the file gave it.
+    assert stored.pack.references[1].snapshot.title == "A work from elsewhere"  # type: ignore[union-attr]
+    assert stored.pack.references[1].snapshot.url == ""  # type: ignore[union-attr]
+    assert "A work from elsewhere" in brief_of(at) and "evil.example/ref" not in brief_of(at)
     assert at.text_input(key="pack_title").value == PAYLOAD
     assert assert_no_live_links(at) >= 1
 

@@ -305,10 +305,10 @@ with add_tab, ui.friendly_errors():
                 entry: Entry = item["entry"]
                 record = Record.from_entry(entry)
                 problems = [p for p in check_entry(entry.with_fields(themes=None), vocabulary) if p.severity == "error"]
-                label = f"{record.title or entry.key} ({record.year or 'n.d.'})"
+                label = f"{ui.escape_markdown(record.title or entry.key)} ({record.year or 'n.d.'})"
                 if item["duplicates"]:
                     label = "⚠ possible duplicate · " + label
-                with st.expander(ui.escape_markdown(label), expanded=bool(item["duplicates"]) or len(items) == 1):
+                with st.expander(label, expanded=bool(item["duplicates"]) or len(items) == 1):
                     st.markdown(f"`{entry.key}` · {ui.escape_markdown(record.author_line())} · "
                                 f"{ui.escape_markdown(record.venue)}"
                                 + (f" · {ui.escape_markdown(record.doi_url)}" if record.doi else ""))

@@ -230,7 +230,10 @@ def fit_to_page() -> None:
 def upload_pack() -> None:
     uploaded = st.session_state.get("pack_upload")
     if uploaded is not None:
-        safely(lambda: ui.start_pack(lib.read_pack(uploaded.getvalue())))
+        def act() -> None:
+            pack = lib.read_pack(uploaded.getvalue())
+            ui.start_pack(drafts.from_upload(pack, lib.get_many(pack.keys)))
+        safely(act)
 
 
 # What the advocate types: each field saves just itself (see ui.change_pack).
