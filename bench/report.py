@@ -68,6 +68,8 @@ MEASURES: tuple[Measure, ...] = (
     Measure("app: pack page after an edit (10 references)", "s", _seconds(0.5)),
     Measure("pack export: PDF (6 references)", "s", _seconds(1.0)),
     Measure("pack export: DOCX (6 references)", "s", _seconds(1.0)),
+    Measure("pack edit → preview + fit check (10 references)", "s", _seconds(0.5)),
+    Measure("largest pack the limits allow → rendered or refused (slowest format)", "s", _seconds(5.0)),
 )
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
 

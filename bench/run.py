@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import fts5
+from . import fts5, packs
 from .collection import Synthetic, generate
 from .queries import QUERIES
 from .report import MIB, SizeResult, median, percentile, render, write
@@ -243,6 +243,20 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
 
     # Pack export through the library's facade, from six references a search found.
     figures.update(_packs(library, repeat))
+    # The pack page: an edit (a note, a key message, a move), then the preview and the fit check.
+    first, edit, slowest = packs.edit_timings(library, max(repeat, 3) * 10)
+    figures[packs.EDIT_MEASURE] = edit
+    result.notes.append(f"Pack edit: `Library.preview_pack` (the brief as a web page and whether its PDF fits "
+                        f"one page) after each of {max(repeat, 3) * 10} edits to a 10-reference pack: median "
+                        f"{edit * 1000:,.0f} ms, slowest {slowest * 1000:,.0f} ms; the first preview, with "
+                        f"nothing measured yet, {first:.2f} s. Exports render only when a download is asked for.")
+    file_size, per_format, outcomes = packs.largest_timings(library)
+    figures[packs.LARGEST_MEASURE] = max(per_format.values())
+    result.notes.append(f"Largest pack: a {file_size / 1_000_000:.1f} MB pack file at every documented limit "
+                        "(50 references known only from saved details, 5 key messages, 5,000 characters in "
+                        "every field, authors up to `LIBRARY_MAX_UPLOAD_MB`), read and rendered: "
+                        + "; ".join(f"{fmt} {per_format[fmt]:.2f} s ({outcomes[fmt].split(':')[0]})"
+                                    for fmt in per_format) + ".")
     library.close()
 
     # The app's search page, in a new process (Streamlit's resource cache is per process).

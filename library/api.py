@@ -33,6 +33,11 @@ from .taxonomy import (VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, voca
                        vocabulary_to_dict)
 from .validation import CollectionReport, check_collection, check_entry, check_key
 
+if TYPE_CHECKING:  # the evidence-pack verbs' types
+    from .exporters.brief import Brief, BriefTerms
+    from .exporters.pdf import Fit
+    from .onepage import FitResult, PackPreview
+
 
 @dataclass(frozen=True)
 class AddResult:
@@ -314,15 +319,27 @@ class Library:
     # ------------------------------------------------------------ evidence packs
     def render_pack(self, pack: "Pack", fmt: str, style: str = "apa") -> bytes:
         """The pack in `fmt` (pdf, docx, html, md, bib, ris, csljson), from the current references,
-        falling back to the details saved with the pack for any that were removed."""
+        falling back to the details saved with the pack for any that were removed.
+
+        A PDF that cannot fit one page raises `PackDoesNotFit` saying what to cut; the
+        pack page renders a format only when its download is asked for.
+        """
         from .exporters import build_pack
 
         records = self.get_many(pack.keys)
-        labels = {t.slug: t.label for t in self.vocabulary.evidence_types}
-        return build_pack(self.prefill_notes(pack, records), records, fmt, style, evidence_labels=labels)
+        return build_pack(self.prefill_notes(pack, records), records, fmt, style, terms=self.brief_terms())
 
     def concern_pack(self, slug: str, *, limit: int = 6) -> "Pack":
-        """A pack to start from for a common concern: its references chosen, its response as a first message."""
+        """A pack to start from for a common concern: its references chosen, its response as a first message.
+
+        The template fits one A4 page in every citation style.  Where the
+        references' notes (their key findings, caveats included) would run
+        over, the lowest-ranked references go to the brief's "Further
+        reading" line: still cited and listed, never dropped.
+        """
+        from .citations import STYLES
+        from .exporters.pdf import Fit
+        from .onepage import fit_to_one_page
         from .packs import KeyMessage, Pack, PackReference, Selection
 
         concern = self.vocabulary.concern_by_slug.get(slug)
@@ -330,7 +347,7 @@ class Library:
             raise VocabularyError(f"There is no concern '{slug}' in the vocabulary.")
         hits = self.search(SearchRequest(themes=concern.themes, per_page=limit)).hits
         themes = ", ".join(self.vocabulary.label(t) for t in concern.themes)
-        return Pack(
+        pack = Pack(
             title=f"Answering the concern: “{concern.label}”",
             concern=concern.label,
             key_messages=(KeyMessage(concern.response, tuple(range(1, len(hits) + 1))),) if hits else (),
@@ -338,6 +355,12 @@ class Library:
             selection=Selection(note=f"the library’s references on the concern “{concern.label}” "
                                      f"(themes: {themes})"),
         )
+
+        def in_every_style(candidate: "Pack") -> Fit:
+            results = [self.check_pack_fits(candidate, style) for style in STYLES]
+            return next((r for r in results if not r.fits), results[0])
+
+        return fit_to_one_page(pack, in_every_style, shorten_notes=False).pack
 
     @staticmethod
     def prefill_notes(pack: "Pack", records: dict[str, Record | None]) -> "Pack":
@@ -347,6 +370,69 @@ class Library:
             if not r.note.strip() and records.get(r.key) is not None else r
             for r in pack.references)
         return replace(pack, references=references)
+
+    def brief_terms(self) -> "BriefTerms":
+        """The vocabulary's words for briefs (kinds of evidence, themes, concerns), kept until it changes."""
+        from .exporters.brief import BriefTerms
+
+        vocabulary = self.vocabulary
+        cached = self.__dict__.get("_brief_terms_cache")
+        if cached is None or cached[0] is not vocabulary:
+            cached = (vocabulary, BriefTerms.from_vocabulary(vocabulary))
+            self.__dict__["_brief_terms_cache"] = cached
+        return cached[1]
+
+    def pack_brief(self, pack: "Pack", style: str = "apa") -> "Brief":
+        """The brief's words for a pack (what every visual format lays out), notes prefilled."""
+        from .exporters.brief import build_brief
+        from .packs import resolve_records
+
+        records = self.get_many(pack.keys)
+        pack = self.prefill_notes(pack, records)
+        return build_brief(pack, resolve_records(pack, records), style, self.brief_terms())
+
+    def check_pack_fits(self, pack: "Pack", style: str = "apa") -> "Fit":
+        """Whether the pack's PDF fits one A4 page in `style` (and at which print size), without
+        rendering it: quick enough for every edit on the pack page."""
+        from .exporters import pdf
+        from .exporters.brief import pack_over_limits
+        from .packs import resolve_records
+
+        records = self.get_many(pack.keys)
+        pack = self.prefill_notes(pack, records)
+        too_long = pack_over_limits(pack, resolve_records(pack, records))
+        if too_long:
+            return pdf.Fit(False, advice=pdf.too_long_advice(too_long))
+        return pdf.fit(self.pack_brief(pack, style))
+
+    def preview_pack(self, pack: "Pack", style: str = "apa") -> "PackPreview":
+        """What the pack page shows after each edit: the brief as a web page, whether its PDF
+        fits one page, tips, and what changed in the collection since it was saved."""
+        from .exporters import html_page, pdf
+        from .onepage import PackPreview
+        from .packs import compare
+
+        brief = self.pack_brief(pack, style)
+        return PackPreview(html=html_page.page(brief), fit=pdf.fit(brief), tips=tuple(pack.advice()),
+                           notes=tuple(compare(pack, self.get_many(pack.keys))))
+
+    def fit_pack(self, pack: "Pack", style: str = "apa") -> "FitResult":
+        """"Fit to one page": the pack shortened step by step until its PDF fits in `style`,
+        with each step in plain words (`onepage.fit_to_one_page`)."""
+        from .citations import citation_labels
+        from .onepage import fit_to_one_page
+        from .packs import resolve_records
+
+        records = self.get_many(pack.keys)
+        labels = citation_labels(resolve_records(pack, records), style)
+        return fit_to_one_page(pack, lambda candidate: self.check_pack_fits(candidate, style), labels=labels)
+
+    def pack_citation_labels(self, pack: "Pack", style: str = "apa") -> list[str]:
+        """Each reference's short label ("Felitti et al., 1998"), for pickers; et al. only where the style uses it."""
+        from .citations import citation_labels
+        from .packs import resolve_records
+
+        return citation_labels(resolve_records(pack, self.get_many(pack.keys)), style)
 
     def read_pack(self, data: bytes | str) -> "Pack":
         from .packs import load_pack

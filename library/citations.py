@@ -11,6 +11,7 @@ citeproc-py version installed.
 from __future__ import annotations
 
 import html
+import json
 import re
 import threading
 from types import SimpleNamespace
@@ -20,10 +21,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
+from citeproc import model as csl_model
 from citeproc.frontend import CitationStylesXML
 from citeproc.source.json import CiteProcJSON
 
+from . import latex
 from .errors import PackError
+from .links import safe_url
 from .records import Name, Record
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
@@ -110,8 +114,178 @@ def _csl_name(name: Name) -> dict[str, str]:
     return result
 
 
+# No style prints more than the first 19 names and the last (APA 7 with 21 or
+# more authors), so for formatting (never in the CSL-JSON export) longer lists
+# are cut to 21 names, which prints the same reference: a list of hundreds of
+# names costs citeproc seconds.
+_NAMES_KEPT = 20
+
+
+def _names_shown(names: list[Any]) -> list[Any]:
+    if names and names[-1] == {"family": "others"}:
+        # BibTeX's "and others": the rest of the list was not given.  A marker
+        # stands in, rewritten as "et al." once formatted (see _et_al).
+        names = [*names[:-1], {"literal": _OTHERS}]
+    return names if len(names) <= _NAMES_KEPT + 1 else [*names[:_NAMES_KEPT], names[-1]]
+
+
+_OTHERS = "\ue020"
+_OTHERS_JOINED = re.compile(f"(,?)\\s+(?:&|and)\\s+{_OTHERS}")
+
+
+def _et_al(text: str) -> str:
+    """'Binsfeld, G., & <others>' -> 'Binsfeld, G., et al.'; 'Azeem & <others>' -> 'Azeem et al.'."""
+    if _OTHERS not in text:
+        return text
+    return _OTHERS_JOINED.sub(r"\1 et al.", text).replace(_OTHERS, "et al.")
+
+
 def _page_range(pages: str) -> str:
     return _DIGIT_RANGE.sub("–", pages.strip())
+
+
+# ---------------------------------------------------------------- APA sentence case
+
+# Words that stay lower case inside a title even in title case; they say
+# nothing about whether the title was typed in title case or sentence case.
+_MINOR_WORDS = frozenset(
+    "a an and as at but by down for from if in into like near nor of off on onto or out over "
+    "past per so than that the till to up upon via vs with within without yet".split())
+_PROTECT_ON, _PROTECT_OFF = "\ue010", "\ue011"
+_PROTECTED_RUN = re.compile(f"{_PROTECT_ON}([^{_PROTECT_OFF}]*){_PROTECT_OFF}")
+_PIECES = re.compile(r"(\s+)")
+# A subtitle or a new sentence starts after these (APA capitalises its first word).
+_CLAUSE_END = re.compile(r"[:?!]['’”)\]]*$")
+_COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\s*$")
+
+
+def _mark_protected(raw: str) -> str:
+    """BibTeX text with each case-protected group `{...}` at the top level marked.
+
+    As in BibTeX, a group that starts with a backslash (`{\\"u}`) is a special
+    character, not protection, and a command's argument (`\\emph{x}`) is not
+    protection either.
+    """
+    out: list[str] = []
+    position, length = 0, len(raw)
+    while position < length:
+        char = raw[position]
+        if char == "\\":
+            out.append(raw[position:position + 2])
+            position += 2
+            continue
+        if char != "{":
+            out.append(char)
+            position += 1
+            continue
+        depth, end = 0, position
+        while end < length:
+            if raw[end] == "\\":
+                end += 2
+                continue
+            if raw[end] == "{":
+                depth += 1
+            elif raw[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        group = raw[position:end + 1]
+        if raw.startswith("{\\", position) or _COMMAND_BEFORE.search("".join(out[-20:])):
+            out.append(group)
+        else:
+            out.append(_PROTECT_ON + group[1:-1] + _PROTECT_OFF)
+        position = end + 1
+    return "".join(out)
+
+
+def _keeps_capitals(word: str) -> bool:
+    """An acronym (ACE, PTSD's, COVID-19), a name with inner capitals (McDonald), or 'I'."""
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return True
+    if letters == ["I"]:
+        return True
+    return sum(c.isupper() for c in letters) >= 2 or any(c.isupper() for c in letters[1:])
+
+
+def _lower_word(word: str) -> str:
+    return "-".join(part if _keeps_capitals(part) else part.lower() for part in word.split("-"))
+
+
+_OPENING = frozenset("‘“'\"([")
+
+
+def _capitalise(word: str) -> str:
+    """The word with its first letter capitalised, if only opening quotes or brackets come before it."""
+    for index, char in enumerate(word):
+        if char.isalpha():
+            if (char.islower() and not _keeps_capitals(word.split("-")[0])
+                    and all(c in _OPENING for c in word[:index])):
+                return word[:index] + char.upper() + word[index + 1:]
+            return word
+    return word
+
+
+def sentence_case(raw_title: str) -> str:
+    """A title in APA sentence case, from its BibTeX text (LaTeX and braces as written).
+
+    The first word of the title and of a subtitle (after a colon, '?' or '!')
+    is capitalised.  A title typed in title case has its other words lowered,
+    except words protected by braces (`{Sanctuary}`, `{New York City}`: the
+    BibTeX way to mark a proper noun) and words written with more than one
+    capital (ACE, PTSD, McDonald).  A title already in sentence case keeps its
+    words as typed, since its capitals are proper nouns.
+    """
+    cleaned = raw_title.replace(_PROTECT_ON, "").replace(_PROTECT_OFF, "")
+    decoded = latex.decode(_mark_protected(cleaned))
+    pieces: list[tuple[str, bool]] = []  # (text, protected)
+    position = 0
+    for match in _PROTECTED_RUN.finditer(decoded):
+        if match.start() > position:
+            pieces.extend((p, False) for p in _PIECES.split(decoded[position:match.start()]) if p)
+        if match.group(1):
+            pieces.append((match.group(1), True))
+        position = match.end()
+    pieces.extend((p, False) for p in _PIECES.split(decoded[position:]) if p)
+
+    starts: list[bool] = []  # does each piece begin the title or a subtitle?
+    glued: list[bool] = []  # does it continue the word before it ("{SAMHSA}'s")?
+    at_start, previous_text = True, False
+    for text, protected in pieces:
+        space = text.isspace()
+        glued.append(previous_text and not space)
+        starts.append(at_start and not space and not glued[-1])
+        if not space:
+            if any(c.isalpha() for c in text):
+                at_start = False
+            if _CLAUSE_END.search(text):
+                at_start = True
+        previous_text = not space
+    content = [text for (text, protected), start, joined in zip(pieces, starts, glued)
+               if not protected and not start and not joined and not text.isspace()
+               and any(c.isalpha() for c in text) and not _keeps_capitals(text.split("-")[0])
+               and text.strip("‘’“”'\"()[]").lower() not in _MINOR_WORDS]
+    first_letters = [next(c for c in text if c.isalpha()) for text in content]
+    title_case = bool(first_letters) and all(c.isupper() for c in first_letters)
+
+    out = []
+    for (text, protected), start, joined in zip(pieces, starts, glued):
+        if protected or text.isspace() or joined:
+            out.append(text)
+        elif start:
+            out.append(_capitalise(_lower_word(text) if title_case else text))
+        elif title_case:
+            out.append(_lower_word(text))
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def _raw_title(record: Record) -> str:
+    if record.entry is not None and record.entry.fields.get("title"):
+        return record.entry.fields["title"]
+    return latex.encode(record.title)
 
 
 def to_csl(record: Record) -> dict[str, Any]:
@@ -168,9 +342,9 @@ def to_csl(record: Record) -> dict[str, Any]:
         item["ISBN"] = fields["isbn"]
     if record.doi:
         item["DOI"] = record.doi
-    elif record.url:
+    elif safe_url(record.url):
         # A DOI is the lasting link; a URL next to it would only add clutter.
-        item["URL"] = record.url
+        item["URL"] = safe_url(record.url)
     return item
 
 
@@ -186,9 +360,19 @@ def _publisher(fields: dict[str, str], bib_type: str) -> str:
     return next((fields[name] for name in order if fields.get(name)), "")
 
 
-def _for_style(item: dict[str, Any], style: str) -> dict[str, Any]:
+# APA 7 (6.17): titles of articles and chapters in the reference list are in
+# sentence case.  Books, reports and theses are left as the collection writes
+# them: their titles are full of unbraced proper nouns (the Sanctuary model, the
+# Power Threat Meaning Framework) that lowering would get wrong.
+_SENTENCE_CASE_TYPES = frozenset({"article-journal", "chapter", "paper-conference", "article",
+                                  "article-magazine", "article-newspaper"})
+
+
+def _for_style(item: dict[str, Any], style: str, record: Record | None = None) -> dict[str, Any]:
     """Adjustments that a style's rules need but CSL cannot express."""
     if style == "apa":
+        if record is not None and item.get("title") and item.get("type") in _SENTENCE_CASE_TYPES:
+            item = {**item, "title": sentence_case(_raw_title(record))}
         authors = item.get("author", [])
         # APA 7 (9.29): when the author and the publisher are the same, omit the
         # publisher. CSL cannot compare two variables, so the data says it.
@@ -231,6 +415,36 @@ def _unmarked(value: Any) -> Any:
 # cites seen so far), so one rendering at a time: the app serves many sessions
 # from threads of one process.
 _RENDER_LOCK = threading.Lock()
+
+
+def _names_without_substituted(self: Any, item: Any, names_context: Any = None, context: Any = None,
+                               **kwargs: Any) -> Any:
+    """citeproc-py's `cs:names`, leaving out names already used as a substitute.
+
+    The CSL specification says a variable that stood in for a missing author
+    (an edited book's editor) is suppressed in the rest of the reference.
+    citeproc-py records it but only `cs:text` honours that, so an edited book
+    named its editor twice: "Figley, C. R. (Ed.). (1995). Title (C. R. Figley,
+    Ed.)." in APA, "... Edited by C.R. Figley." in Harvard.
+    """
+    layout = (context if context is not None else self).get_layout()
+    repressed = set(getattr(layout, "repressed", {}).get(self.tag, ()))
+    variables = (self.get("variable") or "").split()
+    kept = [v for v in variables if v not in repressed]
+    if kept == variables or self.xpath_search("./ancestor::cs:substitute"):
+        return _CITEPROC_NAMES_PROCESS(self, item, names_context=names_context, context=context, **kwargs)
+    if not kept:
+        raise csl_model.VariableError
+    self.set("variable", " ".join(kept))
+    try:
+        return _CITEPROC_NAMES_PROCESS(self, item, names_context=names_context, context=context, **kwargs)
+    finally:
+        self.set("variable", " ".join(variables))
+
+
+_CITEPROC_NAMES_PROCESS = csl_model.Names.process
+csl_model.Names.process = _names_without_substituted  # type: ignore[method-assign]
+
 
 
 def style_of(name: str) -> CitationStyle:
@@ -277,24 +491,20 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
     if not records:
         return []
     items = []
-    ids = []
-    for index, record in enumerate(records):
-        # citeproc-py lower-cases ids, so keys that differ only in case would collide.
-        item_id = f"ref{index}"
-        item = _unmarked(_for_style(to_csl(record), style))
-        item["id"] = item_id
-        items.append(item)
-        ids.append(item_id)
-    with _RENDER_LOCK:
-        csl_style = _load_style(style)
-        bibliography = CitationStylesBibliography(csl_style, CiteProcJSON(items), _FORMATTER)
-        citations = []
-        for item_id in ids:
-            citation = Citation([CitationItem(item_id)])
-            bibliography.register(citation)
-            citations.append(citation)
-        in_texts = [str(bibliography.cite(c, _ignore)) for c in citations]
-        entries = [str(entry) for entry in bibliography.bibliography()]
+    for record in records:
+        item = _unmarked(_for_style(to_csl(record), style, record))
+        item.pop("id")
+        for role in ("author", "editor"):
+            if role in item:
+                item[role] = _names_shown(item[role])
+        items.append(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    # citeproc-py sees the items in one canonical order, whatever the pack's order:
+    # reordering a pack then costs nothing, and a work keeps its label ("2018a").
+    canonical = sorted(range(len(items)), key=lambda i: (items[i], i))
+    entries_sorted, in_texts_sorted = _render_items(style, tuple(items[i] for i in canonical))
+    entries, in_texts = [""] * len(items), [""] * len(items)
+    for position, index in enumerate(canonical):
+        entries[index], in_texts[index] = entries_sorted[position], in_texts_sorted[position]
     results = []
     for record, entry, in_text in zip(records, entries, in_texts):
         segments = _collapse_punctuation(_segments_from_marks(entry))
@@ -307,6 +517,48 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
             segments=segments,
         ))
     return results
+
+
+@lru_cache(maxsize=512)
+def _render_items(style: str, items_json: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """citeproc-py's reference list and in-text citations for CSL-JSON items, in their order.
+
+    Cached on the items themselves, so editing a note or a key message on the
+    pack page never runs citeproc again; only a changed reference does.
+    """
+    items = [json.loads(item) for item in items_json]
+    # citeproc-py lower-cases ids, so keys that differ only in case would collide.
+    ids = [f"ref{index}" for index in range(len(items))]
+    for item, item_id in zip(items, ids):
+        item["id"] = item_id
+    with _RENDER_LOCK:
+        csl_style = _load_style(style)
+        bibliography = CitationStylesBibliography(csl_style, CiteProcJSON(items), _FORMATTER)
+        citations = []
+        for item_id in ids:
+            citation = Citation([CitationItem(item_id)])
+            bibliography.register(citation)
+            citations.append(citation)
+        in_texts = tuple(_et_al(str(bibliography.cite(c, _ignore))) for c in citations)
+        entries = tuple(_et_al(str(entry)) for entry in bibliography.bibliography())
+    return entries, in_texts
+
+
+def citation_labels(records: Sequence[Record], style: str = "apa") -> list[str]:
+    """Short labels such as "Felitti et al., 1998", "Sweeney & Taggart, 2018", for pickers and the brief.
+
+    They are the style's own in-text citations without the brackets, so
+    "et al." appears only where the style puts it (APA: three or more
+    authors; Cite Them Right: four or more), and two works by the same
+    authors in the same year are told apart ("2018a", "2018b").
+    """
+    labels = []
+    for citation in format_bibliography(records, style):
+        label = citation.in_text.strip()
+        if label.startswith("(") and label.endswith(")"):
+            label = label[1:-1].strip()
+        labels.append(label)
+    return labels
 
 
 def format_reference(record: Record, style: str = "apa") -> FormattedCitation:
@@ -348,22 +600,28 @@ def _collapse_punctuation(segments: Iterable[Segment]) -> tuple[Segment, ...]:
     they work?"); both styles expect it to.
     """
     runs = list(segments)
-    chars = [(char, index) for index, run in enumerate(runs) for char in run.text]
-    kept: list[list[str]] = [[] for _ in runs]
-    for position, (char, index) in enumerate(chars):
-        before = chars[position - 1][0] if position >= 1 else ""
-        before2 = chars[position - 2][0] if position >= 2 else ""
-        after = chars[position + 1][0] if position + 1 < len(chars) else ""
-        if char == "." and (before in "?!" and before
-                            or before == "." and before2 != "." and after != "."):
-            continue
-        kept[index].append(char)
-    return tuple(Segment("".join(k), r.italic, r.url) for r, k in zip(runs, kept) if k)
+    joined = "".join(run.text for run in runs)
+    drop = {match.start() for match in _DOUBLED_STOP.finditer(joined)}
+    if not drop:
+        return tuple(run for run in runs if run.text)
+    out = []
+    offset = 0
+    for run in runs:
+        kept = "".join(c for i, c in enumerate(run.text, offset) if i not in drop)
+        offset += len(run.text)
+        if kept:
+            out.append(Segment(kept, run.italic, run.url))
+    return tuple(out)
+
+
+# A full stop after '?' or '!', or after a single full stop (never inside an ellipsis "...").
+_DOUBLED_STOP = re.compile(r"(?<=[?!])\.|(?<=(?<!\.)\.)\.(?!\.)")
 
 
 def _link_segments(segments: Iterable[Segment], record: Record) -> tuple[Segment, ...]:
-    """Mark the DOI (or URL) printed in the reference as a link."""
-    target = record.doi_url or record.url
+    """Mark the DOI (or URL) printed in the reference as a link (http(s) only, percent-encoded)."""
+    target = record.doi_url or (record.url.strip() if safe_url(record.url) else "")
+    link = safe_url(target)
     result: list[Segment] = []
     for segment in segments:
         start = segment.text.find(target) if target else -1
@@ -374,7 +632,7 @@ def _link_segments(segments: Iterable[Segment], record: Record) -> tuple[Segment
         before, linked, after = segment.text[:start], segment.text[start:end], segment.text[end:]
         if before:
             result.append(Segment(before, segment.italic))
-        result.append(Segment(linked, segment.italic, target))
+        result.append(Segment(linked, segment.italic, link))
         if after:
             result.append(Segment(after, segment.italic))
         target = ""
@@ -388,7 +646,7 @@ def segments_to_html(segments: Iterable[Segment]) -> str:
         text = html.escape(segment.text, quote=False)
         if segment.italic:
             text = f"<i>{text}</i>"
-        if segment.url and segment.url.lower().startswith(("https://", "http://")):
-            text = f'<a href="{html.escape(segment.url, quote=True)}">{text}</a>'
+        if safe_url(segment.url):
+            text = f'<a href="{html.escape(safe_url(segment.url), quote=True)}">{text}</a>'
         parts.append(text)
     return "".join(parts)

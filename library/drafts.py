@@ -5,9 +5,9 @@ pack through these functions and save the result at once (`PackStore.save`), so
 the pack in progress is always the saved pack: a reload, another page or a
 server restart finds it as it was left.  Widgets only show it.
 
-Citation numbers follow their references: after a reference is moved or
-removed, a key message that cited it still cites the same work (or no longer
-cites it, when it was removed).
+Citation numbers follow their references (the `Pack` methods renumber them):
+after a reference is moved or removed, a key message that cited it still cites
+the same work (or no longer cites it, when it was removed).
 """
 
 from __future__ import annotations
@@ -34,21 +34,6 @@ def is_empty(pack: Pack) -> bool:
             and not pack.prepared_by and pack.title in ("", DEFAULT_TITLE))
 
 
-def _index(pack: Pack, key: str) -> int:
-    for index, reference in enumerate(pack.references):
-        if reference.key == key:
-            return index
-    raise PackError(f"'{key}' is not in this pack.")
-
-
-def _renumbered(pack: Pack, old_order: Sequence[int]) -> Pack:
-    """References in `old_order` (0-based indexes); citations follow them, removed ones vanish."""
-    new_number = {old + 1: new for new, old in enumerate(old_order, 1)}
-    messages = tuple(replace(m, cites=tuple(sorted(new_number[n] for n in m.cites if n in new_number)))
-                     for m in pack.key_messages)
-    return replace(pack, references=tuple(pack.references[i] for i in old_order), key_messages=messages)
-
-
 def add_reference(pack: Pack, key: str, *, note: str = "", how: str = "") -> Pack:
     """The pack with a reference added at the end (already there: unchanged, but `how` recorded)."""
     if key not in pack.keys:
@@ -61,17 +46,13 @@ def add_reference(pack: Pack, key: str, *, note: str = "", how: str = "") -> Pac
 
 
 def remove_reference(pack: Pack, key: str) -> Pack:
-    gone = _index(pack, key)
-    return _renumbered(pack, [i for i in range(len(pack.references)) if i != gone])
+    """The pack without one reference; key messages stop citing it (`Pack.without` renumbers)."""
+    return pack.without(key)
 
 
 def move_reference(pack: Pack, key: str, step: int) -> Pack:
-    """The pack with one reference moved up (negative `step`) or down the list."""
-    order = list(range(len(pack.references)))
-    index = _index(pack, key)
-    target = min(max(index + step, 0), len(order) - 1)
-    order.insert(target, order.pop(index))
-    return _renumbered(pack, order)
+    """The pack with one reference moved up (negative `step`) or down the list (`Pack.moved`)."""
+    return pack.moved(key, step)
 
 
 def from_upload(pack: Pack, records: Mapping[str, Record | None]) -> Pack:
@@ -94,11 +75,13 @@ def cited_keys(pack: Pack, message: KeyMessage) -> list[str]:
 
 def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audience: str | None = None,
            prepared_by: str | None = None, notes: Mapping[str, str] | None = None,
+           further_reading: Mapping[str, bool] | None = None,
            messages: Sequence[tuple[str, Sequence[str]]] | None = None,
            today: dt.date | None = None) -> Pack:
     """The pack with what the advocate typed: each argument given replaces that part.
 
-    `messages` are (text, keys of the references it cites) in order; empty texts
+    `further_reading` moves references to (True) or from (False) the brief's "Further
+    reading" line, where they are listed without their notes.  `messages` are (text, keys of the references it cites) in order; empty texts
     are left out.  The brief's date becomes `today` whenever anything changed.
     """
     changes: dict[str, object] = {}
@@ -107,9 +90,12 @@ def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audi
     for name, value in (("ask", ask), ("audience", audience), ("prepared_by", prepared_by)):
         if value is not None:
             changes[name] = value.strip()
-    if notes is not None:
-        changes["references"] = tuple(replace(r, note=notes[r.key].strip()) if r.key in notes else r
-                                      for r in pack.references)
+    if notes is not None or further_reading is not None:
+        notes, further = notes or {}, further_reading or {}
+        changes["references"] = tuple(
+            replace(r, note=notes[r.key].strip() if r.key in notes else r.note,
+                    further_reading=further.get(r.key, r.further_reading))
+            for r in pack.references)
     if messages is not None:
         numbers = {key: number for number, key in enumerate(pack.keys, 1)}
         written = [(text.strip(), keys) for text, keys in messages if text.strip()]

@@ -80,12 +80,15 @@ def cmd_save(args: argparse.Namespace, library: "Library", data: bytes) -> int:
                   f"{pack_address(library.settings.public_url, edit=stored.edit_token)}")
     if args.share:
         from .errors import PackDoesNotFit
+        from .packs import Pack
 
-        def fits(candidate, style):  # type: ignore[no-untyped-def]
-            library.render_pack(candidate, "pdf", style)  # raises PackDoesNotFit, saying what to cut
+        def one_page(candidate: Pack, style: str) -> None:
+            fit = library.check_pack_fits(candidate, style)
+            if not fit.fits:
+                raise PackDoesNotFit(fit.advice)
 
         try:
-            stored = store.share(stored.edit_token, ADMIN, check=fits)
+            stored = store.share(stored.edit_token, ADMIN, check=one_page)
         except PackDoesNotFit as error:
             raise LibraryError(f"Saved, but not shared: the brief does not fit on one page. {error}") from None
         print(f"Read-only link: {pack_address(library.settings.public_url, share=stored.share_token or '')}")

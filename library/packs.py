@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
@@ -50,6 +51,7 @@ class Snapshot:
     number: str = ""
     pages: str = ""
     evidence_type: str = ""
+    themes: tuple[str, ...] = ()  # theme slugs, to group the brief by theme
 
     @classmethod
     def from_record(cls, record: Record) -> "Snapshot":
@@ -66,6 +68,7 @@ class Snapshot:
             number=fields.get("number", "") or fields.get("issue", ""),
             pages=fields.get("pages", ""),
             evidence_type=record.evidence_type,
+            themes=record.themes,
         )
 
     def to_record(self, key: str) -> Record:
@@ -89,7 +92,7 @@ class Snapshot:
         return Record(
             key=key, type=self.type, title=self.title, authors=self.authors, year=self.year,
             venue=self.venue, doi=self.doi, url="" if self.doi else self.url,
-            evidence_type=self.evidence_type, fields=decoded, entry=entry,
+            evidence_type=self.evidence_type, themes=self.themes, fields=decoded, entry=entry,
         )
 
 
@@ -101,6 +104,9 @@ class PackReference:
     note: str = ""  # "why this matters here", prefilled from the key finding
     evidence: str = ""  # the kind of evidence as the brief shows it; empty: from the record
     snapshot: Snapshot | None = None
+    # Listed under "Further reading" (in the reference list, without its note in
+    # "What the evidence says"), to keep the brief to one page; the note is kept.
+    further_reading: bool = False
 
     @classmethod
     def from_record(cls, record: Record, evidence: str = "") -> "PackReference":
@@ -135,6 +141,66 @@ class Pack:
     def keys(self) -> tuple[str, ...]:
         return tuple(r.key for r in self.references)
 
+    def number_of(self, key: str) -> int:
+        """The reference's number in the brief (1-based), as its citations print it."""
+        folded = key.casefold()
+        for number, reference in enumerate(self.references, 1):
+            if reference.key.casefold() == folded:
+                return number
+        raise PackError(f"'{key}' is not in this pack.")
+
+    # Every change to the references goes through `_renumbered`, so a key
+    # message's citation numbers always follow its references: after a reorder
+    # or a removal, [2] still means the work it meant.
+    def reordered(self, keys: Sequence[str]) -> "Pack":
+        """The pack with its references in the order of `keys` (the same keys, in a new order)."""
+        numbers = [self.number_of(k) for k in keys]
+        if sorted(numbers) != list(range(1, len(self.references) + 1)):
+            raise PackError("A new order must list every reference of the pack exactly once.")
+        return self._renumbered(numbers)
+
+    def moved(self, key: str, step: int) -> "Pack":
+        """The pack with one reference moved up (negative `step`) or down the list."""
+        order = list(self.keys)
+        index = self.number_of(key) - 1
+        target = min(max(index + step, 0), len(order) - 1)
+        order.insert(target, order.pop(index))
+        return self.reordered(order)
+
+    def without(self, key: str) -> "Pack":
+        """The pack without one reference; key messages stop citing it and the rest are renumbered."""
+        gone = self.number_of(key)
+        return self._renumbered([n for n in range(1, len(self.references) + 1) if n != gone])
+
+    def with_reference(self, reference: PackReference) -> "Pack":
+        """The pack with a reference added at the end (a key it already holds is refused)."""
+        if reference.key.casefold() in {k.casefold() for k in self.keys}:
+            raise PackError(f"'{reference.key}' is already in this pack.")
+        return replace(self, references=self.references + (reference,))
+
+    def with_cites(self, message: int, keys: Sequence[str]) -> "Pack":
+        """The pack with key message `message` (1-based) citing the references with these keys."""
+        if not 1 <= message <= len(self.key_messages):
+            raise PackError(f"There is no key message {message}.")
+        cites = tuple(sorted({self.number_of(k) for k in keys}))
+        messages = list(self.key_messages)
+        messages[message - 1] = replace(messages[message - 1], cites=cites)
+        return replace(self, key_messages=tuple(messages))
+
+    def cited_keys(self, message: int) -> tuple[str, ...]:
+        """The keys of the references key message `message` (1-based) cites, in citation order."""
+        return tuple(self.references[n - 1].key for n in self.key_messages[message - 1].cites
+                     if 0 < n <= len(self.references))
+
+    def _renumbered(self, old_numbers: Sequence[int]) -> "Pack":
+        """References in the order of their old numbers; citations follow, dropped ones vanish."""
+        new_number = {old: new for new, old in enumerate(old_numbers, 1)}
+        messages = tuple(
+            replace(m, cites=tuple(sorted(new_number[n] for n in m.cites if n in new_number)))
+            for m in self.key_messages)
+        references = tuple(self.references[old - 1] for old in old_numbers)
+        return replace(self, references=references, key_messages=messages)
+
     def with_snapshots(self, records_by_key: Mapping[str, Record | None]) -> "Pack":
         """The pack with each reference's snapshot taken from the current record (when there is one)."""
         references = []
@@ -162,7 +228,7 @@ class Pack:
         for number, reference in enumerate(self.references, 1):
             if number not in cited:
                 tips.append(f"Reference {number} supports no key message.")
-            if not reference.note.strip():
+            if not reference.note.strip() and not reference.further_reading:
                 tips.append(f"Reference {number} has no note saying why it "
                             "matters here.")
         return tips
@@ -278,6 +344,8 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
     data: dict[str, Any] = {"key": reference.key, "note": reference.note}
     if reference.evidence:
         data["evidence"] = reference.evidence
+    if reference.further_reading:
+        data["further_reading"] = True
     if reference.snapshot is not None:
         s = reference.snapshot
         snapshot: dict[str, Any] = {
@@ -291,6 +359,8 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
         for name in ("url", "volume", "number", "pages", "evidence_type"):
             if getattr(s, name):
                 snapshot[name] = getattr(s, name)
+        if s.themes:
+            snapshot["themes"] = list(s.themes)
         data["snapshot"] = snapshot
     return data
 
@@ -363,6 +433,11 @@ def _kind(value: object) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
+# Control characters (but tab and line breaks) and lone surrogates, which a JSON
+# escape can carry but no file, database or export can hold as text.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool = False) -> str:
     label = f"{where}{name}"
     value = raw.get(name)
@@ -372,6 +447,7 @@ def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool 
         return ""
     if not isinstance(value, str):
         raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+    value = _NOT_TEXT.sub("", value)
     if len(value) > MAX_TEXT_CHARS:
         raise PackError(f"'{label}' is {len(value):,} characters long; the limit is "
                         f"{MAX_TEXT_CHARS:,}. A one-page brief needs far less.")
@@ -390,7 +466,7 @@ def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
     for index, item in enumerate(raw):
         where = f"key_messages[{index + 1}]"
         if isinstance(item, str):
-            text, cites_raw = item, []
+            text, cites_raw = _NOT_TEXT.sub("", item), []
         elif isinstance(item, dict):
             text = _text(item, "text", where=where + ".", required=True)
             cites_raw = item.get("cites", [])
@@ -442,11 +518,15 @@ def _references(raw: object) -> tuple[PackReference, ...]:
                             "each reference appears once.")
         seen[folded] = index + 1
         snapshot = item.get("snapshot")
+        further = item.get("further_reading", False)
+        if not isinstance(further, bool):
+            raise PackError(f"'{where}.further_reading' must be true or false, not {_kind(further)}.")
         references.append(PackReference(
             key=key,
             note=_text(item, "note", where=where + "."),
             evidence=_text(item, "evidence", where=where + "."),
             snapshot=None if snapshot is None else _snapshot(snapshot, where + ".snapshot"),
+            further_reading=further,
         ))
     return tuple(references)
 
@@ -474,6 +554,7 @@ def _snapshot(raw: object, where: str) -> Snapshot:
         number=_text(raw, "number", where=prefix),
         pages=_text(raw, "pages", where=prefix),
         evidence_type=_text(raw, "evidence_type", where=prefix),
+        themes=_string_list(raw.get("themes", []), f"{prefix}themes"),
     )
 
 
@@ -525,7 +606,8 @@ def _string_list(raw: object, where: str) -> tuple[str, ...]:
             raise PackError(f"'{where}' must hold text only, not {_kind(value)}.")
         if len(value) > MAX_TEXT_CHARS:
             raise PackError(f"An item of '{where}' is too long ({len(value):,} characters).")
-    return tuple(v.strip() for v in raw if v.strip())
+    cleaned = (_NOT_TEXT.sub("", v).strip() for v in raw)
+    return tuple(v for v in cleaned if v)
 
 
 def _filters(raw: object, where: str) -> tuple[str, ...]:

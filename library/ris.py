@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from . import bibtex, latex
 from .bibtex import Entry, ParseResult, make_key
 from .errors import Problem
+from .links import safe_url
 from .records import Record, bare_doi
 
 # RIS type -> BibTeX type.  The electronic variants (EJOUR, EBOOK...) are the
@@ -436,7 +437,7 @@ def _record_lines(record: Record) -> list[str]:
         for number in re.split(r"[,;]", fields.get(name, "")):
             add("SN", number)
     add("DO", record.doi)
-    add("UR", record.url)
+    add("UR", safe_url(record.url))  # http(s) only, as in every export
     add("AB", record.abstract)
     written: list[str] = []
     for word in (*record.keywords, *record.themes):

@@ -34,7 +34,7 @@ PUBLIC = "https://evidence.example.org/library"
 LINK = "[Urgent: re-enter your password here](https://evil.example/phish)"
 IMAGE = "![beacon](https://evil.example/b.png)"
 PAYLOAD = f"{LINK} {IMAGE} <img src=https://evil.example/x.png> www.evil.example/bare phish@evil.example"
-LONG_NOTE = " ".join(["This note runs on and on about why the reference matters here."] * 25)
+LONG_NOTE = " ".join(["This note runs on and on about why the reference matters here."] * 18)  # < 1,200
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +133,19 @@ def build_pack(at: AppTest, title: str) -> list[str]:
     at.text_area(key="message-0").input("Burnout is common among mental health staff.").run()
     at.multiselect(key="cites-0").select(keys[0]).select(keys[1]).run()
     assert not at.exception, at.exception
+    return keys
+
+
+def long_pack(at: AppTest) -> list[str]:
+    """A concern's six references, each with a long note: a brief of about a page and a half."""
+    goto(at, "views/concerns.py")
+    at.button(key="concern-staff-burnout").click().run()
+    follow(at, "views/pack.py")
+    keys = list(saved(at).pack.keys)
+    assert len(keys) == 6
+    for key in keys:
+        at.text_area(key=f"note-{key}").input(LONG_NOTE).run()
+    assert not at.exception
     return keys
 
 
@@ -370,9 +383,7 @@ def test_duplicate_opens_a_new_pack_and_leaves_the_original() -> None:
 def test_sharing_refuses_a_brief_longer_than_a_page_and_a_draft_is_still_saved(
         files: list[MediaFileManager]) -> None:
     at = open_app()
-    keys = build_pack(at, "Too long")
-    for key in keys:
-        at.text_area(key=f"note-{key}").input(LONG_NOTE).run()
+    long_pack(at)
     assert saved(at).pack.references[0].note == LONG_NOTE  # saved as a draft all the same
     assert any(w.startswith("Longer than one page") for w in texts(at, "warning"))
     assert disabled(at, "download-pdf")
@@ -603,3 +614,51 @@ def test_a_shared_pack_that_cannot_be_drawn_gives_a_manager_a_sentence_not_an_er
     assert not at.exception and not texts(at, "error")
     assert any(t.startswith("This pack cannot be shown at the moment.") and "gone2020nowhere" in t
                for t in texts(at, "text"))
+
+
+# ------------------------------------------------------------------ one page
+
+
+def test_fit_to_one_page_shows_each_step_then_the_pack_can_be_shared(files: list[MediaFileManager]) -> None:
+    at = open_app()
+    keys = long_pack(at)
+    assert any(w.startswith("Longer than one page") for w in texts(at, "warning"))
+    assert disabled(at, "download-pdf")
+    at.button(key="fit-pack").click().run()
+    assert not at.exception
+    steps = [s.replace("\\", "") for s in texts(at, "info")]
+    assert any(s.startswith("Shortened the note") or s.startswith("Moved reference") for s in steps), steps
+    stored = saved(at)
+    assert not any(w.startswith("Longer than one page") for w in texts(at, "warning"))
+    for number, key in enumerate(keys):  # the widgets show what was saved; nothing was removed
+        reference = stored.pack.references[number]
+        assert reference.key == key
+        assert at.text_area(key=f"note-{key}").value == reference.note
+        assert at.checkbox(key=f"further-{key}").value == reference.further_reading
+    pages, _ = pdf_text(fetch(at, files, "download-pdf")[0])
+    assert pages == 1
+    at.button(key="share-pack").click().run()
+    assert saved(at).share_token
+
+
+def test_a_reference_can_be_moved_to_further_reading_and_back() -> None:
+    at = open_app()
+    keys = build_pack(at, "Further reading by hand")
+    at.checkbox(key=f"further-{keys[2]}").check().run()
+    assert [r.further_reading for r in saved(at).pack.references] == [False, False, True]
+    assert "Further reading" in brief_of(at)
+    at.checkbox(key=f"further-{keys[2]}").uncheck().run()
+    assert [r.further_reading for r in saved(at).pack.references] == [False, False, False]
+    assert saved(at).pack.references[2].note  # the note was kept all along
+
+
+def test_the_citation_picker_names_references_as_the_brief_does(library: Library) -> None:
+    at = open_app()
+    keys = build_pack(at, "Labels")
+    labels = library.pack_citation_labels(saved(at).pack, "apa")
+    picker = at.multiselect(key="cites-0")
+    assert [picker.format_func(k) for k in keys] == [f"[{n}] {label}" for n, label in enumerate(labels, 1)]
+    two_authors = [k for k in keys if len(library.get(k).creators) == 2]
+    assert two_authors, keys  # "burnout" finds Maslach and Leiter (2016)
+    for key in two_authors:
+        assert "et al." not in picker.format_func(key)  # et al. only for three or more authors

@@ -21,9 +21,15 @@ book and report titles in italics with "Place: Publisher"; a chapter reads
 "in E. Editor (ed.) *Book*. Place: Publisher, pp. x–y."; a thesis adds its
 kind and institution; the reference ends with a full stop, after the DOI too.
 
-Neither style changes the case of a title through CSL, so titles print as
-the collection holds them (APA asks librarians to store sentence case).
+APA 7 (6.17) puts article and chapter titles in sentence case: the first word
+of the title and of a subtitle capitalised, proper nouns and acronyms kept,
+everything else lower case.  The library does that itself (CSL cannot): a title
+typed in title case is lowered except for words the librarian protected with
+braces ({New York City}) and words in capitals (ACE, PTSD); a title already in
+sentence case keeps its words.  Books, reports and theses print as the
+collection holds them.  Cite Them Right keeps every title as written.
 CSL writes APA's ellipsis as one character "…" where the manual prints ". . .".
+An edited book names its editor once: in the author position, with "(Ed.)".
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ import pytest
 from citeproc import CitationStylesStyle
 
 from library.bibtex import parse_file
-from library.citations import (STYLES, STYLES_DIR, FormattedCitation, Segment, format_bibliography,
-                               format_reference, to_csl)
+from library.bibtex import parse_text
+from library.citations import (STYLES, STYLES_DIR, FormattedCitation, Segment, citation_labels,
+                               format_bibliography, format_reference, safe_url, sentence_case, to_csl)
 from library.errors import PackError
 from library.records import Record
 
@@ -53,13 +60,13 @@ APA = [
     # journal article, 8 authors, with DOI (and a URL, which APA leaves out when there is a DOI)
     ("felitti1998relationship",
      "Felitti, V. J., Anda, R. F., Nordenberg, D., Williamson, D. F., Spitz, A. M., Edwards, V., "
-     "Koss, M. P., & Marks, J. S. (1998). Relationship of Childhood Abuse and Household Dysfunction "
-     "to Many of the Leading Causes of Death in Adults: The Adverse Childhood Experiences (ACE) "
-     "Study. American Journal of Preventive Medicine, 14(4), 245–258. "
+     "Koss, M. P., & Marks, J. S. (1998). Relationship of childhood abuse and household dysfunction "
+     "to many of the leading causes of death in adults: The adverse childhood experiences (ACE) "
+     "study. American Journal of Preventive Medicine, 14(4), 245–258. "
      "https://doi.org/10.1016/S0749-3797(98)00017-8"),
-    # one author, with DOI
+    # one author, with DOI; the subtitle's first word capitalised
     ("muskett2014trauma",
-     "Muskett, C. (2014). Trauma-informed care in inpatient mental health settings: a review of the "
+     "Muskett, C. (2014). Trauma-informed care in inpatient mental health settings: A review of the "
      "literature. International Journal of Mental Health Nursing, 23(1), 51–59. "
      "https://doi.org/10.1111/inm.12012"),
     # two authors, with DOI
@@ -68,17 +75,17 @@ APA = [
      "health. Journal of Mental Health, 27(5), 383–387. https://doi.org/10.1080/09638237.2018.1520973"),
     # two authors, no DOI, no issue; the title's "?" takes the place of the full stop
     ("bober2006strategies",
-     "Bober, T., & Regehr, C. (2006). Strategies for reducing secondary or vicarious trauma: do they "
+     "Bober, T., & Regehr, C. (2006). Strategies for reducing secondary or vicarious trauma: Do they "
      "work? Brief Treatment and Crisis Intervention, 6, 1–9."),
     # three authors, with DOI
     ("hopper2010shelter",
-     "Hopper, E. K., Bassuk, E. L., & Olivet, J. (2010). Shelter from the storm: trauma-informed care "
+     "Hopper, E. K., Bassuk, E. L., & Olivet, J. (2010). Shelter from the storm: Trauma-informed care "
      "in homelessness services settings. The Open Health Services and Policy Journal, 3, 80–100. "
      "https://doi.org/10.2174/1874924001003020080"),
-    # three authors, no DOI
+    # three authors, no DOI; braced proper nouns ({September}, {New York City}) kept
     ("boscarino2004compassion",
      "Boscarino, J. A., Figley, C. R., & Adams, R. E. (2004). Compassion fatigue following the "
-     "September 11 terrorist attacks: a study of secondary trauma among New York City social workers. "
+     "September 11 terrorist attacks: A study of secondary trauma among New York City social workers. "
      "International Journal of Emergency Mental Health, 6(2), 57–66."),
     # 20 authors: all listed, "&" before the last
     ("example2022twenty",
@@ -135,6 +142,10 @@ APA = [
      "Turner, A. (2024). Implementing Trauma-Informed Care: What Is It like for Experts by "
      "Experience? [Prof Doc thesis, University of East London, School of Psychology]. "
      "https://doi.org/10.15123/uel.8y96y"),
+    # edited book: the editor once, in the author position
+    ("figley1995compassion",
+     "Figley, C. R. (Ed.). (1995). Compassion Fatigue: Coping with Secondary Traumatic Stress Disorder "
+     "in Those Who Treat the Traumatized. Brunner/Mazel."),
 ]
 
 HARVARD = [
@@ -194,6 +205,10 @@ HARVARD = [
      "Turner, A. (2024) Implementing Trauma-Informed Care: What Is It like for Experts by "
      "Experience? Prof Doc thesis. University of East London, School of Psychology. "
      "Available at: https://doi.org/10.15123/uel.8y96y."),
+    # edited book: "(ed.)" after the name, and no "Edited by" repeating it
+    ("figley1995compassion",
+     "Figley, C.R. (ed.) (1995) Compassion Fatigue: Coping with Secondary Traumatic Stress Disorder "
+     "in Those Who Treat the Traumatized. Brunner/Mazel."),
 ]
 
 
@@ -221,6 +236,110 @@ IN_TEXT = [
 @pytest.mark.parametrize(("style", "key", "expected"), IN_TEXT)
 def test_in_text_citation(records: dict[str, Record], style: str, key: str, expected: str) -> None:
     assert format_reference(records[key], style).in_text == expected
+
+
+SENTENCE_CASE = [
+    # title case is lowered, the first word of the title and of the subtitle capitalised
+    ("Relationship of Childhood Abuse to Many of the Leading Causes of Death in Adults: The ACE Study",
+     "Relationship of childhood abuse to many of the leading causes of death in adults: The ACE study"),
+    # braces protect proper nouns, as BibTeX does; capitals (acronyms, McNames) are kept
+    ("Trauma and {PTSD} in the {WHO} {World Mental Health Surveys}",
+     "Trauma and PTSD in the WHO World Mental Health Surveys"),
+    ("Working with {McDonald}'s Staff and NHS Trusts in {New York City}",
+     "Working with McDonald’s staff and NHS trusts in New York City"),
+    ("Why McKinsey Models Fail", "Why McKinsey models fail"),
+    # hyphenated words, each part; an acronym part keeps its capitals
+    ("Trauma-Informed Care in Non-NHS Settings", "Trauma-informed care in non-NHS settings"),
+    # already sentence case: kept as typed (its capitals are proper nouns), subtitle capitalised
+    ("Compassion fatigue following the September 11 attacks: a study of New York City social workers",
+     "Compassion fatigue following the September 11 attacks: A study of New York City social workers"),
+    ("Trauma-informed care in the {UK}: where are we? a qualitative study",
+     "Trauma-informed care in the UK: Where are we? A qualitative study"),
+    ("(Mis)understanding trauma-informed approaches in mental health",
+     "(Mis)understanding trauma-informed approaches in mental health"),
+    # LaTeX is decoded; a special character {\"U} is not protection; a protected first word stays
+    ("{\\\"U}ber Die Arbeit", "Über die arbeit"),
+    ("{eHealth} for Everyone", "eHealth for everyone"),
+    ("{SAMHSA}'s Concept of Trauma", "SAMHSA’s concept of trauma"),
+    # as in BibTeX, a group that starts with a command is a special character, not protection
+    ("A {\\emph{Very}} Short Title --- With Dashes", "A very short title — with dashes"),
+    ("", ""),
+    ("single", "Single"),
+    ("‘quoted’ start: (bracketed) subtitle", "‘Quoted’ start: (Bracketed) subtitle"),
+    # text that merely looks like markup is left as typed
+    ("<script>alert(1)</script> Burnout among ward staff", "<script>alert(1)</script> Burnout among ward staff"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), SENTENCE_CASE)
+def test_sentence_case(raw: str, expected: str) -> None:
+    assert sentence_case(raw) == expected
+
+
+def test_apa_chapter_titles_are_in_sentence_case_and_harvard_keeps_them() -> None:
+    [entry] = parse_text("""@incollection{example2018title,
+      author = {Sample, Chris}, title = {Trauma-Informed Leadership in {NHS} {Scotland}: A Case Study},
+      booktitle = {Example Handbook for Citation Tests}, editor = {Editor, Diana},
+      publisher = {Example Press}, address = {London}, year = {2018}, pages = {1--9}}""").entries
+    record = Record.from_entry(entry)
+    assert format_reference(record, "apa").text == (
+        "Sample, C. (2018). Trauma-informed leadership in NHS Scotland: A case study. In D. Editor (Ed.), "
+        "Example Handbook for Citation Tests (pp. 1–9). Example Press.")
+    assert format_reference(record, "harvard").text.startswith(
+        "Sample, C. (2018) ‘Trauma-Informed Leadership in NHS Scotland: A Case Study’, in D. Editor (ed.) ")
+
+
+def test_a_title_from_a_saved_pack_is_sentence_cased_without_braces() -> None:
+    # A snapshot keeps decoded text only: capitals still survive as acronyms.
+    record = Record(key="x", type="article", title="Burnout in the NHS: A National Survey", year=2020,
+                    fields={"journal": "Example Journal of Citation Tests"})
+    assert format_reference(record, "apa").text.startswith("Burnout in the NHS: A national survey.")
+
+
+@pytest.mark.parametrize(("keys", "style", "expected"), [
+    (["muskett2014trauma"], "apa", ["Muskett, 2014"]),
+    # two authors are never "et al."
+    (["sweeney2018misunderstanding"], "apa", ["Sweeney & Taggart, 2018"]),
+    (["sweeney2018misunderstanding"], "harvard", ["Sweeney and Taggart, 2018"]),
+    # APA: three or more authors; Cite Them Right: four or more
+    (["hopper2010shelter", "felitti1998relationship"], "apa", ["Hopper et al., 2010", "Felitti et al., 1998"]),
+    (["hopper2010shelter", "felitti1998relationship"], "harvard",
+     ["Hopper, Bassuk and Olivet, 2010", "Felitti et al., 1998"]),
+    (["samhsa2014concept", "figley1995compassion"], "apa",
+     ["Substance Abuse and Mental Health Services Administration, 2014", "Figley, 1995"]),
+])
+def test_citation_labels(records: dict[str, Record], keys: list[str], style: str, expected: list[str]) -> None:
+    assert citation_labels([records[k] for k in keys], style) == expected
+
+
+def test_cached_formatting_equals_a_fresh_run(records: dict[str, Record]) -> None:
+    from library import citations
+
+    chosen = list(records.values())
+    cached = format_bibliography(chosen, "apa")
+    citations._render_items.cache_clear()
+    assert format_bibliography(chosen, "apa") == cached
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("https://example.org/a?b=c#d", True), ("http://example.org", True), ("  HTTPS://EXAMPLE.ORG/x ", True),
+    ("javascript:alert(1)", False), ("JavaScript:alert(1)", False), ("data:text/html,<script>x</script>", False),
+    ("file:///etc/passwd", False), ("ftp://example.org/x", False), ("//example.org/x", False),
+    ("https:javascript:alert(1)", False), ("https://", False), ("https://exa mple.org", False),
+    ("https://example.org/a\x00b", False), ("https://example.org/a\nb", False), ("", False),
+])
+def test_safe_url_keeps_only_http_links(url: str, kept: bool) -> None:
+    assert (safe_url(url) != "") == kept
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ('https://doi.org/10.1234/"><script>alert(1)</script>',
+     "https://doi.org/10.1234/%22%3E%3Cscript%3Ealert(1)%3C/script%3E"),
+    ("https://example.org/a b?q=ü", "https://example.org/a%20b?q=%C3%BC"),
+    ("https://example.org/path?x=1&y=(2)#frag", "https://example.org/path?x=1&y=(2)#frag"),
+])
+def test_safe_url_percent_encodes_what_could_break_out_of_a_link(url: str, expected: str) -> None:
+    assert safe_url(url) == expected
 
 
 def _italic(citation: FormattedCitation) -> list[str]:
@@ -369,3 +488,19 @@ def test_an_article_without_a_confirmed_volume_is_not_called_a_preprint() -> Non
                               "professionals: a systematic review and meta-analysis of prevalence and "
                               "determinants’, European Psychiatry. Available at: "
                               "https://doi.org/10.1016/j.eurpsy.2018.06.003")
+
+
+@pytest.mark.parametrize(("authors", "apa", "harvard", "apa_in_text"), [
+    ("Sample, Chris and Example, Alice and Editor, Diana and others",
+     "Sample, C., Example, A., Editor, D., et al. (2019).", "Sample, C. et al. (2019)", "(Sample et al., 2019)"),
+    ("Sample, Chris and others", "Sample, C., et al. (2019).", "Sample, C. et al. (2019)", "(Sample et al., 2019)"),
+])
+def test_and_others_reads_et_al(authors: str, apa: str, harvard: str, apa_in_text: str) -> None:
+    # BibTeX's "and others" (the rest of the authors not given) must never print as a name, "& others".
+    [entry] = parse_text(f"@article{{example2019others, author = {{{authors}}}, title = {{Example title}}, "
+                         "journal = {Example Journal of Citation Tests}, year = {2019}}").entries
+    record = Record.from_entry(entry)
+    assert format_reference(record, "apa").text.startswith(apa)
+    assert format_reference(record, "harvard").text.startswith(harvard)
+    assert format_reference(record, "apa").in_text == apa_in_text
+    assert to_csl(record)["author"][-1] == {"family": "others"}  # the exported data keeps it as BibTeX has it

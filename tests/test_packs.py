@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 
+import io
+
+import pypdf
+
+from library.api import Library
 from library.bibtex import parse_file
-from library.errors import PackError
+from library.citations import STYLES
+from library.errors import PackDoesNotFit, PackError
 from library.exporters import build_pack
+from library.exporters.pdf import Fit
+from library.onepage import first_sentence, fit_to_one_page
 from library.packs import (KeyMessage, Pack, PackReference, Selection, Snapshot, compare, dump_pack,
                            load_pack, resolve_records)
 from library.records import Record
+from tests.security_support import seed_collection, settings_for
 
 DATA = Path(__file__).resolve().parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -79,6 +88,45 @@ def test_messages_may_be_text_or_objects_with_citations() -> None:
         "title": "T", "references": [{"key": "a"}, {"key": "b"}],
         "key_messages": ["Plain message.", {"text": "Cited message.", "cites": [2, 1, 2]}]}))
     assert pack.key_messages == (KeyMessage("Plain message."), KeyMessage("Cited message.", (2, 1)))
+
+
+def test_new_fields_round_trip(pack: Pack) -> None:
+    further = replace(pack, references=(replace(pack.references[0], further_reading=True), *pack.references[1:]))
+    text = dump_pack(further)
+    data = json.loads(text)
+    assert data["references"][0]["further_reading"] is True
+    assert "further_reading" not in data["references"][1]  # written only when set
+    assert data["references"][0]["snapshot"]["themes"] == ["aces"]
+    assert load_pack(text) == further
+
+
+def test_a_pack_file_saved_before_the_new_fields_still_loads(records: dict[str, Record]) -> None:
+    # Written by the library as it was before `further_reading` and snapshot `themes`.
+    saved = load_pack((DATA / "pack-format-1.json").read_bytes())
+    assert [r.key for r in saved.references] == ["felitti1998relationship", "samhsa2014concept",
+                                                 "clark2021mental", "muller2023example"]
+    assert not any(r.further_reading for r in saved.references)
+    assert saved.references[0].snapshot is not None and saved.references[0].snapshot.themes == ()
+    assert saved.references[0].evidence == "Quantitative observational study"
+    assert saved.key_messages[2] == KeyMessage("Advocates say managers make the difference.", (3, 4))
+    page = build_pack(saved, {}, "html").decode("utf-8")  # renders from its snapshots alone
+    assert "Advocates say managers make the difference." in page and "Clark, 2021" in page
+
+
+def test_further_reading_must_be_true_or_false() -> None:
+    data = json.loads(MINIMAL)
+    data["references"][0]["further_reading"] = "yes"
+    with pytest.raises(PackError, match=r"'references\[1\].further_reading' must be true or false, not text"):
+        load_pack(json.dumps(data))
+
+
+def test_unprintable_characters_are_dropped_on_loading() -> None:
+    data = json.loads(MINIMAL)
+    data["title"] = "Brief\u0000 with\u000b a \ud800stray"
+    data["key_messages"] = ["Message\u0007 one"]
+    pack = load_pack(json.dumps(data))
+    assert (pack.title, pack.key_messages[0].text) == ("Brief with a stray", "Message one")
+    dump_pack(pack).encode("utf-8")  # and it can be saved again
 
 
 def test_unknown_keys_are_tolerated() -> None:
@@ -159,6 +207,223 @@ def test_huge_files_are_refused_before_parsing() -> None:
 def test_non_utf8_bytes_are_refused() -> None:
     with pytest.raises(PackError, match="not UTF-8"):
         load_pack('{"title": "Caf\u00e9"}'.encode("latin-1"))
+
+
+# ---------------------------------------------------------------- citation numbers follow the references
+
+
+def _numbered(cites: dict[str, tuple[str, ...]], keys: tuple[str, ...]) -> Pack:
+    """A pack with references `keys` and one message per entry of `cites`, citing by key."""
+    pack = Pack(title="T", references=tuple(PackReference(k) for k in keys),
+                key_messages=tuple(KeyMessage(text) for text in cites))
+    for number, cited in enumerate(cites.values(), 1):
+        pack = pack.with_cites(number, cited)
+    return pack
+
+
+def _cited(pack: Pack) -> list[tuple[str, ...]]:
+    return [pack.cited_keys(n) for n in range(1, len(pack.key_messages) + 1)]
+
+
+CHANGES = [
+    ("reorder", lambda p: p.reordered(("c", "a", "d", "b")), ("c", "a", "d", "b"), [(1, 2), (3, 4), ()]),
+    ("move up", lambda p: p.moved("c", -1), ("a", "c", "b", "d"), [(1, 2), (3, 4), ()]),
+    ("move down past the end", lambda p: p.moved("c", 5), ("a", "b", "d", "c"), [(1, 4), (2, 3), ()]),
+    ("remove", lambda p: p.without("b"), ("a", "c", "d"), [(1, 2), (3,), ()]),
+    ("remove the only cited", lambda p: p.without("a").without("c"), ("b", "d"), [(), (1, 2), ()]),
+    ("add", lambda p: p.with_reference(PackReference("e")), ("a", "b", "c", "d", "e"), [(1, 3), (2, 4), ()]),
+]
+
+
+@pytest.mark.parametrize(("change", "expected_keys", "expected_cites"), [c[1:] for c in CHANGES],
+                         ids=[c[0] for c in CHANGES])
+def test_citation_numbers_follow_their_references(change, expected_keys: tuple[str, ...],  # type: ignore[no-untyped-def]
+                                                  expected_cites: list[tuple[int, ...]]) -> None:
+    before = _numbered({"m1": ("a", "c"), "m2": ("b", "d"), "m3": ()}, ("a", "b", "c", "d"))
+    after = change(before)
+    assert after.keys == expected_keys
+    assert [m.cites for m in after.key_messages] == expected_cites
+    # Whatever the numbers became, each message still cites the same works.
+    assert [set(keys) for keys in _cited(after)] == [set(k for k in keys if k in after.keys)
+                                                    for keys in _cited(before)]
+
+
+def test_reference_changes_are_refused_with_a_reason() -> None:
+    pack = _numbered({"m1": ("a",)}, ("a", "b"))
+    with pytest.raises(PackError, match="'zzz' is not in this pack"):
+        pack.without("zzz")
+    with pytest.raises(PackError, match="every reference of the pack exactly once"):
+        pack.reordered(("a", "a"))
+    with pytest.raises(PackError, match="'A' is already in this pack"):
+        pack.with_reference(PackReference("A"))
+    with pytest.raises(PackError, match="There is no key message 2"):
+        pack.with_cites(2, ("a",))
+
+
+# ---------------------------------------------------------------- fit to one page
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("A review of burnout. It shows a lot.", "A review of burnout."),
+    ("Interviews with staff, e.g. nurses. They said X.", "Interviews with staff, e.g. nurses."),
+    ("Work by Felitti et al. in 1998. It found Y.", "Work by Felitti et al. in 1998."),
+    ("A thesis by S. Clark on advocates. It is small.", "A thesis by S. Clark on advocates."),
+    ("Does it work? Few trials say.", "Does it work?"),
+    ("Staff said ‘enough’. Then they left.", "Staff said ‘enough’."),
+    ("One sentence only", "One sentence only"),
+    ("Spread\nover  lines. Second.", "Spread over lines."),
+])
+def test_first_sentence(text: str, first: str) -> None:
+    assert first_sentence(text) == first
+
+
+def _fits_when(rule):  # type: ignore[no-untyped-def]
+    """A stand-in page: fits when `rule(pack)` is true (the real layout is tested below)."""
+    return lambda pack: Fit(True, 9.0) if rule(pack) else Fit(False, lines_over=3, advice="Shorten the ask.")
+
+
+def _printed_note_length(pack: Pack) -> int:
+    return sum(len(r.note) for r in pack.references if not r.further_reading)
+
+
+def test_fit_shortens_the_longest_notes_first_and_stops_when_it_fits() -> None:
+    pack = Pack(title="T", references=(
+        PackReference("a", "Short. Note."), PackReference("b", "A much longer first sentence here. And more. And more."),
+        PackReference("c", "Middle sized note. With a caveat.")))
+    result = fit_to_one_page(pack, _fits_when(lambda p: _printed_note_length(p) < 85))
+    assert result.fits
+    assert [r.note for r in result.pack.references] == [
+        "Short. Note.", "A much longer first sentence here.", "Middle sized note. With a caveat."]
+    assert result.steps == ("Shortened the note for reference 2 to the first sentence. Check that each still "
+                            "says what the work can and cannot support.",)
+
+
+def test_fit_moves_the_least_cited_to_further_reading_and_gives_back_full_notes() -> None:
+    pack = Pack(title="T", key_messages=(KeyMessage("m1", (1, 2)), KeyMessage("m2", (1,))), references=(
+        PackReference("a", "First. Second."), PackReference("b", "First. Second."),
+        PackReference("c", "First. Second."), PackReference("d", "First. Second.")))
+    printed = lambda p: sum(not r.further_reading for r in p.references)  # noqa: E731
+    result = fit_to_one_page(pack, _fits_when(lambda p: printed(p) <= 2),
+                             labels=["A, 2001", "B, 2002", "C, 2003", "D, 2004"])
+    assert result.fits
+    # Uncited c and d go first (the last in the list first); a and b keep their full notes.
+    assert [(r.key, r.further_reading, r.note) for r in result.pack.references] == [
+        ("a", False, "First. Second."), ("b", False, "First. Second."),
+        ("c", True, "First. Second."), ("d", True, "First. Second.")]
+    assert result.steps == (
+        "Moved references 3 and 4 ([3] C, 2003; [4] D, 2004) to a “Further reading” line, as they were cited "
+        "least: still in the reference list with the same number, without a note in “What the evidence says” "
+        "(the note is kept in the pack).",)
+    assert result.pack.keys == pack.keys and result.pack.key_messages == pack.key_messages  # nothing dropped
+
+
+def test_fit_that_cannot_succeed_moves_nothing_and_says_what_to_cut() -> None:
+    pack = Pack(title="T", references=(PackReference("a", "One. Two."), PackReference("b", "Three.")))
+    result = fit_to_one_page(pack, _fits_when(lambda p: False))
+    assert not result.fits and result.advice == "Shorten the ask."
+    assert not any(r.further_reading for r in result.pack.references)
+    assert result.steps == ("Shortened the note for reference 1 to the first sentence. Check that each still "
+                            "says what the work can and cannot support.",)
+
+
+def test_further_reading_needs_no_note() -> None:
+    pack = Pack(title="T", references=(PackReference("a"), PackReference("b", further_reading=True)),
+                key_messages=(KeyMessage("m", (1, 2)),))
+    assert [t for t in pack.advice() if "note" in t] == ["Reference 1 has no note saying why it matters here."]
+
+
+def test_a_template_never_cuts_notes() -> None:
+    pack = Pack(title="T", key_messages=(KeyMessage("m", (1, 2)),),
+                references=(PackReference("a", "One. Two."), PackReference("b", "Three. Four.")))
+    result = fit_to_one_page(pack, _fits_when(lambda p: p.references[1].further_reading), shorten_notes=False)
+    assert result.fits
+    assert [(r.note, r.further_reading) for r in result.pack.references] == [("One. Two.", False),
+                                                                             ("Three. Four.", True)]
+
+
+# ---------------------------------------------------------------- through the Library, on the shipped collection
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("shipped")
+    seed_collection(root)
+    return Library(settings_for(root))
+
+
+CONCERN_STYLES = [(c, s) for c in ("medical-model", "just-training", "staff-burnout", "no-management-buy-in",
+                                   "already-doing-this", "no-resources", "no-evidence") for s in sorted(STYLES)]
+
+
+def test_the_concern_list_here_is_the_vocabulary_s(shipped: Library) -> None:
+    assert {c for c, _ in CONCERN_STYLES} <= set(shipped.vocabulary.concern_by_slug)
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_every_concern_template_fits_one_page(shipped: Library, style: str) -> None:
+    for concern in shipped.vocabulary.concerns:
+        pack = shipped.concern_pack(concern.slug)
+        hits = shipped.search(concern_request(concern.themes)).hits
+        assert pack.keys == tuple(h.key for h in hits)  # every reference kept, in rank order
+        reader = pypdf.PdfReader(io.BytesIO(shipped.render_pack(pack, "pdf", style)))
+        assert len(reader.pages) == 1, f"{concern.slug} in {style}"
+        text = " ".join(reader.pages[0].extract_text().split())
+        for number in range(1, len(pack.references) + 1):
+            assert f"[{number}]" in text
+        further = [n for n, r in enumerate(pack.references, 1) if r.further_reading]
+        if further:
+            assert "Further reading:" in text, concern.slug
+        assert shipped.check_pack_fits(pack, style).fits
+
+
+def concern_request(themes: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from library.search import SearchRequest
+
+    return SearchRequest(themes=themes, per_page=6)
+
+
+def _ten_reference_pack(library: Library) -> Pack:
+    keys = [h.key for h in library.search("trauma", per_page=10).hits]
+    records = library.get_many(keys)
+    return Pack(title="Making our ward trauma-informed", ask="Fund a six-month pilot of trauma-informed training.",
+                key_messages=(KeyMessage("Most people using our services have lived through trauma.", (1, 2)),
+                              KeyMessage("Training alone changes little without leadership.", (3, 4, 5)),
+                              KeyMessage("Staff wellbeing improves when the organisation changes.", (6,))),
+                references=tuple(PackReference(k, records[k].key_finding) for k in keys))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_the_preview_and_fit_check_agree_with_the_rendered_files(shipped: Library, style: str) -> None:
+    pack = _ten_reference_pack(shipped)
+    for candidate in (pack, replace(pack, references=pack.references[:4])):
+        preview = shipped.preview_pack(candidate, style)
+        assert preview.html == shipped.render_pack(candidate, "html", style).decode("utf-8")
+        assert shipped.check_pack_fits(candidate, style) == preview.fit
+        if preview.fit.fits:
+            assert len(pypdf.PdfReader(io.BytesIO(shipped.render_pack(candidate, "pdf", style))).pages) == 1
+        else:
+            with pytest.raises(PackDoesNotFit) as refused:
+                shipped.render_pack(candidate, "pdf", style)
+            assert str(refused.value) == preview.fit.advice
+
+
+def test_fit_pack_makes_ten_references_fit_and_says_how(shipped: Library) -> None:
+    pack = _ten_reference_pack(shipped)
+    assert not shipped.check_pack_fits(pack).fits
+    result = shipped.fit_pack(pack)
+    assert result.fits and result.steps and result.advice == ""
+    assert result.pack.keys == pack.keys and result.pack.key_messages == pack.key_messages
+    assert len(pypdf.PdfReader(io.BytesIO(shipped.render_pack(result.pack, "pdf"))).pages) == 1
+    for reference, before in zip(result.pack.references, pack.references):
+        assert reference.note == before.note or before.note.startswith(reference.note[:-1])
+    assert any(step.startswith("Shortened the notes for references") for step in result.steps)
+
+
+def test_citation_labels_for_the_picker(shipped: Library) -> None:
+    two = next(k for k in sorted(shipped.collection.scan()) if len(shipped.get(k[:-4]).authors) == 2)[:-4]
+    pack = Pack(title="T", references=(PackReference(two),))
+    [label] = shipped.pack_citation_labels(pack)
+    assert "et al." not in label and "&" in label
 
 
 # ---------------------------------------------------------------- snapshots and compare

@@ -16,11 +16,12 @@ import streamlit as st
 from library import LibraryError, drafts
 from library.citations import STYLES
 from library.errors import PackAccessDenied, PackDoesNotFit, PackError, PackNotFound, PackWithdrawn
-from library.exporters import EXPORTERS
+from library.exporters import EXPORTERS, file_name
+from library.onepage import PackPreview
 from library.owners import describe_owner
-from library.packs import MAX_KEY_MESSAGES, MAX_TEXT_CHARS, Pack, dump_pack
+from library.exporters.brief import LIMITS
+from library.packs import MAX_KEY_MESSAGES, Pack, dump_pack
 from library.packstore import PackSummary, StoredPack, pack_address
-from views import pack_seams as seams
 from views import ui
 
 lib = ui.library()
@@ -57,18 +58,26 @@ def when(moment: dt.datetime) -> str:
 def download(label: str, pack: Pack, style: str, fmt: str, **options: object) -> None:
     """A download whose file is made only when asked for (Streamlit calls `data` on the click)."""
     exporter = EXPORTERS[fmt]
-    st.download_button(label, lambda: lib.render_pack(pack, fmt, style), file_name=seams.file_name(pack, fmt),
+    st.download_button(label, lambda: lib.render_pack(pack, fmt, style), file_name=file_name(pack, fmt),
                        mime=exporter.mime_type.split(";")[0], on_click="ignore", **options)  # type: ignore[arg-type]
 
 
-def preview_of(pack: Pack, style: str) -> seams.Preview:
-    """The preview, made again only when the pack or its style changed since the last run."""
+def preview_of(pack: Pack, style: str) -> PackPreview:
+    """The preview (the brief as a page, whether it fits, tips), made again only when the pack or its
+    style changed since the last run; the fit is checked without drawing the PDF."""
     cache_key = (dump_pack(pack), style)
     cached = st.session_state.get("pack_preview")
     if cached is None or cached[0] != cache_key:
-        cached = (cache_key, seams.preview(lib, pack, style))
+        cached = (cache_key, lib.preview_pack(pack, style))
         st.session_state["pack_preview"] = cached
     return cached[1]
+
+
+def require_one_page(pack: Pack, style: str) -> None:
+    """Refuse (`PackDoesNotFit`, saying what to cut) a brief whose PDF would not fit one page."""
+    fit = lib.check_pack_fits(pack, style)
+    if not fit.fits:
+        raise PackDoesNotFit(fit.advice)
 
 
 def app_url(**query: str) -> str:
@@ -91,7 +100,7 @@ def shared_view(token: str) -> None:
     # The brief carries its own title: the page adds only where it comes from.
     st.caption(f"A one-page evidence brief (read-only), shared on {when(version.at)}.")
     ui.show_brief(lib.render_pack(pack, "html", version.style).decode("utf-8"))  # whole, never cropped
-    fits, _ = seams.fits(lib, pack, version.style)
+    fits = lib.check_pack_fits(pack, version.style).fits
     with st.container(horizontal=True):
         if fits:
             download("Download as PDF", pack, version.style, "pdf", key="shared-pdf", type="primary",
@@ -194,7 +203,7 @@ def share() -> None:
         assert stored is not None
         try:
             ui.remember_pack(store.share(stored.edit_token, ui.signed_in(),
-                                         check=lambda pack, style: seams.check_fits(lib, pack, style)),
+                                         check=require_one_page),
                              switched=False)
         except PackDoesNotFit as error:
             st.session_state["share_refused"] = str(error)
@@ -217,9 +226,7 @@ def fit_to_page() -> None:
     def act() -> None:
         stored = ui.current_pack()
         assert stored is not None
-        fitted = seams.fit_to_one_page(lib, stored.pack, stored.style)
-        if fitted is None:
-            return
+        fitted = lib.fit_pack(stored.pack, stored.style)
         ui.change_pack(lambda _: fitted.pack)
         st.session_state[ui.RESEED] = True
         st.session_state["fit_steps"] = (fitted.steps, fitted.fits, fitted.advice)
@@ -245,6 +252,11 @@ def typed(widget: str, field: str) -> None:
 def typed_note(key: str) -> None:
     value = st.session_state.get(f"note-{key}", "")
     safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, notes={key: value})))
+
+
+def typed_further(key: str) -> None:
+    value = bool(st.session_state.get(f"further-{key}", False))
+    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, further_reading={key: value})))
 
 
 def typed_messages() -> None:
@@ -281,6 +293,7 @@ def seed_widgets(stored: StoredPack, *, force: bool) -> None:
                                  "pack_by": pack.prepared_by, "pack_style": stored.style}
     for reference in pack.references:
         values[f"note-{reference.key}"] = reference.note
+        values[f"further-{reference.key}"] = reference.further_reading
     for index in range(MAX_KEY_MESSAGES):
         message = pack.key_messages[index] if index < len(pack.key_messages) else None
         values[f"message-{index}"] = message.text if message else ""
@@ -376,30 +389,33 @@ with ui.friendly_errors():
     with edit_col:
         st.subheader("1. The brief")
         st.text_input("Title (a question works well, e.g. “Why should we invest in staff wellbeing?”)",
-                      key="pack_title", max_chars=MAX_TEXT_CHARS, on_change=typed, args=("pack_title", "title"))
+                      key="pack_title", max_chars=LIMITS["title"], on_change=typed, args=("pack_title", "title"))
         st.text_input("Who it is for", key="pack_audience", placeholder="e.g. the ward manager",
-                      max_chars=MAX_TEXT_CHARS, on_change=typed, args=("pack_audience", "audience"))
-        st.text_area("What you are asking the manager to do", key="pack_ask", height=80, max_chars=MAX_TEXT_CHARS,
+                      max_chars=LIMITS["audience"], on_change=typed, args=("pack_audience", "audience"))
+        st.text_area("What you are asking the manager to do", key="pack_ask", height=80, max_chars=LIMITS["ask"],
                      on_change=typed, args=("pack_ask", "ask"))
-        st.text_input("Prepared by", key="pack_by", max_chars=MAX_TEXT_CHARS, on_change=typed,
+        st.text_input("Prepared by", key="pack_by", max_chars=LIMITS["prepared_by"], on_change=typed,
                       args=("pack_by", "prepared_by"))
 
         st.subheader("2. References")
-        labels = {}
+        # The picker names each reference as the brief cites it ("Felitti et al., 1998"), with its number.
+        labels = {key: f"[{number}] {label}" for number, (key, label)
+                  in enumerate(zip(pack.keys, lib.pack_citation_labels(pack, style)), 1)}
         for number, reference in enumerate(pack.references, 1):
             key = reference.key
             record = records.get(key)
             if record is None and reference.snapshot is not None:
                 record = reference.snapshot.to_record(key)
             title = record.title if record else key
-            labels[key] = f"[{number}] {record.author_line(1) if record else key} {(record.year or '') if record else ''}"
             with st.container(border=True):
                 st.markdown(f"**[{number}]** {ui.escape_markdown(title)}"
                             + ("" if records.get(key) else
                                " — *no longer in the library; the details saved with the pack are used*"))
-                st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=MAX_TEXT_CHARS,
+                st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=LIMITS["note"],
                              placeholder="Leave empty to use the reference's key finding",
                              on_change=typed_note, args=(key,))
+                st.checkbox("Under “Further reading” (listed, without its note, to save room)",
+                            key=f"further-{key}", on_change=typed_further, args=(key,))
                 with st.container(horizontal=True):
                     st.button("Up", key=f"up-{key}", on_click=move, args=(key, -1), disabled=number == 1,
                               icon=":material/arrow_upward:")
@@ -410,7 +426,7 @@ with ui.friendly_errors():
         st.subheader("3. Key messages")
         st.caption("Three to five short messages, each backed by the references you tick.")
         for index in range(st.session_state["message_slots"]):
-            st.text_area(f"Key message {index + 1}", key=f"message-{index}", height=70, max_chars=MAX_TEXT_CHARS,
+            st.text_area(f"Key message {index + 1}", key=f"message-{index}", height=70, max_chars=LIMITS["message"],
                          on_change=typed_messages)
             st.multiselect(f"References behind message {index + 1}", list(pack.keys), format_func=labels.get,
                            key=f"cites-{index}", on_change=typed_messages)
@@ -422,13 +438,14 @@ with ui.friendly_errors():
     with preview_col:
         st.subheader("Preview")
         preview = preview_of(pack, style)
-        if preview.fits:
+        if preview.fit.fits:
             st.caption("It fits on one A4 page.")
         else:
             st.warning("Longer than one page: the PDF and the read-only link wait until it fits. "
-                       + ui.plain(preview.advice), icon=":material/warning:")
-            if seams.can_fit_to_one_page():
-                st.button("Fit to one page", key="fit-pack", on_click=fit_to_page, icon=":material/fit_page:")
+                       + ui.plain(preview.fit.advice), icon=":material/warning:")
+            st.button("Fit to one page", key="fit-pack", on_click=fit_to_page, icon=":material/fit_page:",
+                      help="Shortens notes to their first sentence, then moves the least-cited references to "
+                           "a “Further reading” line, until the brief fits; each step is shown.")
         if "fit_steps" in st.session_state:
             steps, fitted, advice = st.session_state.pop("fit_steps")
             for step in steps:
@@ -445,15 +462,15 @@ with ui.friendly_errors():
         pdf_col, word_col = st.columns(2)
         with pdf_col:
             download("PDF (one page)", pack, style, "pdf", key="download-pdf", type="primary",
-                     icon=":material/download:", disabled=not preview.fits,
-                     help=None if preview.fits else "Shorten the brief to one page first.")
+                     icon=":material/download:", disabled=not preview.fit.fits,
+                     help=None if preview.fit.fits else "Shorten the brief to one page first.")
         with word_col:
             download("Word (to edit)", pack, style, "docx", key="download-docx", icon=":material/download:")
         with st.expander("Other formats: web page, Markdown, the references for Zotero or EndNote, the pack file"):
             for fmt in DOWNLOADS:
                 download(EXPORTERS[fmt].label, pack, style, fmt, key=f"download-{fmt}")
             st.download_button("Pack file (to open it again here or in another installation)", dump_pack(pack),
-                               file_name=seams.file_name(pack, "pack"), mime="application/json",
+                               file_name=file_name(pack, "pack"), mime="application/json",
                                key="download-json", on_click="ignore")
 
         st.subheader("Share with your manager")

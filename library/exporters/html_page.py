@@ -14,8 +14,8 @@ from typing import Sequence
 
 from ..packs import Pack
 from ..records import Record
-from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE,
-                    HEADING_MESSAGES, Brief, build_brief)
+from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE, HEADING_FURTHER,
+                    HEADING_MESSAGES, Brief, BriefTerms, build_brief, further_reading_line)
 
 _CSS = """\
 :root { color-scheme: light; }
@@ -24,11 +24,13 @@ body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; font-size: 11pt; 
 main { max-width: 46em; margin: 0 auto; padding: 1.5em; }
 h1 { font-size: 1.6em; line-height: 1.2; margin: 0 0 0.2em; color: #123; }
 h2 { font-size: 1.1em; margin: 1em 0 0.3em; color: #123; }
+h3 { font-size: 1em; margin: 0.6em 0 0.2em; color: #123; }
 p, li { margin: 0 0 0.35em; }
 ul, ol { margin: 0; padding-left: 1.4em; }
 .audience { font-style: italic; margin-bottom: 0.6em; }
 .ask { border-left: 4px solid #2a5d8f; padding: 0.3em 0.8em; background: #f1f5fa; }
 .cites { font-weight: bold; white-space: nowrap; }
+.basis { display: block; font-size: 0.9em; font-style: italic; color: #333; }
 ol.numbered { list-style: none; padding-left: 0; }
 ol.numbered li { padding-left: 2.2em; text-indent: -2.2em; }
 .num { display: inline-block; min-width: 2.2em; text-indent: 0; font-weight: bold; }
@@ -50,15 +52,15 @@ footer p { margin: 0 0 0.2em; }
 }
 """
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _e(text: str) -> str:
     return escape(text, quote=True)
 
 
-def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
-    return page(build_brief(pack, records, style)).encode("utf-8")
+def render(pack: Pack, records: Sequence[Record], style: str, terms: BriefTerms | None = None) -> bytes:
+    return page(build_brief(pack, records, style, terms)).encode("utf-8")
 
 
 def page(brief: Brief) -> str:
@@ -94,16 +96,25 @@ def page(brief: Brief) -> str:
         out += ["<section>", f"<h2>{HEADING_MESSAGES}</h2>", "<ul>"]
         for message in brief.messages:
             cites = f' <span class="cites">{_e(message.marker)}</span>' if message.marker else ""
-            out.append(f"<li>{_e(message.text)}{cites}</li>")
+            basis = f' <span class="basis">{_e(message.evidence)}</span>' if message.evidence else ""
+            out.append(f"<li>{_e(message.text)}{cites}{basis}</li>")
         out += ["</ul>", "</section>"]
-    if brief.evidence:
-        out += ["<section>", f"<h2>{HEADING_EVIDENCE}</h2>", '<ol class="numbered">']
-        for item in brief.evidence:
-            kind = f' <span class="kind">({_e(item.evidence)})</span>' if item.evidence else ""
-            note = f" {_e(item.note)}" if item.note else ""
-            out.append(f'<li><span class="num">[{item.number}]</span><strong>{_e(item.label)}</strong>'
-                       f"{kind}{':' if note else ''}{note}</li>")
-        out += ["</ol>", "</section>"]
+    if brief.groups or brief.further_reading:
+        out += ["<section>", f"<h2>{HEADING_EVIDENCE}</h2>"]
+        for group in brief.groups:
+            if group.heading:
+                out.append(f"<h3>{_e(group.heading)}</h3>")
+            out.append('<ol class="numbered">')
+            for item in group.items:
+                kind = f' <span class="kind">({_e(item.evidence)})</span>' if item.evidence else ""
+                note = f" {_e(item.note)}" if item.note else ""
+                out.append(f'<li><span class="num">[{item.number}]</span><strong>{_e(item.label)}</strong>'
+                           f"{kind}{':' if note else ''}{note}</li>")
+            out.append("</ol>")
+        if brief.further_reading:
+            out.append(f'<p class="further"><strong>{HEADING_FURTHER}:</strong> '
+                       f"{_e(further_reading_line(brief.further_reading))}</p>")
+        out.append("</section>")
     if brief.references:
         out += ['<section class="references">', f"<h2>{_e(brief.references_heading)}</h2>",
                 '<ol class="numbered">']

@@ -12,10 +12,11 @@ from typing import Iterable, Sequence
 from urllib.parse import quote
 
 from ..citations import Segment
+from ..links import safe_url
 from ..packs import Pack
 from ..records import Record
-from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE,
-                    HEADING_MESSAGES, Brief, build_brief)
+from .brief import (HEADING_ABOUT, HEADING_ASK, HEADING_CONCERN, HEADING_EVIDENCE, HEADING_FURTHER,
+                    HEADING_MESSAGES, Brief, BriefTerms, build_brief, further_reading_line)
 
 # Characters that can start a link, an image, raw HTML, an entity, emphasis or
 # code anywhere in a line.  Parentheses need no escape once brackets have one.
@@ -42,9 +43,9 @@ def escape_block(text: str) -> str:
 
 def link(text: str, url: str) -> str:
     """A Markdown link for http(s) addresses; anything else stays plain text."""
-    if not url.lower().startswith(("https://", "http://")):
+    if not safe_url(url):
         return escape(text, strip=False)
-    target = quote(url, safe=":/?#@!$&'*+,;=%~")
+    target = quote(safe_url(url), safe=":/?#@!$&'*+,;=%~")
     return f"[{escape(text)}]({target})"
 
 
@@ -61,8 +62,8 @@ def segments(runs: Iterable[Segment]) -> str:
     return "".join(out)
 
 
-def render(pack: Pack, records: Sequence[Record], style: str) -> bytes:
-    return document(build_brief(pack, records, style)).encode("utf-8")
+def render(pack: Pack, records: Sequence[Record], style: str, terms: BriefTerms | None = None) -> bytes:
+    return document(build_brief(pack, records, style, terms)).encode("utf-8")
 
 
 def document(brief: Brief) -> str:
@@ -78,14 +79,22 @@ def document(brief: Brief) -> str:
         for message in brief.messages:
             cites = f" **{escape(message.marker)}**" if message.marker else ""
             out.append(f"- {escape(message.text)}{cites}")
+            if message.evidence:
+                # A line break inside the list item: the basis sits under its message.
+                out[-1] += f"  \n  *{escape(message.evidence)}*"
         out.append("")
-    if brief.evidence:
+    if brief.groups or brief.further_reading:
         out += [f"## {HEADING_EVIDENCE}", ""]
-        for item in brief.evidence:
-            kind = f" *({escape(item.evidence)})*" if item.evidence else ""
-            note = f": {escape(item.note)}" if item.note else ""
-            out.append(f"- **{escape(f'[{item.number}] {item.label}')}**{kind}{note}")
-        out.append("")
+        for group in brief.groups:
+            if group.heading:
+                out += [f"### {escape(group.heading)}", ""]
+            for item in group.items:
+                kind = f" *({escape(item.evidence)})*" if item.evidence else ""
+                note = f": {escape(item.note)}" if item.note else ""
+                out.append(f"- **{escape(f'[{item.number}] {item.label}')}**{kind}{note}")
+            out.append("")
+        if brief.further_reading:
+            out += [f"**{HEADING_FURTHER}:** {escape(further_reading_line(brief.further_reading))}", ""]
     if brief.references:
         out += [f"## {escape(brief.references_heading)}", ""]
         for reference in brief.references:
