@@ -393,6 +393,9 @@ def test_sharing_refuses_a_brief_longer_than_a_page_and_a_draft_is_still_saved(
     assert any(w.startswith("Not shared yet") for w in texts(at, "warning"))
     assert saved(at).share_token is None
     assert not [c for c in at.code if "share=" in c.value]
+    at.button(key="fit-pack-share").click().run()  # offered right there
+    at.button(key="share-pack").click().run()
+    assert saved(at).share_token
 
 
 def test_a_shared_pack_shows_the_version_shared_whole_with_pdf_and_word(files: list[MediaFileManager],

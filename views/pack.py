@@ -478,6 +478,7 @@ with ui.friendly_errors():
         if refused:
             st.warning("Not shared yet: a manager would get a brief that runs over one page. "
                        + ui.plain(refused), icon=":material/warning:")
+            st.button("Fit to one page", key="fit-pack-share", on_click=fit_to_page, icon=":material/fit_page:")
         if current.share_token and current.shared is not None:
             st.code(app_url(**{ui.SHARE_PARAM: current.share_token}), language=None)
             st.caption("Anyone with this link can read the brief and download it as PDF or Word, but not change "
