@@ -26,6 +26,17 @@ from library.tables import packs as packs_table
 
 from .conftest import REPO
 
+def _script():  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+# The migration that gave packs their owners (its place in the chain may change as others are added).
+OWNERS_MIGRATION = next(r for r in _script().walk_revisions() if r.revision.endswith("_pack_owners"))
+
 JO = Identity.oidc("Jo.Bloggs@Example.org")
 SAM = Identity.oidc("sam@example.org")
 LIBRARIAN = Identity.librarian()
@@ -314,7 +325,7 @@ def test_packs_saved_before_owners_belong_to_the_administrator_and_keep_their_li
     config.set_main_option("script_location", str(MIGRATIONS))
     with old.engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001_packs")
+        command.upgrade(config, OWNERS_MIGRATION.down_revision)  # every migration before the owners' one
         connection.commit()
     when = "2025-03-01T10:00:00.000000+00:00"
     with old.write() as connection:
@@ -326,7 +337,7 @@ def test_packs_saved_before_owners_belong_to_the_administrator_and_keep_their_li
     old.close()
 
     database = Database(database_url)
-    assert database.revision() == {"0002_pack_owners"}
+    assert database.revision() == set(_script().get_heads())  # upgraded through the owners' migration
     store = PackStore(database)
     summaries = {s.id: s for s in store.owned_by(ADMIN)}
     assert set(summaries) == {"old1", "old2"}
@@ -400,7 +411,7 @@ def test_the_owner_migration_can_be_undone_keeping_the_packs(database_url: str, 
     config.set_main_option("script_location", str(MIGRATIONS))
     with database.engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0001_packs")
+        command.downgrade(config, OWNERS_MIGRATION.down_revision)
         connection.commit()
         assert {c for c in connection.exec_driver_sql("SELECT * FROM packs").keys()} == \
             {"id", "title", "body", "created", "updated", "share_token"}
