@@ -96,7 +96,7 @@ if who is None:
     st.stop()
 
 left, right = st.columns([4, 1])
-left.caption(f"Signed in as {who}.")
+left.caption(f"Signed in as {ui.escape_markdown(who)}.")
 if right.button("Sign out", key="sign-out"):
     st.session_state.pop("librarian", None)
     st.rerun()

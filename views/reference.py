@@ -21,7 +21,7 @@ with ui.friendly_errors():
     try:
         record = lib.get(key)
     except ReferenceNotFound as error:
-        st.warning(str(error))
+        st.warning(ui.plain(str(error)))  # it quotes the key from the address
         st.stop()
     st.title(ui.escape_markdown(record.title) or record.key)
     rows = [
@@ -49,7 +49,8 @@ with ui.friendly_errors():
                        "above is written in plain language by the library.")
             st.markdown(ui.escape_markdown(record.abstract))
     st.subheader("Details")
-    st.table({"Field": [r[0] for r in rows if r[1]], "Value": [r[1] for r in rows if r[1]]})
+    # st.table renders Markdown in its cells: every value is escaped to show as written.
+    st.table({"Field": [r[0] for r in rows if r[1]], "Value": [ui.escape_markdown(r[1]) for r in rows if r[1]]})
     st.subheader("Cite it")
     for name, style in STYLES.items():
         citation = format_reference(record, name)
@@ -64,5 +65,5 @@ with ui.friendly_errors():
             ui.remove_from_pack(record.key)
             st.rerun()
     elif st.button("Add to pack", key="detail-add", icon=":material/add:"):
-        ui.add_to_pack(record.key, note=record.key_finding, how=f"reference {record.key} chosen by hand")
+        ui.add_to_pack(record.key, note=record.key_finding, how="references chosen one by one")
         st.rerun()

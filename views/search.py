@@ -105,7 +105,7 @@ with ui.friendly_errors():
     facets = lib.search(SearchRequest(text=request.text, per_page=1)).facets if filtered else result.facets
 
     with st.sidebar:
-        count = len(ui.pack_draft()["keys"])
+        count = ui.pack_size()
         if count:
             st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
                          icon=":material/description:")
@@ -131,11 +131,11 @@ with ui.friendly_errors():
     st.query_params.from_dict(st.session_state["search_url"])
 
     if result.notice:
-        st.info(result.notice, icon=":material/info:")
+        st.info(ui.plain(result.notice), icon=":material/info:")  # it quotes the search words
     if result.total == 0:
         st.warning("No references match this search.", icon=":material/search_off:")
         if result.suggestion:
-            st.button(f"Search for “{result.suggestion}” instead", key="suggestion",
+            st.button(f"Search for “{ui.escape_markdown(result.suggestion)}” instead", key="suggestion",
                       on_click=use_suggestion, args=(result.suggestion,))
         st.markdown("Try fewer words, a broader theme, or remove a filter.")
     else:
