@@ -249,7 +249,7 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
     entry = item.entry
     record = Record.from_entry(entry)
     problems = [p for p in check_entry(entry.with_fields(themes=None), vocabulary) if p.severity == "error"]
-    label = f"{record.title or entry.key} ({record.year or 'n.d.'})"
+    label = f"{ui.escape_markdown(record.title or entry.key)} ({record.year or 'n.d.'})"
     if item.duplicates:
         label = "⚠ possible duplicate · " + label
     with st.expander(label, expanded=bool(item.duplicates) or len(batch.items) == 1):
