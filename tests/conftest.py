@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, never speed (speed is measured by the benchmarks, not asserted):
+# no per-example deadline, which a busy CI machine would turn into a flaky failure.
+hypothesis_settings.register_profile("library", deadline=None)
+hypothesis_settings.load_profile("library")
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
