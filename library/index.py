@@ -304,8 +304,9 @@ def _merge_small(writer, segments: list) -> list:  # type: ignore[no-untyped-def
 class SearchIndex:
     """The Whoosh index for one collection, kept in step with it by `sync`."""
 
-    def __init__(self, index_dir: Path, *, lock_timeout: float = 15.0) -> None:
+    def __init__(self, index_dir: Path, *, lock_timeout: float = 15.0, weighting=None) -> None:  # type: ignore[no-untyped-def]
         self.dir = Path(index_dir)
+        self.weighting = weighting  # Whoosh's scoring model for searches; None is its BM25F()
         self.lock_timeout = lock_timeout
         self._state = _State(self.dir / STATE_FILE)
         self._ix = None
@@ -324,12 +325,13 @@ class SearchIndex:
 
     def searcher(self):  # type: ignore[no-untyped-def]
         """A searcher on the latest committed index, reused between searches."""
+        options = {"weighting": self.weighting} if self.weighting is not None else {}
         if self._searcher is None:
-            self._searcher = self._open_whoosh().searcher()
+            self._searcher = self._open_whoosh().searcher(**options)
         elif not self._searcher.up_to_date():
             # Not Searcher.refresh(): whoosh-reloaded 2.7.5 reuses the old segment readers
             # there, with their old deletions, so deleted or edited references were still found.
-            stale, self._searcher = self._searcher, self._open_whoosh().searcher()
+            stale, self._searcher = self._searcher, self._open_whoosh().searcher(**options)
             stale.close()
         return self._searcher
 

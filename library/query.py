@@ -33,6 +33,7 @@ from whoosh.qparser import syntax
 from whoosh.qparser.plugins import Plugin, PhrasePlugin
 
 from .analysis import PLAIN, STEMMED
+from .ranking import AndNot
 from .index import SCHEMA
 
 MAX_QUERY_LENGTH = 1000
@@ -261,7 +262,10 @@ class _Parser(QueryParser):
 
 
 def _tidy(q: wq.Query) -> wq.Query:
-    """Fuzzy terms keep their first letter (quick on a big vocabulary, and how people misspell)."""
+    """Fuzzy terms keep their first letter (quick on a big vocabulary, and how people misspell);
+    ANDNOT is Whoosh's with its first-document slip fixed (see library/ranking.py)."""
+    if type(q) is wq.AndNot:
+        return AndNot(_tidy(q.a), _tidy(q.b))
     if isinstance(q, wq.FuzzyTerm) and q.prefixlength < 1:
         q = wq.FuzzyTerm(q.fieldname, q.text, boost=q.boost, maxdist=q.maxdist, prefixlength=1,
                          constantscore=q.constantscore)

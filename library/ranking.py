@@ -39,6 +39,7 @@ import numpy as np
 from whoosh import query as wq, scoring
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
 from whoosh.matching import ListMatcher
+from whoosh.matching.binary import AndNotMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query.compound import DefaultOr, PreloadedOr
 from whoosh.query.wrappers import ConstantScoreQuery
@@ -70,6 +71,25 @@ def fast_path_problem(searcher) -> str | None:  # type: ignore[no-untyped-def]
         if not isinstance(reader, SegmentReader) or not isinstance(reader.codec(), W3Codec):
             return f"a segment is stored with {type(reader.codec()).__name__}, not Whoosh's W3 codec"
     return None
+
+
+# ------------------------------------------------------------------ Whoosh's ANDNOT, fixed
+
+
+class _AndNotMatcher(AndNotMatcher):
+    def _find_first(self) -> None:
+        # whoosh-reloaded 2.7.5 skips the excluded list forward only when both lists start on the
+        # same document, so a first document that the excluded list holds further on ("care ANDNOT
+        # practice" where the first "care" document also says "practice") was kept.
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+
+class AndNot(wq.AndNot):
+    """`a ANDNOT b` as Whoosh runs it, with its first-document fix (`library/query.py` makes these)."""
+
+    def matcher(self, searcher, context=None):  # type: ignore[no-untyped-def]
+        return _AndNotMatcher(self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context()))
 
 
 # ------------------------------------------------------------------ results
@@ -209,7 +229,7 @@ class Evaluator:
             return self._or(q, weighted)
         if kind is wq.Not:
             return self.live & ~self.mask(q.query), np.ones(self.size)
-        if kind is wq.AndNot:
+        if kind is AndNot:  # (Whoosh's own AndNot, first-document slip and all, is left to Whoosh)
             mask, score = self._run(q.a, weighted)
             return mask & ~self.mask(q.b), score
         if kind is wq.AndMaybe:

@@ -242,7 +242,7 @@ def _named(counts: np.ndarray, slugs: list[str]) -> dict[str, int]:
 # ------------------------------------------------------------------ what the collection holds
 
 
-class _ReaderLexicon(Lexicon):
+class IndexLexicon(Lexicon):
     """Look-ups in the index's terms, remembered for one state of the index."""
 
     def __init__(self, searcher) -> None:  # type: ignore[no-untyped-def]
@@ -293,7 +293,7 @@ class _Engine:
         self.searcher = searcher
         self.evaluator = ranking.Evaluator(searcher, cache)
         self.problem = ranking.fast_path_problem(searcher)
-        self.lexicon = _ReaderLexicon(searcher)
+        self.lexicon = IndexLexicon(searcher)
 
     def new_run(self) -> ranking.Evaluator:
         return ranking.Evaluator(self.searcher, self.evaluator.cache)
