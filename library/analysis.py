@@ -1,4 +1,4 @@
-"""How text becomes search terms: spelling, word forms, stemming, and pairs of words for phrases.
+"""How text becomes search terms: spelling, word forms, stemming; and how positions are kept for phrases.
 
 Advocates write the way they talk, in UK or US spelling.  Every text field and
 every query go through the same analysis, so a rule applied here makes both
@@ -12,9 +12,8 @@ sides agree without a hand list per word:
 - related word forms meet before stemming (reduction/reduce, seclusion/seclude,
   organisational/organisation), then the Snowball (Porter2) English stemmer
   joins the rest (nurse/nurses, reduce/reducing);
-- each pair of adjacent words of a text field is also indexed as one term with
-  its position, so that a phrase is found exactly from pairs (see
-  `library/ranking.py`).
+- positions are stored so that a block of them reads in one go (`WordPositions`),
+  for exact phrases in bulk (see `library/ranking.py`).
 
 Compound words ("burn out" / "burn-out" / "burnout") are handled when a query
 is read (`library/query.py`), where the words of the collection are known.
@@ -27,8 +26,8 @@ from collections import defaultdict
 from functools import lru_cache
 
 import numpy as np
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter, Token, Tokenizer
-from whoosh.fields import FieldType
+from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.fields import TEXT
 from whoosh.formats import Format, tokens
 from whoosh.lang.snowball.english import EnglishStemmer
 from whoosh.support.charset import accent_map
@@ -150,77 +149,36 @@ def analyse(text: str, analyzer=STEMMED) -> list[str]:  # type: ignore[no-untype
     return [t.text for t in analyzer(text, mode="query")]
 
 
-# ------------------------------------------------------------------ word pairs for phrases
-
-# The fields whose phrases are found from pairs, the letter that marks each in a pair term,
-# and the analyzer of the field itself (a pair is two of that field's terms).
-PAIR_FIELDS = {"title": "t", "finding": "f", "abstract": "a", "keywords": "k", "topics": "s",
-               "authors": "u", "venue": "v"}
-_PLAIN_FIELDS = frozenset({"authors", "venue"})
+# ------------------------------------------------------------------ word positions
 
 
-def pair_term(fieldname: str, first: str, second: str) -> str:
-    """The term for two adjacent terms of a field: exact, one term per pair."""
-    return f"{PAIR_FIELDS[fieldname]}:{first} {second}"
+def _encode_positions(positions: list[int]) -> bytes:
+    return np.asarray(positions, "<u4").tobytes()
 
 
-def pairs_value(fields: dict[str, str]) -> str:
-    """The pairs of adjacent terms of several fields, one "position term" per line, for the pairs field.
+class WordPositions(Format):
+    """Whoosh's Positions format, each posting's positions stored as little-endian 32-bit numbers.
 
-    A pair is made where the field's own analysis puts two terms at consecutive positions
-    (stop words are taken out and the rest renumbered, as in the field), and it stands at the
-    first term's position, counted on from the fields before it, so that a phrase of three
-    words or more can be checked pair after pair.
-    """
-    lines: list[str] = []
-    base = 0
-    for name, text in fields.items():
-        if not text:
-            continue
-        analyzer = PLAIN if name in _PLAIN_FIELDS else STEMMED
-        code = PAIR_FIELDS[name]
-        previous, previous_pos, last = None, -2, -1
-        for token in analyzer(text, positions=True, mode="index"):
-            if previous is not None and token.pos == previous_pos + 1:
-                lines.append(f"{base + previous_pos} {code}:{previous} {token.text}")
-            previous, previous_pos, last = token.text, token.pos, max(last, token.pos)
-        base += last + 2
-    return "\n".join(lines)
-
-
-class _PairTokenizer(Tokenizer):
-    """Reads what `pairs_value` wrote: one token per line, at the position the line gives."""
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,  # type: ignore[no-untyped-def]
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for line in value.splitlines():
-            position, _, term = line.partition(" ")
-            token.text, token.boost, token.stopped = term, 1.0, False
-            if positions:
-                token.pos = int(position)
-            if chars:
-                token.startchar = token.endchar = 0
-            yield token
-
-
-class PairPositions(Format):
-    """Each posting's positions as little-endian 32-bit numbers, so that a block decodes in one numpy call.
-
-    Whoosh never runs phrase queries on the pairs field; `library/ranking.py` reads these
-    positions to check phrases of three or more words.
+    Whoosh's own Positions pickles every posting's list, so reading the positions of a
+    common word means one unpickling per document.  Stored plainly, a block of postings
+    decodes in one numpy call (library/ranking.py checks phrases so); Whoosh reads them
+    through `decode_positions`, with the same numbers, frequencies and weights.
     """
 
     posting_size = -1
+    textual = True
     __inittypes__ = dict(field_boost=float)
 
     def word_values(self, value, analyzer, **kwargs):  # type: ignore[no-untyped-def]
         positions: dict[str, list[int]] = defaultdict(list)
+        weights: dict[str, float] = defaultdict(float)
         kwargs["positions"] = True
+        kwargs["boosts"] = True
         for token in tokens(value, analyzer, kwargs):
             positions[token.text].append(token.pos)
+            weights[token.text] += token.boost
         for word, found in positions.items():
-            yield word, len(found), float(len(found)) * self.field_boost, np.asarray(found, "<u4").tobytes()
+            yield word, len(found), weights[word] * self.field_boost, _encode_positions(found)
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return len(valuestring) // 4
@@ -231,7 +189,15 @@ class PairPositions(Format):
     def decode_positions(self, valuestring: bytes) -> list[int]:
         return np.frombuffer(valuestring, "<u4").tolist()
 
+    def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, int]]:
+        return [(position, 1) for position in self.decode_positions(valuestring)]
 
-def pairs_field() -> FieldType:
-    """The field of word pairs (its value from `pairs_value`): indexed, neither stored nor scored."""
-    return FieldType(PairPositions(), _PairTokenizer(), scorable=False, stored=False)
+    def combine(self, vs):  # type: ignore[no-untyped-def]
+        return _encode_positions(sorted({p for v in vs for p in self.decode_positions(v)}))
+
+
+def text_field(analyzer, *, stored: bool = False, field_boost: float = 1.0) -> TEXT:  # type: ignore[no-untyped-def]
+    """A TEXT field with positions for phrases, kept as `WordPositions`."""
+    field = TEXT(analyzer=analyzer, stored=stored, field_boost=field_boost)
+    field.format = WordPositions(field_boost=field_boost)
+    return field

@@ -34,7 +34,7 @@ from whoosh.reading import SegmentReader
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import PLAIN, STEMMED, pairs_field, pairs_value
+from .analysis import PLAIN, STEMMED, text_field
 from .bibtex import Entry, parse_bytes
 from .errors import LockTimeout, Problem
 from .records import Record
@@ -50,22 +50,21 @@ SCHEMA_VERSION = 7
 # terms match what was written; "topics" holds the labels and synonyms of a reference's themes.
 SCHEMA: Schema = Schema(
     key=ID(stored=True, unique=True),
-    title=TEXT(analyzer=STEMMED, stored=True, field_boost=3.0),
+    title=text_field(STEMMED, stored=True, field_boost=3.0),
     title_x=TEXT(analyzer=PLAIN, phrase=False),
-    authors=TEXT(analyzer=PLAIN, stored=True, field_boost=1.5),
+    authors=text_field(PLAIN, stored=True, field_boost=1.5),
     # shift_step=0: whoosh-reloaded 2.7.5 splits ranges over shifted terms wrongly when one
     # end is open (year:<2010 matched every year); plain terms are few for years anyway.
     year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False, shift_step=0),
-    venue=TEXT(analyzer=PLAIN, stored=True),
-    finding=TEXT(analyzer=STEMMED, stored=True, field_boost=2.0),
+    venue=text_field(PLAIN, stored=True),
+    finding=text_field(STEMMED, stored=True, field_boost=2.0),
     finding_x=TEXT(analyzer=PLAIN, phrase=False),
-    abstract=TEXT(analyzer=STEMMED, stored=True),
+    abstract=text_field(STEMMED, stored=True),
     abstract_x=TEXT(analyzer=PLAIN, phrase=False),
-    keywords=TEXT(analyzer=STEMMED, stored=True),
+    keywords=text_field(STEMMED, stored=True),
     keywords_x=TEXT(analyzer=PLAIN, phrase=False),
-    topics=TEXT(analyzer=STEMMED),  # labels and synonyms of the themes (see topics_text)
+    topics=text_field(STEMMED),  # labels and synonyms of the themes (see topics_text)
     topics_x=TEXT(analyzer=PLAIN, phrase=False),
-    pairs=pairs_field(),  # adjacent words of the text fields, with positions, for exact phrases
     theme=KEYWORD(commas=True, scorable=False),  # own themes and all their ancestors
     themes=STORED,  # own themes only, for the chips on a card
     type=ID(stored=True),  # evidence type
@@ -80,12 +79,14 @@ SCHEMA: Schema = Schema(
 
 
 class PostingsCodec(W3Codec):
-    """Whoosh's W3 codec, writing each block of postings as a protocol-4 pickle.
+    """Whoosh's W3 codec, writing each block of postings as a protocol-4 pickle, small ones uncompressed.
 
     W3 pickles blocks with protocol 2, where every position list (bytes) becomes a call to
     `_codecs.encode` when read back: reading the postings of a common word cost about 2.5 µs
-    a document.  The files are the same W3 format and Whoosh's own reader reads them (it
-    unpickles any protocol); only the writing differs.
+    a document.  Most rare words occur once, and a block too small to gain from zlib is left
+    as it is.  The files are the same W3 format and Whoosh's own reader reads them (it
+    unpickles any protocol and reads each block's compression from the block); only the
+    writing differs.
     """
 
     def postings_writer(self, dbfile, byteids=False):  # type: ignore[no-untyped-def]
@@ -100,7 +101,7 @@ class _PostingsWriter(W3PostingsWriter):
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
         databytes = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), 4)
-        comp = self._compression
+        comp = self._compression if len(databytes) >= SMALL_BLOCK else 0
         if comp:
             databytes = zlib.compress(databytes, comp)
         ids = self._ids
@@ -114,6 +115,7 @@ class _PostingsWriter(W3PostingsWriter):
         self._new_block()
 
 
+SMALL_BLOCK = 256  # bytes: a block smaller than this is written uncompressed
 CODEC = PostingsCodec()
 
 TEXT_FIELDS = ("title", "finding", "abstract", "keywords")
@@ -182,8 +184,6 @@ def document_for(record: Record, vocabulary: Vocabulary) -> dict:
         "keywords_x": keywords,
         "topics": topics,
         "topics_x": topics,
-        "pairs": pairs_value({"title": record.title, "finding": record.key_finding, "abstract": record.abstract,
-                              "keywords": keywords, "topics": topics, "authors": authors, "venue": record.venue}),
         "theme": ",".join(expanded),
         "themes": list(record.themes),
         "type": record.evidence_type,

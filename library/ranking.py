@@ -22,9 +22,10 @@ collection.  That means following Whoosh where it is surprising, for example:
   that term without its boost;
 - a phrase scores the sum of its words' scores, times its boost.
 
-Phrases of the text fields are found from the exact word pairs the index keeps
-(`library/analysis.py`): a two-word phrase is one pair term, and a longer one is
-checked position by position on its pairs, so phrases are exact.  A query part
+Phrases are exact: the positions of their words, which the index keeps as plain
+numbers (`library/analysis.py`, WordPositions), are read a block at a time and
+matched with numpy, as Whoosh's phrase matcher checks them one document at a
+time.  A query part
 this module does not evaluate itself (a phrase with slop, DisjunctionMax...) is
 run by Whoosh's own matcher.  If the index is not scored or stored the way this
 module was written for, `fast_path_problem` says why and the caller uses
@@ -47,10 +48,9 @@ from whoosh.reading import SegmentReader
 from whoosh.searching import SearchContext
 from whoosh.util.numeric import byte_to_length
 
-from .analysis import PAIR_FIELDS, pair_term
+from .analysis import WordPositions
 
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
-PAIRS_FIELD = "pairs"
 # BM25F's B and K1 as the index is searched with (Whoosh's defaults): the scoring this module
 # reproduces and its tests check.  Any other weighting is left to Whoosh.
 FAST_SCORING = (0.75, 1.2)
@@ -166,6 +166,7 @@ class Evaluator:
         self.B, self.K1 = getattr(weighting, "B", FAST_SCORING[0]), getattr(weighting, "K1", FAST_SCORING[1])
         self.field_B = getattr(weighting, "_field_B", {})
         self._terms: dict[tuple[str, bytes], _Part] = {}
+        self._position_cache: dict[tuple[str, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self.term_log: list[tuple[str, str, np.ndarray | None]] = []
         self._logged: set[tuple[str, str]] = set()
         self.live = self._concat("live", self._live_segment)
@@ -248,7 +249,8 @@ class Evaluator:
             return mask, np.full(self.size, q.score or 1.0)
         if isinstance(q, wq.NumericRange):
             return self._run(q._compile_query(self.searcher.reader()), weighted)
-        if kind is wq.Phrase and q.slop == 1 and q.fieldname in PAIR_FIELDS and PAIRS_FIELD in self.schema:
+        if (kind is wq.Phrase and q.slop == 1 and q.fieldname in self.schema
+                and type(self.schema[q.fieldname].format) is WordPositions):
             return self._phrase(q)
         if isinstance(q, wq.MultiTerm):
             return self._multiterm(q, weighted)
@@ -401,60 +403,58 @@ class Evaluator:
 
     # ------------------------------------------------------------ phrases
     def _phrase(self, q: wq.Phrase) -> _Part:
-        """An exact phrase from the pair terms; scored as the sum of its words' scores, times its boost."""
-        words = list(q.words)
-        for word in words:
+        """An exact phrase, checked position by position; scored as the sum of its words' scores, times its boost."""
+        fieldobj = self.schema[q.fieldname]
+        for word in q.words:
             try:
-                self.schema[q.fieldname].to_bytes(word)
+                fieldobj.to_bytes(word)
             except ValueError:
                 return self.empty()
-        if len(words) == 1:
-            mask = self._term(q.fieldname, words[0])[0].copy()
-        else:
-            mask = self._phrase_docs(q.fieldname, words)
+        mask = self.phrase_docs(q.fieldname, list(q.words))
         if not mask.any():
             return self.empty()
-        parts = [self._term(q.fieldname, word, log=False) for word in words]
-        for word in dict.fromkeys(words):
+        parts = [self._term(q.fieldname, word, log=False) for word in q.words]
+        for word in dict.fromkeys(q.words):
             self._log(q.fieldname, word, mask)
         score = np.sum([s for _, s in parts], axis=0)
         return mask, (score * q.boost if q.boost != 1.0 else score)
 
-    def _phrase_docs(self, fieldname: str, words: list[str]) -> np.ndarray:
-        pairs = [pair_term(fieldname, a, b) for a, b in zip(words, words[1:])]
-        masks = [self._term(PAIRS_FIELD, pair, log=False)[0] for pair in pairs]
+    def phrase_docs(self, fieldname: str, words: list[str]) -> np.ndarray:
+        """The documents where the words stand one after another in the field (Whoosh's slop 1)."""
+        masks = [self._term(fieldname, word, log=False)[0] for word in words]
         mask = np.logical_and.reduce(masks)
-        if len(pairs) == 1 or not mask.any():
-            return mask
-        # Three words or more: the pairs must follow each other, position by position.
+        if len(words) == 1 or not mask.any():
+            return mask.copy()
+        # Document and position as one number, each word's position moved back by its place in
+        # the phrase: the phrase starts where all the words' numbers meet.
         keys = None
-        for step, pair in enumerate(pairs):
-            docs, positions = self._pair_positions(pair, mask)
-            keep = positions >= step
-            chain = (docs[keep].astype(np.int64) << 32) | (positions[keep] - step)
-            keys = np.unique(chain) if keys is None else np.intersect1d(keys, chain, assume_unique=False)
+        for step, word in enumerate(words):
+            docs, positions = self._positions(fieldname, word)
+            keep = mask[docs] & (positions >= step)
+            chain = (docs[keep] << 32) | (positions[keep] - step)
+            keys = chain if keys is None else np.intersect1d(keys, chain, assume_unique=True)
             if not keys.size:
                 break
         out = np.zeros(self.size, dtype=bool)
-        if keys is not None and keys.size:
-            out[np.unique(keys >> 32)] = True
-        return out & mask
+        out[keys >> 32] = True
+        return out
 
-    def _pair_positions(self, pair: str, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(document, position) of every occurrence of a pair in the candidate documents."""
-        btext = pair.encode("utf-8")
-        all_docs, all_positions = [], []
-        for segment, reader in enumerate(self.readers):
-            if (PAIRS_FIELD, btext) not in reader:
-                continue
-            ids, counts, positions = _positions(reader.postings(PAIRS_FIELD, btext))
-            docs = np.repeat(ids + self.offsets[segment], counts)
-            keep = candidates[docs]
-            all_docs.append(docs[keep])
-            all_positions.append(positions[keep])
-        if not all_docs:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(all_docs), np.concatenate(all_positions).astype(np.int64)
+    def _positions(self, fieldname: str, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document, position) of every occurrence of a word in a field, in document then position order."""
+        btext = self.schema[fieldname].to_bytes(word)
+        key = (fieldname, btext)
+        found = self._position_cache.get(key)
+        if found is None:
+            all_docs, all_positions = [], []
+            for segment, reader in enumerate(self.readers):
+                if key in reader:
+                    ids, counts, positions = _positions(reader.postings(fieldname, btext))
+                    all_docs.append(np.repeat(ids + self.offsets[segment], counts))
+                    all_positions.append(positions.astype(np.int64))
+            empty = np.zeros(0, dtype=np.int64)
+            found = self._position_cache[key] = (np.concatenate(all_docs) if all_docs else empty,
+                                                 np.concatenate(all_positions) if all_positions else empty)
+        return found
 
     # ------------------------------------------------------------ anything else
     def _by_whoosh(self, q: wq.Query, weighted: bool) -> _Part:
@@ -497,9 +497,10 @@ def _postings(matcher) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-unty
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(ids), np.concatenate(weights)
-    if isinstance(matcher, ListMatcher):  # postings inlined in the term's entry
-        return np.asarray(matcher._ids, dtype=np.int64), np.asarray(
-            [matcher.weight() for matcher._i in range(len(matcher._ids))], dtype=np.float64)
+    if isinstance(matcher, ListMatcher) and not matcher._all_weights:  # postings kept in the term's entry
+        count = len(matcher._ids)
+        weights = matcher._weights if matcher._weights else [1.0] * count
+        return np.asarray(matcher._ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
     one_ids, one_weights = [], []
     while matcher.is_active():
         one_ids.append(matcher.id())
@@ -509,7 +510,7 @@ def _postings(matcher) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-unty
 
 
 def _positions(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Document numbers, occurrence counts and positions of a pair term's postings in one segment."""
+    """Document numbers, occurrence counts and positions of a word's postings in one segment (WordPositions)."""
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child
     ids: list[np.ndarray] = []
@@ -524,6 +525,11 @@ def _positions(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: i
             counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
             positions.append(np.frombuffer(b"".join(values), "<u4"))
             matcher._next_block()
+    elif isinstance(matcher, ListMatcher) and matcher._values:
+        values = matcher._values
+        ids.append(np.asarray(matcher._ids, dtype=np.int64))
+        counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
+        positions.append(np.frombuffer(b"".join(values), "<u4"))
     else:
         while matcher.is_active():
             value = matcher.value()
@@ -552,10 +558,9 @@ def match(searcher, q: wq.Query, cache: SegmentCache, *, filter: wq.Query | None
 
 def whoosh_match(searcher, q: wq.Query, *, filter: wq.Query | None = None) -> Matched:  # type: ignore[no-untyped-def]
     """The same as `match`, by Whoosh's own search (slower): for an index this module was not written for."""
-    results = searcher.search(q, limit=None, filter=filter)
-    pairs = sorted((hit.docnum, hit.score) for hit in results)
-    docnums = np.asarray([d for d, _ in pairs], dtype=np.int64)
-    scores = np.asarray([s if s is not None else 0.0 for _, s in pairs], dtype=np.float64)
+    found = sorted((docnum, score) for score, docnum in searcher.search(q, limit=None, filter=filter).top_n)
+    docnums = np.asarray([d for d, _ in found], dtype=np.int64)
+    scores = np.asarray([s for _, s in found], dtype=np.float64)
     terms = [(name, text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text), None)
              for name, text in q.iter_all_terms()]
     return Matched(docnums, scores, terms)

@@ -29,7 +29,7 @@ from whoosh import highlight, query as wq
 from whoosh.reading import TermNotFound
 
 from . import ranking
-from .analysis import PLAIN, analyse, pair_term
+from .analysis import PLAIN, analyse
 from .index import SCHEMA, SearchIndex
 from .query import (MAX_QUERY_LENGTH, STEMMED_FIELDS, Lexicon, ParsedQuery, parse_query, plain_words,
                     term_of, word_spans)
@@ -243,10 +243,13 @@ def _named(counts: np.ndarray, slugs: list[str]) -> dict[str, int]:
 
 
 class IndexLexicon(Lexicon):
-    """Look-ups in the index's terms, remembered for one state of the index."""
+    """Look-ups in the index's terms and positions, remembered for one state of the index."""
 
-    def __init__(self, searcher) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, searcher, cache: ranking.SegmentCache | None = None) -> None:  # type: ignore[no-untyped-def]
         self.reader = searcher.reader()
+        self._searcher = searcher
+        self._cache = cache or ranking.SegmentCache()
+        self._evaluator: ranking.Evaluator | None = None
         self._terms: dict[str, bool] = {}
         self._pairs: dict[tuple[str, str], bool] = {}
 
@@ -260,9 +263,13 @@ class IndexLexicon(Lexicon):
     def has_pair(self, first: str, second: str) -> bool:
         found = self._pairs.get((first, second))
         if found is None:
-            found = self._pairs[(first, second)] = any(
-                (ranking.PAIRS_FIELD, pair_term(name, first, second).encode("utf-8")) in self.reader
-                for name in STEMMED_FIELDS)
+            if not (self.has_term(first) and self.has_term(second)):
+                found = False
+            else:
+                if self._evaluator is None:
+                    self._evaluator = ranking.Evaluator(self._searcher, self._cache)
+                found = any(self._evaluator.phrase_docs(name, [first, second]).any() for name in STEMMED_FIELDS)
+            self._pairs[(first, second)] = found
         return found
 
 
@@ -293,7 +300,7 @@ class _Engine:
         self.searcher = searcher
         self.evaluator = ranking.Evaluator(searcher, cache)
         self.problem = ranking.fast_path_problem(searcher)
-        self.lexicon = IndexLexicon(searcher)
+        self.lexicon = IndexLexicon(searcher, cache)
 
     def new_run(self) -> ranking.Evaluator:
         return ranking.Evaluator(self.searcher, self.evaluator.cache)
