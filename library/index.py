@@ -56,7 +56,7 @@ SCHEMA: Schema = Schema(
     # shift_step=0: whoosh-reloaded 2.7.5 splits ranges over shifted terms wrongly when one
     # end is open (year:<2010 matched every year); plain terms are few for years anyway.
     year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False, shift_step=0),
-    venue=text_field(PLAIN, stored=True),
+    venue=text_field(STEMMED, stored=True),  # a journal title: its words stemmed like the text
     finding=text_field(STEMMED, stored=True, field_boost=2.0),
     finding_x=TEXT(analyzer=PLAIN, phrase=False),
     abstract=text_field(STEMMED, stored=True),

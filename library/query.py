@@ -32,7 +32,7 @@ from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin, Multif
 from whoosh.qparser import syntax
 from whoosh.qparser.plugins import Plugin, PhrasePlugin
 
-from .analysis import PLAIN, STEMMED
+from .analysis import STEMMED
 from .ranking import AndNot
 from .index import SCHEMA
 

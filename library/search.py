@@ -273,7 +273,7 @@ class IndexLexicon(Lexicon):
         return found
 
 
-_SPELLING_FIELDS = ("title_x", "finding_x", "abstract_x", "keywords_x", "topics_x", "authors", "venue")
+_SPELLING_FIELDS = ("title_x", "finding_x", "abstract_x", "keywords_x", "topics_x", "authors")
 
 
 def _edit_distance(a: str, b: str) -> int:

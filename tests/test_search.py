@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from library import Library, SearchRequest, SearchResult, Settings
+from library.search import plain_words
 
-from .conftest import DATA
+from .conftest import DATA, REPO
 
 COLLECTION = DATA / "search-collection"
 
@@ -438,3 +439,101 @@ def test_any_text_gives_a_search_result(library: Library, text: str) -> None:
     assert result.total <= len(YEARS)
     if result.suggestion is not None:
         assert result.total == 0 or result.partial
+
+
+# ---------------------------------------------------------------- the issue's examples, on the shipped collection
+
+SHIPPED = REPO / "references"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("shipped")
+    shutil.copytree(SHIPPED, root / "references")
+    return Library(Settings.from_env(references_dir=root / "references", index_dir=root / "index",
+                                     data_dir=root / "data"))
+
+
+def _all(library: Library, text: str) -> set[str]:
+    return keys(library.search(text, per_page=100))
+
+
+def _tagged(library: Library, theme: str) -> set[str]:
+    return keys(library.search(SearchRequest(themes=(theme,), per_page=100)))
+
+
+@pytest.mark.parametrize("forms", [("burnout", "burn out", "burn-out"), ("wellbeing", "well being", "well-being"),
+                                   ("organisation", "organization"), ("traumatisation", "traumatization"),
+                                   ("behaviour", "behavior"), ("reduce seclusion", "reducing seclusion",
+                                                               "seclusion reduction"),
+                                   ("nurse", "nurses", "nursing")])
+def test_everyday_forms_find_the_same_references(shipped: Library, forms: tuple[str, ...]) -> None:
+    found = [_all(shipped, text) for text in forms]
+    assert found[0], forms[0]
+    assert all(other == found[0] for other in found[1:]), dict(zip(forms, found))
+    assert all(not shipped.search(text).partial for text in forms)
+
+
+def test_seclusion_reduction_finds_the_references_on_reducing_seclusion(shipped: Library) -> None:
+    reducing = {hit.key for hit in shipped.search("reducing seclusion", per_page=100).hits}
+    assert reducing  # the issue: "two references are about *reducing* seclusion"
+    assert reducing <= _all(shipped, "seclusion reduction")
+
+
+@pytest.mark.parametrize(("text", "theme"), [("staff wellbeing", "staff-wellbeing"), ("leadership", "leadership"),
+                                             ("lived experience", "peer-support"),
+                                             ("lived experience", "empowerment-voice-choice"),
+                                             ("restrictive practice", "restraint-seclusion"),
+                                             ("childhood adversity", "aces")])
+def test_theme_labels_and_synonyms_reach_the_references_tagged_so(shipped: Library, text: str, theme: str) -> None:
+    tagged = _tagged(shipped, theme)  # the theme and every narrower theme
+    found = _all(shipped, text)
+    assert tagged <= found, sorted(tagged - found)
+    assert found
+
+
+def test_staff_wellbeing_finds_at_least_the_ten_of_its_theme(shipped: Library) -> None:
+    assert len(_tagged(shipped, "staff-wellbeing")) >= 10
+    assert len(_all(shipped, "staff wellbeing")) >= len(_tagged(shipped, "staff-wellbeing"))
+    assert _tagged(shipped, "leadership") <= _all(shipped, "leadership")
+
+
+def test_nurses_burnout_shows_those_with_most_of_the_words(shipped: Library) -> None:
+    result = shipped.search("nurses burnout", per_page=100)
+    assert result.partial
+    assert result.notice == "No reference has all of: nurses, burnout — showing those with most of them."
+    assert _all(shipped, "burnout") <= keys(result)
+
+
+ISSUE_QUERIES = ["burn out", "burn-out", "well-being", "staff too burnt out", "nurses burnout", "seclusion reduction",
+                 "staff wellbeing", "leadership", "lived experience", "burnuot", "leadershp", "seclusion reducton",
+                 "wellbeeing staff", "orgnisational change"]
+
+
+@pytest.mark.parametrize("text", ISSUE_QUERIES)
+def test_a_suggestion_finds_more_than_the_search_typed(shipped: Library, text: str) -> None:
+    result = shipped.search(text)
+    typed = 0 if result.partial else result.total
+    if result.suggestion is None:
+        return
+    better = shipped.search(result.suggestion)
+    assert not better.partial and better.total > typed, (text, result.suggestion)
+    reader = shipped.index.searcher().reader()
+    for word in plain_words(result.suggestion):  # every word is the collection's
+        assert any((f"{name}_x", word.encode()) in reader for name in ("title", "finding", "abstract", "keywords",
+                                                                         "topics")), word
+
+
+@pytest.mark.parametrize(("text", "suggestion"), [("burn out", None), ("well-being", None), ("leadershp", "leadership"),
+                                                  ("burnuot", "burnout"), ("staff too burnt out", None),
+                                                  ("nurses burnout", None), ("seclusion reduction", None)])
+def test_suggestions_for_the_issues_examples(shipped: Library, text: str, suggestion: str | None) -> None:
+    assert shipped.search(text).suggestion == suggestion
+
+
+def test_choosing_systematic_review_gives_the_number_shown_beside_it(shipped: Library) -> None:
+    start = SearchRequest(text="trauma", themes=("staff-wellbeing",))
+    shown = shipped.search(start).facets.evidence_types.get("systematic-review", 0)
+    assert shown
+    chosen = shipped.search(SearchRequest(**{**start.__dict__, "evidence_types": ("systematic-review",)}))
+    assert chosen.total == shown
