@@ -35,11 +35,10 @@ NOTES = """How to read the tables: *ours* is the library (`library.api.Library`,
 is the same records in FTS5 (porter tokenizer, bm25 with the same field weights, `snippet()`, `COUNT(*)`
 and a GROUP BY facet on evidence type; its build parses the files with the same parser in the same
 two processes). A ratio above 1 means ours is slower. Our searches do more per query than the
-baseline: facet counts on themes (with their ancestors), evidence types, settings and years.
-Totals are exact except for phrases of common words, which are matched through hashed word pairs
-(`library/ranking.py`): a three-word phrase's pairs are not checked for order, and a hash collision
-lets through about one record in a hundred of those holding the words apart, so such a total can
-be a little high (the query-by-query tables show how far from FTS5's)."""
+baseline: facet counts on themes (with their ancestors), evidence types, settings and years, each
+counted with the other filters applied, and the theme labels are searched with the text. Phrases are
+exact in both. Totals can differ from FTS5's where the analysis differs: ours joins UK and US spellings
+and word forms (Snowball stems), drops stop words, and searches theme labels too."""
 
 
 class _PeakMemory:

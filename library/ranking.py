@@ -34,12 +34,15 @@ Whoosh's search instead (`whoosh_match`).
 
 from __future__ import annotations
 
+import io
+import pickle
+import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import query as wq, scoring
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
-from whoosh.matching import ListMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, _lenfield
 from whoosh.matching.binary import AndNotMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query.compound import DefaultOr, PreloadedOr
@@ -321,8 +324,7 @@ class Evaluator:
         mask = np.zeros(self.size, dtype=bool)
         for segment, reader in enumerate(self.readers):
             for btext in reader.lexicon(fieldname):
-                ids, _ = _postings(reader.postings(fieldname, btext))
-                mask[ids + self.offsets[segment]] = True
+                mask[_read_postings(reader, fieldname, btext)[0] + self.offsets[segment]] = True
         return mask, score
 
     # ------------------------------------------------------------ terms
@@ -348,13 +350,27 @@ class Evaluator:
             self._logged.add((fieldname, text))
             self.term_log.append((fieldname, text, mask))
 
-    def _read_term(self, fieldname: str, btext: bytes) -> _Part:
+    def _read_term(self, fieldname: str, btext: bytes, *, positions: bool = False) -> _Part:
         mask = np.zeros(self.size, dtype=bool)
         score = np.zeros(self.size)
-        found = [(segment, reader) for segment, reader in enumerate(self.readers) if (fieldname, btext) in reader]
-        if not found:
+        all_ids, all_weights, all_docs, all_positions = [], [], [], []
+        for segment, reader in enumerate(self.readers):
+            if (fieldname, btext) not in reader:
+                continue
+            ids, weights, counts, found = _read_postings(reader, fieldname, btext, positions)
+            all_ids.append(ids + self.offsets[segment])
+            all_weights.append(weights)
+            if positions:
+                all_docs.append(np.repeat(all_ids[-1], counts))
+                all_positions.append(found)
+        if positions:
+            empty = np.zeros(0, dtype=np.int64)
+            self._position_cache[(fieldname, btext)] = (
+                np.concatenate(all_docs) if all_docs else empty,
+                np.concatenate(all_positions).astype(np.int64) if all_positions else empty)
+        if not all_ids:
             return mask, score
-        ids, weights = self._global_postings(found, fieldname, btext)
+        ids, weights = np.concatenate(all_ids), np.concatenate(all_weights)
         mask[ids] = True
         if self.schema[fieldname].scorable:
             idf = self.searcher.idf(fieldname, btext)
@@ -366,14 +382,6 @@ class Evaluator:
         else:
             score[ids] = weights
         return mask & self.live, score
-
-    def _global_postings(self, found: list, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-        all_ids, all_weights = [], []
-        for segment, reader in found:
-            ids, weights = _postings(reader.postings(fieldname, btext))
-            all_ids.append(ids + self.offsets[segment])
-            all_weights.append(weights)
-        return np.concatenate(all_ids), np.concatenate(all_weights)
 
     def _multiterm(self, q: wq.MultiTerm, weighted: bool) -> _Part:
         """A prefix, wildcard, fuzzy term or range: expanded per segment, scored as Whoosh does."""
@@ -421,6 +429,9 @@ class Evaluator:
 
     def phrase_docs(self, fieldname: str, words: list[str]) -> np.ndarray:
         """The documents where the words stand one after another in the field (Whoosh's slop 1)."""
+        if len(words) > 1:
+            for word in words:  # one read of each word's postings gives its positions and its scores
+                self._positions(fieldname, word)
         masks = [self._term(fieldname, word, log=False)[0] for word in words]
         mask = np.logical_and.reduce(masks)
         if len(words) == 1 or not mask.any():
@@ -443,18 +454,10 @@ class Evaluator:
         """(document, position) of every occurrence of a word in a field, in document then position order."""
         btext = self.schema[fieldname].to_bytes(word)
         key = (fieldname, btext)
-        found = self._position_cache.get(key)
-        if found is None:
-            all_docs, all_positions = [], []
-            for segment, reader in enumerate(self.readers):
-                if key in reader:
-                    ids, counts, positions = _positions(reader.postings(fieldname, btext))
-                    all_docs.append(np.repeat(ids + self.offsets[segment], counts))
-                    all_positions.append(positions.astype(np.int64))
-            empty = np.zeros(0, dtype=np.int64)
-            found = self._position_cache[key] = (np.concatenate(all_docs) if all_docs else empty,
-                                                 np.concatenate(all_positions) if all_positions else empty)
-        return found
+        if key not in self._position_cache:
+            part = self._read_term(fieldname, btext, positions=True)
+            self._terms.setdefault(key, part)
+        return self._position_cache[key]
 
     # ------------------------------------------------------------ anything else
     def _by_whoosh(self, q: wq.Query, weighted: bool) -> _Part:
@@ -476,71 +479,78 @@ class Evaluator:
 
 # ------------------------------------------------------------------ postings
 
+_BLOCK_LENGTH = struct.Struct("!i")
 
-def _postings(matcher) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Document numbers and weights of a term's postings in one segment, a block at a time."""
+
+def _blocks(reader, fieldname: str, btext: bytes):  # type: ignore[no-untyped-def]
+    """Each posting block of a term in one segment: (ids, weights, values), read straight from the W3 file.
+
+    The same bytes W3LeafMatcher reads (a length, a pickled block summary, the pickled and
+    perhaps compressed data), without its per-block bookkeeping.
+    """
+    terms = reader._terms
+    info = terms.term_info(fieldname, btext)
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        yield np.asarray(ids, dtype=np.int64), weights, values
+        return
+    buffer = getattr(terms._postfile, "_buf", None)
+    start = info._offset
+    if buffer is None or bytes(buffer[start:start + 4]) != WHOOSH3_HEADER_MAGIC:
+        yield from _matcher_blocks(reader.postings(fieldname, btext))  # not memory-mapped: through the matcher
+        return
+    view = memoryview(buffer)
+    position = start + 4
+    while True:
+        length = _BLOCK_LENGTH.unpack_from(view, position)[0]
+        position += 4
+        end = position + abs(length)
+        stream = io.BytesIO(view[position:end])
+        summary = pickle.Unpickler(stream).load()
+        data = stream.read()
+        ids, weights, values = pickle.loads(zlib.decompress(data) if summary[3] else data)
+        yield np.cumsum(np.asarray(ids, dtype=np.int64)), weights, values
+        if length < 0:
+            return
+        position = end
+
+
+def _matcher_blocks(matcher):  # type: ignore[no-untyped-def]
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child  # deletions are applied with the live mask
-    if isinstance(matcher, W3LeafMatcher):
-        ids: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        while matcher.is_active():
-            matcher._read_data()  # Whoosh's W3 block, decoded as its _read_ids/_read_weights do
-            block_ids, block_weights = matcher._data[0], matcher._data[1]
-            block = np.asarray(block_ids, dtype=np.int64)
-            ids.append(block if matcher._byteids else np.cumsum(block))
-            if block_weights is None or isinstance(block_weights, float):
-                weights.append(np.full(len(block), 1.0 if block_weights is None else block_weights))
-            else:
-                weights.append(np.asarray(block_weights, dtype=np.float64))
-            matcher._next_block()
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(ids), np.concatenate(weights)
-    if isinstance(matcher, ListMatcher) and not matcher._all_weights:  # postings kept in the term's entry
-        count = len(matcher._ids)
-        weights = matcher._weights if matcher._weights else [1.0] * count
-        return np.asarray(matcher._ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
-    one_ids, one_weights = [], []
+    positional = matcher.supports("positions")
     while matcher.is_active():
-        one_ids.append(matcher.id())
-        one_weights.append(matcher.weight())
-        matcher.next()
-    return np.asarray(one_ids, dtype=np.int64), np.asarray(one_weights, dtype=np.float64)
-
-
-def _positions(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Document numbers, occurrence counts and positions of a word's postings in one segment (WordPositions)."""
-    if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child
-    ids: list[np.ndarray] = []
-    counts: list[np.ndarray] = []
-    positions: list[np.ndarray] = []
-    if isinstance(matcher, W3LeafMatcher):
-        while matcher.is_active():
-            matcher._read_data()
-            block = np.asarray(matcher._data[0], dtype=np.int64)
-            ids.append(block if matcher._byteids else np.cumsum(block))
-            values = matcher._data[2]
-            counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
-            positions.append(np.frombuffer(b"".join(values), "<u4"))
-            matcher._next_block()
-    elif isinstance(matcher, ListMatcher) and matcher._values:
-        values = matcher._values
-        ids.append(np.asarray(matcher._ids, dtype=np.int64))
-        counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
-        positions.append(np.frombuffer(b"".join(values), "<u4"))
-    else:
-        while matcher.is_active():
-            value = matcher.value()
-            ids.append(np.asarray([matcher.id()], dtype=np.int64))
-            counts.append(np.asarray([len(value) // 4], dtype=np.int64))
-            positions.append(np.frombuffer(value, "<u4"))
+        ids, weights, values = [], [], []
+        while matcher.is_active() and len(ids) < 1024:
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            values.append(matcher.value() if positional else b"")
             matcher.next()
+        yield np.asarray(ids, dtype=np.int64), tuple(weights), tuple(values)
+
+
+def _read_postings(reader, fieldname: str, btext: bytes, positions: bool = False  # type: ignore[no-untyped-def]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Document numbers and weights of a term's postings in one segment; with `positions`, each
+    posting's count of positions and all the positions (the field's format is WordPositions)."""
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    for block_ids, block_weights, values in _blocks(reader, fieldname, btext):
+        ids.append(block_ids)
+        if block_weights is None or isinstance(block_weights, float):
+            weights.append(np.full(len(block_ids), 1.0 if block_weights is None else block_weights))
+        else:
+            weights.append(np.asarray(block_weights, dtype=np.float64))
+        if positions:
+            counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
+            found.append(np.frombuffer(b"".join(values), "<u4"))
     if not ids:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    return np.concatenate(ids), np.concatenate(counts), np.concatenate(positions)
+        return empty, np.zeros(0), empty, empty
+    return (np.concatenate(ids), np.concatenate(weights), np.concatenate(counts) if positions else None,
+            np.concatenate(found) if positions else None)
 
 
 # ------------------------------------------------------------------ searching
