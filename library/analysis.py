@@ -136,7 +136,8 @@ def _analyzer(*, stemmed: bool):  # type: ignore[no-untyped-def]
     # Stop words as Whoosh's defaults, so "the" in a query never demands a match; accents folded
     # before stemming, so that a rule sees "naive" whether "naïve" or "naive" was written.
     chain = RegexTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map)
-    return chain | StemFilter(stemfn=stem, cachesize=100_000) if stemmed else chain
+    # An unbounded cache (a dict): one entry per distinct word of the collection and its queries.
+    return chain | StemFilter(stemfn=stem, cachesize=-1) if stemmed else chain
 
 
 STEMMED = _analyzer(stemmed=True)

@@ -12,12 +12,15 @@ the files.  One writer at a time holds `write.lock`; readers never wait.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import shutil
 import sqlite3
 import time
 import zlib
+from array import array
+from itertools import accumulate
 from operator import attrgetter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +35,7 @@ from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.reading import SegmentReader
 from whoosh.util.numeric import length_to_byte
+from whoosh.util.numlists import delta_encode
 from whoosh.writing import SegmentWriter
 
 from .analysis import PLAIN, STEMMED, text_field
@@ -79,14 +83,18 @@ SCHEMA: Schema = Schema(
 
 
 class PostingsCodec(W3Codec):
-    """Whoosh's W3 codec, writing blocks of 512 postings as protocol-4 pickles, uncompressed.
+    """Whoosh's W3 codec, with blocks laid out for reading a whole posting list at once.
 
-    W3 pickles blocks of 128 postings with protocol 2 and compresses them, and a search
-    reads every block of the words it looks for: with protocol 2 each position list (bytes)
-    becomes a call to `_codecs.encode` when read back (about 2.5 µs a document for a common
-    word), and unpacking the compressed blocks took as long again as the rest.  The files
-    are still the W3 format, which Whoosh's own reader reads (it unpickles any protocol and
-    reads each block's compression from the block); they are about twice the size.
+    A search here reads every block of the words it looks for (library/ranking.py), and W3's
+    own blocks are slow to unpack: 128 postings pickled with protocol 2, compressed, each
+    position list a bytes object that protocol 2 rebuilds by calling `_codecs.encode` (about
+    2.5 µs a document for a common word).  These blocks hold 512 postings, uncompressed,
+    pickled with protocol 4, the document numbers and weights as arrays and the position
+    lists as one bytes object (`PackedValues`), so a block unpacks in a few microseconds
+    and goes into numpy without a loop.  It is still the W3 format: Whoosh's own reader
+    reads these blocks (it unpickles any protocol, indexes the ids, weights and values by
+    posting, and reads each block's compression from the block); the files are about twice
+    the size.
     """
 
     def __init__(self) -> None:
@@ -97,25 +105,70 @@ class PostingsCodec(W3Codec):
                                compression=self._compression, inlinelimit=self._inlinelimit)
 
 
+class PackedValues:
+    """A block's posting values (position lists) as one bytes object and the offset where each ends.
+
+    Whoosh reads a block's values by posting number (`values[i]`), as it would a tuple.
+    """
+
+    __slots__ = ("data", "ends")
+
+    def __init__(self, data: bytes, ends: array) -> None:
+        self.data, self.ends = data, ends
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, index: int) -> bytes:
+        if index < 0:
+            index += len(self.ends)
+        return self.data[self.ends[index - 1] if index else 0:self.ends[index]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (self[i] for i in range(len(self.ends)))
+
+    def __reduce__(self) -> tuple:
+        return PackedValues, (self.data, self.ends)
+
+
 class _PostingsWriter(W3PostingsWriter):
     def _write_block(self, last: bool = False) -> None:
-        # W3PostingsWriter._write_block with protocol 4 instead of 2; the layout is unchanged.
+        # W3PostingsWriter._write_block with the block data laid out as described above.
         if not self._blockcount:
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
-        databytes = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), 4)
+        ids = array("I", delta_encode(self._ids)) if not self._byteids else tuple(self._ids)
+        weights = self._weights
+        if all(w == 1.0 for w in weights):
+            weights = None
+        elif all(w == weights[0] for w in weights):
+            weights = weights[0]
+        values = self._values
+        if self._format.fixed_value_size() is None or self._format.fixed_value_size() < 0:
+            values = PackedValues(b"".join(values), array("I", accumulate(map(len, values))))
+        else:
+            values = self._mini_values()
+        databytes = _dumps((ids, weights, values))
         comp = self._compression
         if comp:
             databytes = zlib.compress(databytes, comp)
-        ids = self._ids
-        infobytes = pickle.dumps((len(ids), ids[-1], self._maxweight, comp, length_to_byte(self._minlength),
-                                  length_to_byte(self._maxlength)), 4)
+        infobytes = _dumps((len(self._ids), self._ids[-1], self._maxweight, comp, length_to_byte(self._minlength),
+                            length_to_byte(self._maxlength)))
         blocklength = len(infobytes) + len(databytes)
         self._postfile.write_int(-blocklength if last else blocklength)
         self._postfile.write(infobytes)
         self._postfile.write(databytes)
         self._blockcount += 1
         self._new_block()
+
+
+def _dumps(value: object) -> bytes:
+    """Protocol 4, without the memo (nothing in a block repeats)."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, 4)
+    pickler.fast = True
+    pickler.dump(value)
+    return out.getvalue()
 
 
 CODEC = PostingsCodec()

@@ -23,6 +23,7 @@ matches most of them.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -309,8 +310,22 @@ def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
     return ParsedQuery(fallback.query if fallback else wq.NullQuery, notice)
 
 
+_PARSERS: "weakref.WeakKeyDictionary[object, _Parser]" = weakref.WeakKeyDictionary()
+_PLAIN_PARSER = _Parser(None)
+
+
+def _parser_for(lexicon: Lexicon | None) -> _Parser:
+    """One parser per state of the index (it holds no state of its own between parses)."""
+    if lexicon is None:
+        return _PLAIN_PARSER
+    parser = _PARSERS.get(lexicon)
+    if parser is None:
+        parser = _PARSERS[lexicon] = _Parser(lexicon)
+    return parser
+
+
 def _parse(text: str, lexicon: Lexicon | None) -> ParsedQuery | None:
-    parser = _Parser(lexicon)
+    parser = _parser_for(lexicon)
     try:
         tree = parser.process(text)
         q = _tidy((tree.query(parser) or wq.NullQuery).normalize())

@@ -52,6 +52,7 @@ from whoosh.searching import SearchContext
 from whoosh.util.numeric import byte_to_length
 
 from .analysis import WordPositions
+from .index import PackedValues
 
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # BM25F's B and K1 as the index is searched with (Whoosh's defaults): the scoring this module
@@ -509,7 +510,7 @@ def _blocks(reader, fieldname: str, btext: bytes):  # type: ignore[no-untyped-de
         summary = pickle.Unpickler(stream).load()
         data = stream.read()
         ids, weights, values = pickle.loads(zlib.decompress(data) if summary[3] else data)
-        yield np.cumsum(np.asarray(ids, dtype=np.int64)), weights, values
+        yield np.cumsum(np.asarray(ids, dtype=np.int64)), weights, values  # (arrays or tuples: both read so)
         if length < 0:
             return
         position = end
@@ -544,8 +545,13 @@ def _read_postings(reader, fieldname: str, btext: bytes, positions: bool = False
         else:
             weights.append(np.asarray(block_weights, dtype=np.float64))
         if positions:
-            counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
-            found.append(np.frombuffer(b"".join(values), "<u4"))
+            if isinstance(values, PackedValues):
+                ends = np.asarray(values.ends, dtype=np.int64)
+                counts.append(np.diff(ends, prepend=0) // 4)
+                found.append(np.frombuffer(values.data, "<u4"))
+            else:
+                counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
+                found.append(np.frombuffer(b"".join(values), "<u4"))
     if not ids:
         empty = np.zeros(0, dtype=np.int64)
         return empty, np.zeros(0), empty, empty

@@ -26,10 +26,13 @@ from typing import Literal
 
 import numpy as np
 from whoosh import highlight, query as wq
+from whoosh.analysis import STOP_WORDS
+from whoosh.support.charset import accent_map
+from whoosh.util.text import rcompile
 from whoosh.reading import TermNotFound
 
 from . import ranking
-from .analysis import PLAIN, analyse
+from .analysis import PLAIN, STEMMED, analyse, stem
 from .index import SCHEMA, SearchIndex
 from .query import (MAX_QUERY_LENGTH, STEMMED_FIELDS, Lexicon, ParsedQuery, parse_query, plain_words,
                     term_of, word_spans)
@@ -140,13 +143,50 @@ _FORMATTER = _MarkFormatter()
 _HIGHLIGHTER = highlight.Highlighter(fragmenter=_FRAGMENTER, formatter=_FORMATTER)
 
 
-def _highlight(text: str, words: set[str], analyzer, *, whole: bool = False) -> str:  # type: ignore[no-untyped-def]
+class _Token:
+    """What Whoosh's highlighter reads of a token."""
+
+    __slots__ = ("text", "startchar", "endchar", "matched", "boost")
+
+    def __init__(self, text: str, startchar: int, endchar: int, matched: bool) -> None:
+        self.text, self.startchar, self.endchar, self.matched, self.boost = text, startchar, endchar, matched, 1.0
+
+    def copy(self) -> "_Token":
+        return _Token(self.text, self.startchar, self.endchar, self.matched)
+
+
+def highlight_tokens(text: str, words: set[str] | frozenset[str], stemmed: bool) -> list[_Token]:
+    """The tokens `STEMMED` or `PLAIN` make of a text (with removestops=False), marked where in `words`.
+
+    The same tokens and terms as running the analyzer, without its chain of generators for
+    every word of an abstract (a stop word keeps its text and is never marked).
+    """
+    terms = _STEMMED_TERMS if stemmed else _PLAIN_TERMS
+    out = []
+    for match in _TOKEN.finditer(text):
+        lower = match.group().lower()
+        if len(lower) < 2 or lower in STOP_WORDS:
+            out.append(_Token(lower, match.start(), match.end(), False))
+            continue
+        term = terms.get(lower)
+        if term is None:
+            folded = lower.translate(accent_map)
+            term = terms[lower] = stem(folded) if stemmed else folded
+        out.append(_Token(term, match.start(), match.end(), term in words))
+    return out
+
+
+_TOKEN = rcompile(r"[\w\*]+(\.?[\w\*]+)*")  # RegexTokenizer's own expression
+_STEMMED_TERMS: dict[str, str] = {}
+_PLAIN_TERMS: dict[str, str] = {}
+
+
+def _highlight(text: str, words: set[str], stemmed: bool, *, whole: bool = False) -> str:
     """What Whoosh's `Hit.highlights` does when it re-reads the text, for words we already know matched.
 
     `whole` marks the words in the whole text instead of picking fragments; "" when none is there.
     """
-    tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
-    tokens = _HIGHLIGHTER._merge_matched_tokens(highlight.set_matched_filter(tokens, frozenset(words)))
+    tokens = _HIGHLIGHTER._merge_matched_tokens(highlight_tokens(text, frozenset(words), stemmed))
     fragmenter = highlight.WholeFragmenter(charlimit=None) if whole else _FRAGMENTER
     fragments = highlight.top_fragments(fragmenter.fragment_tokens(text, tokens), 1 if whole else 2,
                                         _HIGHLIGHTER.scorer, _HIGHLIGHTER.order, minscore=1)
@@ -158,7 +198,7 @@ def _snippet(stored: dict, words: dict[str, set[str]], name: str, *, whole: bool
     source = name if name in words else f"{name}_x" if f"{name}_x" in words else None
     if source is None or not stored.get(name):
         return ""
-    return _highlight(stored[name], words[source], SCHEMA[source].analyzer, whole=whole)
+    return _highlight(stored[name], words[source], SCHEMA[source].analyzer is STEMMED, whole=whole)
 
 
 # ------------------------------------------------------------------ facets

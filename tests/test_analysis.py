@@ -127,3 +127,25 @@ def test_whoosh_finds_phrases_in_word_positions_as_in_its_own() -> None:
     assert found["ours"] == found["whoosh"]
     # "and" is a stop word, so "trauma and informed" is "trauma informed"; "health mental" is nowhere.
     assert [len(hits) for hits in found["ours"]] == [3, 2, 1, 1, 0]
+
+
+# ---------------------------------------------------------------- snippets: the analyzers' tokens, quicker
+
+_PROSE = st.lists(st.one_of(st.sampled_from(["The", "trauma-informed", "Müller's", "e.g.", "well-being", "U.K.",
+                                             "organisational", "a", "I", "x2", "***", "naïve", "STAFF", "burnt"]),
+                            st.text(alphabet=st.characters(categories=("L", "N", "P", "Zs")), max_size=8)),
+                  max_size=25).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PROSE)
+def test_snippet_tokens_are_the_analyzers_tokens(text: str) -> None:
+    from library.search import highlight_tokens
+
+    for analyzer, stemmed in ((STEMMED, True), (PLAIN, False)):
+        expected = [(t.text, t.startchar, t.endchar) for t in analyzer(text, chars=True, mode="index",
+                                                                         removestops=False) if not t.stopped]
+        fast = [(t.text, t.startchar, t.endchar) for t in highlight_tokens(text, frozenset(), stemmed)]
+        stopped = {(t.startchar, t.endchar) for t in analyzer(text, chars=True, mode="index", removestops=False)
+                   if t.stopped}
+        assert [t for t in fast if (t[1], t[2]) not in stopped] == expected
