@@ -39,9 +39,11 @@ import pickle
 import struct
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from whoosh import query as wq, scoring
+from whoosh.codec.base import Automata
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, _lenfield
 from whoosh.matching.binary import AndNotMatcher
 from whoosh.matching.wrappers import FilterMatcher
@@ -390,7 +392,7 @@ class Evaluator:
                 or (isinstance(q, wq.Regex) and q.text == ".*")):
             return self._every(q.fieldname, q.boost)
         fieldname = q.field()
-        expansions = [[b for b in q._btexts(reader) if b] for reader in self.readers]
+        expansions = [[b for b in _expand(q, reader) if b] for reader in self.readers]
         words = sorted({b for found in expansions for b in found})
         if not words:
             return self.empty()
@@ -476,6 +478,28 @@ class Evaluator:
             fieldobj = self.schema[name] if name in self.schema else None
             self._log(name, fieldobj.from_bytes(text) if isinstance(text, bytes) and fieldobj else text, mask)
         return mask, score
+
+
+# ------------------------------------------------------------------ term expansion
+
+
+@lru_cache(maxsize=256)
+def _levenshtein_dfa(text: str, maxdist: int, prefix: int):  # type: ignore[no-untyped-def]
+    return Automata.levenshtein_dfa(text, maxdist, prefix)
+
+
+def _expand(q: wq.MultiTerm, reader):  # type: ignore[no-untyped-def]
+    """The terms a prefix, wildcard, fuzzy term or range stands for in one segment (its `_btexts`).
+
+    A fuzzy term's automaton depends only on the word, so it is built once, not once per
+    segment and field as SegmentReader.terms_within would; the words it finds are the same.
+    """
+    if (type(q) is wq.FuzzyTerm and isinstance(reader, SegmentReader)
+            and type(reader._codec.automata(reader._storage, reader._segment)) is Automata):
+        fieldobj = reader.schema[q.fieldname]
+        cursor = reader.cursor(fieldobj.spelling_fieldname(q.fieldname))
+        return Automata.find_matches(_levenshtein_dfa(q.text, q.maxdist, q.prefixlength), cursor)
+    return q._btexts(reader)
 
 
 # ------------------------------------------------------------------ postings
