@@ -39,6 +39,7 @@ import pickle
 import struct
 import zlib
 from dataclasses import dataclass, field
+from bisect import bisect_left
 from functools import lru_cache
 
 import numpy as np
@@ -365,12 +366,12 @@ class Evaluator:
             all_weights.append(weights)
             if positions:
                 all_docs.append(np.repeat(all_ids[-1], counts))
-                all_positions.append(found)
+                all_positions.append(found.astype(np.int64))
         if positions:
             empty = np.zeros(0, dtype=np.int64)
             self._position_cache[(fieldname, btext)] = (
                 np.concatenate(all_docs) if all_docs else empty,
-                np.concatenate(all_positions).astype(np.int64) if all_positions else empty)
+                np.concatenate(all_positions) if all_positions else empty)
         if not all_ids:
             return mask, score
         ids, weights = np.concatenate(all_ids), np.concatenate(all_weights)
@@ -392,7 +393,7 @@ class Evaluator:
                 or (isinstance(q, wq.Regex) and q.text == ".*")):
             return self._every(q.fieldname, q.boost)
         fieldname = q.field()
-        expansions = [[b for b in _expand(q, reader) if b] for reader in self.readers]
+        expansions = self._expansions(q)
         words = sorted({b for found in expansions for b in found})
         if not words:
             return self.empty()
@@ -411,6 +412,36 @@ class Evaluator:
             mask = np.where(single, np.logical_or.reduce([m for m, _ in parts]), mask)
             score = np.where(single, np.sum([np.where(m, s, 0.0) for m, s in parts], axis=0), score)
         return mask, score
+
+    def _expansions(self, q: wq.MultiTerm) -> list[list]:
+        """The terms a prefix, wildcard, fuzzy term or range stands for in each segment (Whoosh's `_btexts`).
+
+        A fuzzy term runs Whoosh's own automaton once over the words of the whole field (cached
+        for this state of the index) and keeps, for each segment, those the segment holds: the
+        same words as running it on every segment's word list, without walking each list on disk.
+        """
+        fuzzy = type(q) is wq.FuzzyTerm and all(
+            isinstance(r, SegmentReader) and type(r._codec.automata(r._storage, r._segment)) is Automata
+            for r in self.readers)
+        if not fuzzy:
+            return [[b for b in q._btexts(reader) if b] for reader in self.readers]
+        fieldname = q.fieldname
+        spelling = self.schema[fieldname].spelling_fieldname(fieldname)
+        words = [w for w in Automata.find_matches(_levenshtein_dfa(q.text, q.maxdist, q.prefixlength),
+                                                  _WordCursor(self.field_words(spelling))) if w]
+        found = [(word, self.schema[spelling].to_bytes(word)) for word in words]
+        return [[word for word, btext in found if (spelling, btext) in reader] for reader in self.readers]
+
+    def field_words(self, fieldname: str) -> list[str]:
+        """Every word of a field in the index, sorted (each segment's read once while it lives)."""
+        def make() -> list[str]:
+            decode = self.schema[fieldname].from_bytes
+            per_segment = [self.cache.get((sid, "words", fieldname),
+                                          lambda r=reader: [decode(b) for b in r.lexicon(fieldname)])
+                           for sid, reader in zip(self.ids, self.readers)]
+            return sorted(set().union(*per_segment)) if per_segment else []
+
+        return self.cache.joined(self.state, f"words:{fieldname}", make)
 
     # ------------------------------------------------------------ phrases
     def _phrase(self, q: wq.Phrase) -> _Part:
@@ -445,8 +476,13 @@ class Evaluator:
         for step, word in enumerate(words):
             docs, positions = self._positions(fieldname, word)
             keep = mask[docs] & (positions >= step)
-            chain = (docs[keep] << 32) | (positions[keep] - step)
-            keys = chain if keys is None else np.intersect1d(keys, chain, assume_unique=True)
+            chain = (docs[keep] << 32) | (positions[keep] - step)  # ascending: by document, then position
+            if keys is None:
+                keys = chain
+            else:  # both ascending and without repeats: look each up instead of sorting them together
+                found = np.searchsorted(chain, keys)
+                found[found == chain.size] = 0
+                keys = keys[chain[found] == keys] if chain.size else chain
             if not keys.size:
                 break
         out = np.zeros(self.size, dtype=bool)
@@ -488,18 +524,20 @@ def _levenshtein_dfa(text: str, maxdist: int, prefix: int):  # type: ignore[no-u
     return Automata.levenshtein_dfa(text, maxdist, prefix)
 
 
-def _expand(q: wq.MultiTerm, reader):  # type: ignore[no-untyped-def]
-    """The terms a prefix, wildcard, fuzzy term or range stands for in one segment (its `_btexts`).
+class _WordCursor:
+    """Whoosh's field cursor (`text`, `find`, `next`) over a sorted list of words."""
 
-    A fuzzy term's automaton depends only on the word, so it is built once, not once per
-    segment and field as SegmentReader.terms_within would; the words it finds are the same.
-    """
-    if (type(q) is wq.FuzzyTerm and isinstance(reader, SegmentReader)
-            and type(reader._codec.automata(reader._storage, reader._segment)) is Automata):
-        fieldobj = reader.schema[q.fieldname]
-        cursor = reader.cursor(fieldobj.spelling_fieldname(q.fieldname))
-        return Automata.find_matches(_levenshtein_dfa(q.text, q.maxdist, q.prefixlength), cursor)
-    return q._btexts(reader)
+    def __init__(self, words: list[str]) -> None:
+        self.words, self.at = words, 0
+
+    def text(self) -> str | None:
+        return self.words[self.at] if self.at < len(self.words) else None
+
+    def find(self, word: str) -> None:
+        self.at = bisect_left(self.words, word)
+
+    def next(self) -> None:
+        self.at += 1
 
 
 # ------------------------------------------------------------------ postings
@@ -570,8 +608,9 @@ def _read_postings(reader, fieldname: str, btext: bytes, positions: bool = False
             weights.append(np.asarray(block_weights, dtype=np.float64))
         if positions:
             if isinstance(values, PackedValues):
-                ends = np.asarray(values.ends, dtype=np.int64)
-                counts.append(np.diff(ends, prepend=0) // 4)
+                ends = np.asarray(values.ends, dtype=np.int64) // 4
+                ends[1:] -= ends[:-1].copy()
+                counts.append(ends)
                 found.append(np.frombuffer(values.data, "<u4"))
             else:
                 counts.append(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 4)
