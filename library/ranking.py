@@ -55,7 +55,7 @@ from whoosh.searching import SearchContext
 from whoosh.util.numeric import byte_to_length
 
 from .analysis import WordPositions
-from .index import PackedValues
+from .postings import PackedValues
 
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # BM25F's B and K1 as the index is searched with (Whoosh's defaults): the scoring this module
