@@ -135,7 +135,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     _index_notice(library)
     if args.format == "json":
         print(json.dumps({
-            "total": result.total, "notice": result.notice, "suggestion": result.suggestion,
+            "total": result.total, "partial": result.partial, "notice": result.notice, "suggestion": result.suggestion,
             "hits": [{**hit.__dict__} for hit in result.hits],
             "facets": result.facets.__dict__}, ensure_ascii=False, indent=2, default=list))
         return EXIT_OK
@@ -144,6 +144,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         return EXIT_OK
     if result.notice:
         print(result.notice, file=sys.stderr)
+    if result.suggestion and result.total:
+        print(f"Did you mean: {result.suggestion}?", file=sys.stderr)
     if not result.total:
         hint = f" Did you mean: {result.suggestion}?" if result.suggestion else \
             " Try fewer or broader words, or check the spelling."

@@ -16,7 +16,6 @@ import os
 import shutil
 import sqlite3
 import time
-import zlib
 from operator import attrgetter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -26,87 +25,43 @@ from typing import Callable, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 from whoosh import index as whoosh_index
-from whoosh.analysis import (CharsetFilter, Filter, LowercaseFilter, RegexTokenizer, StemmingAnalyzer,
-                             StopFilter)
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.reading import SegmentReader
-from whoosh.support.charset import accent_map
 from whoosh.writing import SegmentWriter
 
+from .analysis import PLAIN, STEMMED, text_field
 from .bibtex import Entry, parse_bytes
 from .errors import LockTimeout, Problem
+from .postings import CODEC
 from .records import Record
 from .store import Collection, FileStat
 from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA or what goes into a document changes: every index built
 # with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
-_STEMMED = StemmingAnalyzer() | CharsetFilter(accent_map)
-# The same stop words as the stemmed fields, so that "the" in a query never
-# demands a match in a field that would otherwise keep it.
-_PLAIN = RegexTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map)
-PAIR_BUCKETS = 1 << 14
-
-
-def pair_term(fieldname: str, first: str, second: str) -> str:
-    """The term for two adjacent stemmed words of a field, hashed so that the terms stay few."""
-    return format(zlib.crc32(f"{fieldname} {first} {second}".encode("utf-8")) & (PAIR_BUCKETS - 1), "x")
-
-
-def _pair_marker(fieldname: str) -> str:
-    return f"zzpairs{fieldname}zz"
-
-
-class _PairFilter(Filter):
-    """Each pair of adjacent words as one term (see `pair_term`), per field (see `pairs_text`)."""
-
-    markers = {_pair_marker(name): name for name in ("title", "finding", "abstract", "keywords")}
-
-    def __call__(self, tokens):  # type: ignore[no-untyped-def]
-        fieldname, previous = "", None
-        for token in tokens:
-            text = token.text
-            if text in self.markers:
-                fieldname, previous = self.markers[text], None
-                continue
-            if previous is not None:
-                token.text = pair_term(fieldname, previous, text)
-                yield token
-            previous = text
-
-
-def pairs_text(fields: dict[str, str]) -> str:
-    """The texts of several fields as one value for the pairs field, each after its marker."""
-    return " ".join(f"{_pair_marker(name)} {text}" for name, text in fields.items() if text)
-
-
-# A phrase over words most records share ("trauma informed") would make Whoosh read the
-# positions of both words in nearly every record; with the pairs it reads one posting list
-# per pair and checks positions only where few records are left (see library/ranking.py).
-# The pairs are hashed because real pairs are mostly unique, and Whoosh pays per term.
-_PAIRS = _STEMMED | _PairFilter()
-
-# Stemmed fields for ranking and phrases; "_x" copies keep words unstemmed so
-# that prefix (trainin*) and fuzzy (traning~) terms match what was written.
+# Stemmed fields (spelling and word forms made one, see library/analysis.py) for ranking and
+# phrases; "_x" copies keep words as written so that prefix (trainin*) and fuzzy (traning~)
+# terms match what was written; "topics" holds the labels and synonyms of a reference's themes.
 SCHEMA: Schema = Schema(
     key=ID(stored=True, unique=True),
-    title=TEXT(analyzer=_STEMMED, stored=True, field_boost=3.0),
-    title_x=TEXT(analyzer=_PLAIN, phrase=False),
-    authors=TEXT(analyzer=_PLAIN, stored=True, field_boost=1.5),
+    title=text_field(STEMMED, stored=True, field_boost=3.0),
+    title_x=TEXT(analyzer=PLAIN, phrase=False),
+    authors=text_field(PLAIN, stored=True, field_boost=1.5),
     # shift_step=0: whoosh-reloaded 2.7.5 splits ranges over shifted terms wrongly when one
     # end is open (year:<2010 matched every year); plain terms are few for years anyway.
     year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False, shift_step=0),
-    venue=TEXT(analyzer=_PLAIN, stored=True),
-    finding=TEXT(analyzer=_STEMMED, stored=True, field_boost=2.0),
-    finding_x=TEXT(analyzer=_PLAIN, phrase=False),
-    abstract=TEXT(analyzer=_STEMMED, stored=True),
-    abstract_x=TEXT(analyzer=_PLAIN, phrase=False),
-    keywords=TEXT(analyzer=_STEMMED, stored=True),
-    keywords_x=TEXT(analyzer=_PLAIN, phrase=False),
-    pairs=TEXT(analyzer=_PAIRS, phrase=False),  # adjacent words of the text fields, for phrases
+    venue=text_field(STEMMED, stored=True),  # a journal title: its words stemmed like the text
+    finding=text_field(STEMMED, stored=True, field_boost=2.0),
+    finding_x=TEXT(analyzer=PLAIN, phrase=False),
+    abstract=text_field(STEMMED, stored=True),
+    abstract_x=TEXT(analyzer=PLAIN, phrase=False),
+    keywords=text_field(STEMMED, stored=True),
+    keywords_x=TEXT(analyzer=PLAIN, phrase=False),
+    topics=text_field(STEMMED),  # labels and synonyms of the themes (see topics_text)
+    topics_x=TEXT(analyzer=PLAIN, phrase=False),
     theme=KEYWORD(commas=True, scorable=False),  # own themes and all their ancestors
     themes=STORED,  # own themes only, for the chips on a card
     type=ID(stored=True),  # evidence type
@@ -118,6 +73,8 @@ SCHEMA: Schema = Schema(
     checked=STORED,
     facets=COLUMN(VarBytesColumn()),  # "themes|type|settings|year" for fast facet counts
 )
+
+
 
 TEXT_FIELDS = ("title", "finding", "abstract", "keywords")
 WHOOSH_DIR = "whoosh"
@@ -146,9 +103,27 @@ class SyncReport:
 ProgressCallback = Callable[[int, int], None]
 
 
+def topics_text(themes: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> str:
+    """The labels and synonyms of a reference's themes and of every broader theme, to search them.
+
+    A top-level heading that only groups narrower themes ("What managers ask") lends its
+    synonyms, not its label, to the references of the narrower themes: its label names a
+    group, not what the references are about.
+    """
+    parts: list[str] = []
+    for slug in vocabulary.with_ancestors(list(themes)):
+        theme = vocabulary.theme_by_slug.get(slug)
+        if theme is None:
+            continue
+        heading = theme.parent is None and bool(vocabulary.children(slug)) and slug not in themes
+        parts.extend(theme.synonyms if heading else (theme.label, *theme.synonyms))
+    return " ; ".join(parts)
+
+
 def document_for(record: Record, vocabulary: Vocabulary) -> dict:
     """The Whoosh document for a reference: what search, facets and the result card need."""
     expanded = vocabulary.with_ancestors(list(record.themes))
+    topics = topics_text(record.themes, vocabulary)
     keywords = ", ".join(record.keywords)
     authors = "; ".join(n.display() for n in record.creators)
     facets = "|".join((",".join(expanded), record.evidence_type, ",".join(record.settings),
@@ -165,8 +140,8 @@ def document_for(record: Record, vocabulary: Vocabulary) -> dict:
         "abstract_x": record.abstract,
         "keywords": keywords,
         "keywords_x": keywords,
-        "pairs": pairs_text({"title": record.title, "finding": record.key_finding, "abstract": record.abstract,
-                             "keywords": keywords}),
+        "topics": topics,
+        "topics_x": topics,
         "theme": ",".join(expanded),
         "themes": list(record.themes),
         "type": record.evidence_type,
@@ -250,7 +225,7 @@ def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, Entry | None
 def _index_chunk(building: str, root: str, names: list[str], vocabulary: Vocabulary
                  ) -> tuple[object | None, list[tuple[str, Entry | None, list[Problem], str]]]:
     """Read, parse and index some files into a new segment (runs in a worker process during a rebuild)."""
-    writer = SegmentWriter(whoosh_index.open_dir(building, schema=SCHEMA), _lk=False, limitmb=512)
+    writer = SegmentWriter(whoosh_index.open_dir(building, schema=SCHEMA), _lk=False, limitmb=512, codec=CODEC)
     items = []
     for name in names:
         try:
@@ -287,8 +262,9 @@ def _merge_small(writer, segments: list) -> list:  # type: ignore[no-untyped-def
 class SearchIndex:
     """The Whoosh index for one collection, kept in step with it by `sync`."""
 
-    def __init__(self, index_dir: Path, *, lock_timeout: float = 15.0) -> None:
+    def __init__(self, index_dir: Path, *, lock_timeout: float = 15.0, weighting=None) -> None:  # type: ignore[no-untyped-def]
         self.dir = Path(index_dir)
+        self.weighting = weighting  # Whoosh's scoring model for searches; None is its BM25F()
         self.lock_timeout = lock_timeout
         self._state = _State(self.dir / STATE_FILE)
         self._ix = None
@@ -307,12 +283,13 @@ class SearchIndex:
 
     def searcher(self):  # type: ignore[no-untyped-def]
         """A searcher on the latest committed index, reused between searches."""
+        options = {"weighting": self.weighting} if self.weighting is not None else {}
         if self._searcher is None:
-            self._searcher = self._open_whoosh().searcher()
+            self._searcher = self._open_whoosh().searcher(**options)
         elif not self._searcher.up_to_date():
             # Not Searcher.refresh(): whoosh-reloaded 2.7.5 reuses the old segment readers
             # there, with their old deletions, so deleted or edited references were still found.
-            stale, self._searcher = self._searcher, self._open_whoosh().searcher()
+            stale, self._searcher = self._searcher, self._open_whoosh().searcher(**options)
             stale.close()
         return self._searcher
 
@@ -487,7 +464,7 @@ class SearchIndex:
         parsed = _parse_chunk(items)
         digests = {name: _digest(data) for name, data in items}
         problems: list[Problem] = []
-        writer = self._open_whoosh().writer(timeout=self.lock_timeout)
+        writer = self._open_whoosh().writer(timeout=self.lock_timeout, codec=CODEC)
         # One searcher for every delete (each delete_by_term would open every segment again):
         # the one searches use when it is current, as needs_rebuild has just made it.
         current = self._searcher is not None and self._searcher.up_to_date()
@@ -552,7 +529,7 @@ class SearchIndex:
         problems: list[Problem] = []
         rows: list[tuple] = []
         procs = procs or min(2, os.cpu_count() or 1)
-        writer = ix.writer(limitmb=256)
+        writer = ix.writer(limitmb=256, codec=CODEC)
         done = 0
         try:
             # Whoosh's analysis and posting writes are ~90% of a build: with several cores,

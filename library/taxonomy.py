@@ -31,6 +31,9 @@ class Term:
 @dataclass(frozen=True)
 class Theme(Term):
     parent: str | None = None
+    # Other words for the theme ("lived experience" for peer support): a search for them finds
+    # the references tagged with the theme or a narrower one, as its label does.
+    synonyms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def vocabulary_from_dict(data: dict, source: str) -> Vocabulary:
         if parent is not None and parent not in seen:
             problems.append(f"theme '{slug}': its parent '{parent}' must be defined earlier in the file")
         seen.add(slug)
-        themes.append(Theme(slug, str(item.get("label", slug)), str(item.get("description", "")), parent))
+        themes.append(Theme(slug, str(item.get("label", slug)), str(item.get("description", "")), parent,
+                            _synonyms(slug, item.get("synonyms", []), problems)))
 
     def flat(table: str) -> tuple[Term, ...]:
         out: list[Term] = []
@@ -221,6 +225,34 @@ def vocabulary_from_dict(data: dict, source: str) -> Vocabulary:
                       int(data.get("version", 1)), source)
 
 
+MAX_SYNONYM_LENGTH = 100
+
+
+def _synonyms(slug: str, value: object, problems: list[str]) -> tuple[str, ...]:
+    """A theme's synonyms: a list of short, distinct phrases (problems are added to the list)."""
+    if not isinstance(value, list):
+        problems.append(f"theme '{slug}': 'synonyms' must be a list of words or phrases, "
+                        'like synonyms = ["lived experience", "peer worker"]')
+        return ()
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            problems.append(f"theme '{slug}': each synonym must be a word or phrase in quotes, not {item!r}")
+            continue
+        text = " ".join(item.split())
+        if len(text) > MAX_SYNONYM_LENGTH:
+            problems.append(f"theme '{slug}': the synonym '{text[:40]}…' is longer than "
+                            f"{MAX_SYNONYM_LENGTH} characters")
+            continue
+        if text.casefold() in seen:
+            problems.append(f"theme '{slug}': the synonym '{text}' is listed twice")
+            continue
+        seen.add(text.casefold())
+        out.append(text)
+    return tuple(out)
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -233,6 +265,8 @@ def vocabulary_to_dict(vocabulary: Vocabulary) -> dict:
         item = term(theme)
         if theme.parent:
             item["parent"] = theme.parent
+        if theme.synonyms:
+            item["synonyms"] = list(theme.synonyms)
         themes.append(item)
     return {
         "version": vocabulary.version,

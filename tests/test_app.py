@@ -215,6 +215,39 @@ def test_a_facet_filter_narrows_the_results(library: Library) -> None:
     assert "maslach2016understanding" not in shown_keys(at)  # a narrative review: "book or theory"
 
 
+@pytest.mark.parametrize("theme", ["staff-wellbeing", "implementation"])
+def test_the_count_beside_a_filter_is_what_choosing_it_finds(theme: str, library: Library) -> None:
+    """"Systematic review (11)" gives 11, with another filter chosen as well (issue 13)."""
+    at = search(open_app(), "trauma")
+    at.multiselect(key="themes").select(theme).run()
+    for slug, label in (("systematic-review", "Systematic review"), ("qualitative", "Qualitative")):
+        option = next(o for o in at.multiselect(key="types").options if o.startswith(label))
+        shown = int(re.search(r"\((\d+)\)$", option).group(1))  # type: ignore[union-attr]
+        assert shown == library.search(SearchRequest(text="trauma", themes=(theme,),
+                                                     evidence_types=(slug,))).total
+        at.multiselect(key="types").set_value([slug]).run()
+        assert not at.exception
+        assert (result_count(at) or 0) == shown
+    assert any(option.startswith("Systematic review") for option in at.multiselect(key="types").options)
+
+
+def test_when_no_reference_has_all_the_words_those_with_most_are_shown(library: Library) -> None:
+    at = search(open_app(), "nurses burnout")
+    expected = library.search(SearchRequest(text="nurses burnout"))
+    assert expected.partial and expected.total > 0
+    assert result_count(at) == expected.total
+    assert shown_keys(at) == [hit.key for hit in expected.hits]
+    notices = [text.replace("\\", "") for text in texts(at, "info")]
+    assert "No reference has all of: nurses, burnout — showing those with most of them." in notices
+
+
+def test_a_notice_quoting_the_search_shows_it_as_text() -> None:
+    at = search(open_app(), '"[click](https://example.org)" burnout')
+    notices = texts(at, "info")
+    assert any("click" in text for text in notices), notices
+    assert not any("[click](" in text for text in notices), notices  # no Markdown link
+
+
 def test_a_search_round_trips_through_the_url() -> None:
     at = search(open_app(), "burnout")
     at.multiselect(key="types").select("systematic-review")
@@ -259,8 +292,8 @@ MALFORMED = [
 def test_a_malformed_query_shows_a_notice_not_an_exception(query: dict[str, str], notice: str,
                                                            library: Library) -> None:
     at = open_app(**query)
-    # The notice quotes the search, so it is escaped Markdown: compare without the backslashes.
-    assert any(notice in text.replace("\\", "") for text in texts(at, "info")), texts(at, "info")
+    shown = [text.replace("\\", "") for text in texts(at, "info")]  # shown as text: Markdown escaped
+    assert any(notice in text for text in shown), shown
     expected = library.search(SearchRequest(text=query["q"]))
     assert (result_count(at) or 0) == expected.total
     assert shown_keys(at) == [hit.key for hit in expected.hits]

@@ -16,6 +16,10 @@ SYNTAX_HELP = """
 - A field: `title:leadership`, `author:bellis`, `theme:aces`, `type:systematic-review`.
 - Years: `year:[2015 TO 2020]` or `year:>2018`.
 - The start of a word: `trainin*`. Spelling-tolerant: `traning~`.
+- UK and US spellings find each other (organisation, organization), and so do forms of a word
+  (reduce, reduction) and words written joined, apart or hyphenated (burnout, burn out, burn-out).
+- Theme names are searched too: `staff wellbeing` finds the references tagged with that theme.
+- When no reference has all your words, those with most of them are shown, and the page says so.
 """
 
 lib = ui.library()
@@ -99,10 +103,9 @@ with ui.friendly_errors():
         request = SearchRequest(**{**request.__dict__, "page": result.pages})
         st.session_state["page"] = result.pages
         result = lib.search(request)
-    # Facet counts come from the search without filters, so every option shows what it would find;
-    # with no filter chosen that is the search just run.
-    filtered = request.themes or request.evidence_types or request.settings or request.year_from or request.year_to
-    facets = lib.search(SearchRequest(text=request.text, per_page=1)).facets if filtered else result.facets
+    # Each option's count is what choosing it finds: the library counts every facet with the
+    # other filters applied but not its own.
+    facets = result.facets
 
     with st.sidebar:
         count = ui.pack_size()
@@ -130,13 +133,14 @@ with ui.friendly_errors():
     st.session_state["search_url"] = params_from_request(request)
     st.query_params.from_dict(st.session_state["search_url"])
 
+    # Notices and suggestions quote the words typed: shown as text, never as Markdown.
     if result.notice:
-        st.info(ui.plain(result.notice), icon=":material/info:")  # it quotes the search words
+        st.info(ui.plain(result.notice), icon=":material/info:")
+    if result.suggestion:
+        st.button(f"Search for “{ui.escape_markdown(result.suggestion)}” instead", key="suggestion",
+                  on_click=use_suggestion, args=(result.suggestion,))
     if result.total == 0:
         st.warning("No references match this search.", icon=":material/search_off:")
-        if result.suggestion:
-            st.button(f"Search for “{ui.escape_markdown(result.suggestion)}” instead", key="suggestion",
-                      on_click=use_suggestion, args=(result.suggestion,))
         st.markdown("Try fewer words, a broader theme, or remove a filter.")
     else:
         first = (request.page - 1) * request.per_page

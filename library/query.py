@@ -1,0 +1,350 @@
+"""Reading what an advocate typed into a Whoosh query.
+
+The syntax is Whoosh's (AND/OR/NOT, "phrases", `title:`, `author:`, `theme:`,
+`year:[2015 TO 2020]`, `trainin*`, `traning~`), with AND between words and
+title weighted above key finding above abstract.  On top of it, by rule:
+
+- a hyphenated word is a phrase ("trauma-informed" finds the two words side by
+  side), and also the joined word when the collection has it ("well-being" also
+  finds "wellbeing");
+- two words typed apart also match them joined when the collection has the
+  joined word ("burn out" finds "burnout", "burnt out" too), and a word also
+  matches its two halves side by side when the collection has them so
+  ("burnout" finds "burn-out" and "burn out");
+- prefix, wildcard and fuzzy terms look at the words as written (the "_x"
+  copies of the text fields), not at their stems.
+
+A query that cannot be read never fails: it falls back to its plain words and
+says so.  When the words are simply typed one after another, the parts are kept
+(`ParsedQuery.parts`), so that a search nothing matches in full can show what
+matches most of them.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Protocol
+
+from whoosh import query as wq
+from whoosh.analysis import STOP_WORDS
+from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin, MultifieldPlugin, QueryParser
+from whoosh.qparser import syntax
+from whoosh.qparser.plugins import Plugin, PhrasePlugin
+
+from .analysis import STEMMED
+from .ranking import AndNot
+from .index import SCHEMA
+
+MAX_QUERY_LENGTH = 1000
+
+SEARCH_FIELDS = ("title", "authors", "finding", "abstract", "keywords", "venue", "topics")
+FIELD_BOOSTS = {"title": 3.0, "authors": 1.5, "finding": 2.0, "abstract": 1.0, "keywords": 1.5,
+                "venue": 0.5, "topics": 2.0}
+ALIASES = {
+    "authors": ["author", "by"],
+    "theme": ["themes", "topic"],
+    "type": ["evidence", "evidence-type", "evidence_type"],
+    "finding": ["key-finding", "key_finding", "summary"],
+    "setting": ["settings"],
+    "venue": ["journal", "source"],
+}
+# The fields a search may name; the index's internal fields (word copies, pairs) are not among them.
+PUBLIC_FIELDS = frozenset({"key", "title", "authors", "year", "venue", "finding", "abstract", "keywords", "topics",
+                           "theme", "type", "setting", "country", "doi"})
+_KNOWN_FIELDS = PUBLIC_FIELDS | {alias for names in ALIASES.values() for alias in names}
+# Words as written, for prefix, wildcard and fuzzy terms.
+UNSTEMMED = {"title": "title_x", "finding": "finding_x", "abstract": "abstract_x", "keywords": "keywords_x",
+             "topics": "topics_x"}
+STEMMED_FIELDS = ("title", "finding", "abstract", "keywords", "topics")
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
+_HYPHEN = re.compile(r"[-‐‑]")
+_HYPHENATED = re.compile(r"^[^\W\d_]+(?:[-‐‑][^\W\d_]+)+$")
+_PLAIN_WORD = re.compile(r"^[^\W\d_]{2,}$")
+
+
+class Lexicon(Protocol):
+    """What the collection holds, as the query reader needs to know it."""
+
+    def has_term(self, term: str) -> bool:
+        """Whether an analysed term is in any of the stemmed text fields."""
+
+    def has_pair(self, first: str, second: str) -> bool:
+        """Whether two analysed terms stand side by side in any of the stemmed text fields."""
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    query: wq.Query
+    notice: str | None = None
+    # For words typed one after another (no operators, no brackets): each part as typed
+    # and its query, so that "the most of them" can be searched for when nothing has all.
+    parts: tuple[tuple[str, wq.Query], ...] = ()
+
+
+def term_of(word: str) -> str:
+    """The stemmed term for one word as typed ('' for a stop word)."""
+    terms = [t.text for t in STEMMED(word, mode="query")]
+    return terms[0] if len(terms) == 1 else ""
+
+
+def plain_words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if w.upper() not in _OPERATORS][:50]
+
+
+def word_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where the plain words of a query are (not field names, operators, prefixes or fuzzy terms)."""
+    spans = []
+    for match in _WORD.finditer(text):
+        word, end = match.group(), match.end()
+        if word.upper() in _OPERATORS or text[end:end + 1] in (":", "*", "?", "~"):
+            continue
+        spans.append((match.start(), end, word))
+    return spans
+
+
+# ------------------------------------------------------------------ syntax problems
+
+
+_FIELD_PREFIX = re.compile(r"(?<![\w.])([A-Za-z][\w-]*):")
+_FIELD_BEFORE = re.compile(r"(?<![\w.])[A-Za-z][\w-]*:$")
+
+
+def syntax_problem(text: str) -> str | None:
+    """A plain description of what makes the query unreadable, or None."""
+    if text.count('"') % 2:
+        return "a closing quotation mark is missing"
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        return "the brackets ( ) do not match"
+    if text.count("[") != text.count("]") or text.count("{") != text.count("}"):
+        return "the range brackets [ ] do not match"
+    for match in _FIELD_PREFIX.finditer(text):
+        if match.group(1).lower() not in _KNOWN_FIELDS:
+            return (f"'{match.group(1)}:' is not something you can search by "
+                    "(try title:, author:, theme:, type:, setting: or year:)")
+        rest = text[match.end():]
+        if not rest.strip() or rest[:1].isspace() or rest[:1] in ")":
+            return f"nothing follows '{match.group(0)}'"
+    words = text.split()
+    if words and (words[0] in ("AND", "OR") or words[-1] in ("AND", "OR", "NOT", "ANDNOT")):
+        return "a search word is missing next to AND, OR or NOT"
+    return None
+
+
+def _implicit(text: str) -> bool:
+    """True when the words are typed one after another: no operators, no brackets."""
+    return not any(word in _OPERATORS - {"TO"} for word in text.split()) and "(" not in text
+
+
+# ------------------------------------------------------------------ compounds
+
+
+class _CompoundPlugin(Plugin):
+    """Hyphens, words typed apart and joined words, by the words of the collection (see the module doc)."""
+
+    def __init__(self, lexicon: Lexicon | None) -> None:
+        self.lexicon = lexicon
+
+    def filters(self, parser):  # type: ignore[no-untyped-def]
+        # After field names are attached (100), before each word is spread over the fields (110).
+        return [(self.do_compounds, 105)]
+
+    def do_compounds(self, parser, group):  # type: ignore[no-untyped-def]
+        nodes = list(group)
+        out = group.empty_copy()
+        i = 0
+        while i < len(nodes):
+            node = nodes[i]
+            if isinstance(node, syntax.GroupNode):
+                out.append(self.do_compounds(parser, node))
+                i += 1
+                continue
+            if _is_word(node) and _HYPHENATED.match(node.text):
+                out.append(self._hyphenated(node))
+                i += 1
+                continue
+            if _is_word(node) and _PLAIN_WORD.match(node.text):
+                after = nodes[i + 2] if i + 2 < len(nodes) and nodes[i + 1].is_ws() else None
+                if after is not None and _is_word(after) and _PLAIN_WORD.match(after.text):
+                    joined = self._joined(node.text, after.text)
+                    if joined:
+                        out.append(_alternatives(joined, f"{node.text} {after.text}", node.startchar, after.endchar))
+                        i += 3
+                        continue
+                halves = self._halves(node.text)
+                if halves:
+                    out.append(_alternatives(node.text, halves, node.startchar, node.endchar))
+                    i += 1
+                    continue
+            out.append(node)
+            i += 1
+        return out
+
+    def _hyphenated(self, node):  # type: ignore[no-untyped-def]
+        parts = [p for p in _HYPHEN.split(node.text) if p]
+        joined = self._joined(*parts) if len(parts) == 2 else None
+        phrase = _phrase(" ".join(parts), node.startchar, node.endchar)
+        return _alternatives(joined, phrase, node.startchar, node.endchar) if joined else phrase
+
+    def _known(self, word: str) -> bool:
+        term = term_of(word)
+        return bool(term) and self.lexicon is not None and self.lexicon.has_term(term)
+
+    def _joined(self, first: str, second: str) -> str | None:
+        """The two words as one word of the collection ("burn out", "burnt out" → "burnout"), if any."""
+        if self.lexicon is None or _stop(first) or _stop(second):
+            return None
+        candidates = dict.fromkeys([f"{first}{second}".lower(), f"{term_of(first)}{second}".lower()])
+        return next((c for c in candidates if self._known(c)), None)
+
+    def _halves(self, word: str) -> str | None:
+        """The word as two words of the collection written side by side ("burnout" → "burn out"), if any."""
+        if self.lexicon is None or len(word) < 5:
+            return None
+        lower = word.lower()
+        for cut in range(2, len(lower) - 1):
+            first, second = lower[:cut], lower[cut:]
+            if _stop(first) or _stop(second):
+                continue
+            a, b = term_of(first), term_of(second)
+            if a and b and self.lexicon.has_pair(a, b):
+                return f"{first} {second}"
+        return None
+
+
+def _is_word(node) -> bool:  # type: ignore[no-untyped-def]
+    return type(node) is syntax.WordNode and node.fieldname is None
+
+
+def _stop(word: str) -> bool:
+    return word.lower() in STOP_WORDS or len(word) < 2
+
+
+def _phrase(text: str, start: int, end: int):  # type: ignore[no-untyped-def]
+    node = PhrasePlugin.PhraseNode(text, start)
+    node.set_range(start, end)
+    return node
+
+
+def _alternatives(word: str, phrase, start: int, end: int):  # type: ignore[no-untyped-def]
+    """The word, or the phrase: an OR group spanning the text they stand for."""
+    if isinstance(phrase, str):
+        phrase = _phrase(phrase, start, end)
+    node = syntax.WordNode(word)
+    node.set_range(start, end)
+    return syntax.OrGroup([node, phrase])
+
+
+# ------------------------------------------------------------------ the parser
+
+
+class _Parser(QueryParser):
+    def __init__(self, lexicon: Lexicon | None) -> None:
+        super().__init__(None, SCHEMA, group=syntax.AndGroup)
+        self.add_plugin(MultifieldPlugin(list(SEARCH_FIELDS), fieldboosts=FIELD_BOOSTS))
+        self.add_plugin(FuzzyTermPlugin())
+        self.add_plugin(GtLtPlugin())
+        self.add_plugin(FieldAliasPlugin(ALIASES))
+        self.add_plugin(_CompoundPlugin(lexicon))
+
+    def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):  # type: ignore[no-untyped-def]
+        # Prefix, wildcard and fuzzy terms match words as written ("traine*" is not "train*").
+        if isinstance(termclass, type) and issubclass(termclass, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)):
+            fieldname = UNSTEMMED.get(fieldname, fieldname)
+        return super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
+
+
+def _tidy(q: wq.Query) -> wq.Query:
+    """Fuzzy terms keep their first letter (quick on a big vocabulary, and how people misspell);
+    ANDNOT is Whoosh's with its first-document slip fixed (see library/ranking.py)."""
+    if type(q) is wq.AndNot:
+        return AndNot(_tidy(q.a), _tidy(q.b))
+    if isinstance(q, wq.FuzzyTerm) and q.prefixlength < 1:
+        q = wq.FuzzyTerm(q.fieldname, q.text, boost=q.boost, maxdist=q.maxdist, prefixlength=1,
+                         constantscore=q.constantscore)
+        return q
+    return q.apply(_tidy) if not q.is_leaf() else q
+
+
+def _unreadable(q: wq.Query) -> bool:
+    """True when the parser met a part it could not read (it leaves a null query there)."""
+    if isinstance(q, wq.qcore._NullQuery):
+        return True
+    return any(_unreadable(child) for child in q.children())
+
+
+def _check_ranges(q: wq.Query) -> None:
+    for leaf in q.leaves() if not q.is_leaf() else [q]:
+        if isinstance(leaf, wq.NumericRange):
+            for bound in (leaf.start, leaf.end):
+                if bound is not None and not (0 <= int(bound) < 2**31):
+                    raise ValueError("year out of range")
+
+
+def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
+    """The Whoosh query for the text, with a notice when plain words had to be used instead."""
+    text = text.replace("\x00", " ").strip()[:MAX_QUERY_LENGTH]
+    if not text:
+        return ParsedQuery(wq.Every())
+    problem = syntax_problem(text)
+    if problem is None:
+        parsed = _parse(text, lexicon)
+        if parsed is not None:
+            return parsed
+        problem = "part of it is not search syntax we understand"
+    words = plain_words(text)
+    if not words:
+        return ParsedQuery(wq.NullQuery, "Your search has no words we could look for. "
+                                          "Try some words from a title or topic.")
+    notice = f"We could not read your search as written ({problem}), so we searched for the words: {' '.join(words)}."
+    fallback = _parse(" ".join(words), lexicon)
+    # No "most of the words" on top of a search already read another way: one guess is enough.
+    return ParsedQuery(fallback.query if fallback else wq.NullQuery, notice)
+
+
+_PARSERS: "weakref.WeakKeyDictionary[object, _Parser]" = weakref.WeakKeyDictionary()
+_PLAIN_PARSER = _Parser(None)
+
+
+def _parser_for(lexicon: Lexicon | None) -> _Parser:
+    """One parser per state of the index (it holds no state of its own between parses)."""
+    if lexicon is None:
+        return _PLAIN_PARSER
+    parser = _PARSERS.get(lexicon)
+    if parser is None:
+        parser = _PARSERS[lexicon] = _Parser(lexicon)
+    return parser
+
+
+def _parse(text: str, lexicon: Lexicon | None) -> ParsedQuery | None:
+    parser = _parser_for(lexicon)
+    try:
+        tree = parser.process(text)
+        q = _tidy((tree.query(parser) or wq.NullQuery).normalize())
+        if _unreadable(q):
+            return None
+        _check_ranges(q)
+    except (ValueError, OverflowError):  # numbers and ranges the parser could not make sense of
+        return None
+    except (IndexError, AssertionError):
+        # Whoosh's parser fails so on some runs of operators it cannot place ("NOT ANDNOT >",
+        # ">=ANDNOT"); such a query is read as its plain words instead.
+        return None
+    parts: list[tuple[str, wq.Query]] = []
+    if _implicit(text) and isinstance(tree, syntax.AndGroup):
+        for node in tree:
+            part = node.query(parser)
+            part = _tidy(part.normalize()) if part is not None else wq.NullQuery
+            if part is not wq.NullQuery and not isinstance(part, wq.qcore._NullQuery):
+                field_name = _FIELD_BEFORE.search(text, 0, node.startchar)  # "theme:" belongs to the part
+                start = field_name.start() if field_name else node.startchar
+                parts.append((" ".join(text[start:node.endchar].split()), part))
+    return ParsedQuery(q, None, tuple(parts) if len(parts) > 1 else ())
