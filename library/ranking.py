@@ -147,8 +147,11 @@ class SegmentCache:
 
 
 def _segment_id(reader) -> object:  # type: ignore[no-untyped-def]
+    """A segment's lasting id; a reader without one (Whoosh's EmptyReader, for an index with no
+    documents) is known by its own identity."""
     segment = getattr(reader, "segment", None)
-    return segment().segment_id() if callable(segment) else id(reader)
+    found = segment() if callable(segment) else None
+    return found.segment_id() if found is not None else id(reader)
 
 
 _Part = tuple[np.ndarray, np.ndarray]  # (which documents match, their scores), one slot per document
