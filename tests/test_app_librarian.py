@@ -12,8 +12,8 @@ import pytest
 from library import Library, Settings
 from tests.replay_server import serving
 from tests.shared_data import shared_path
-from tests.test_app import (_fresh_resources, collection, librarian, open_app, search,  # noqa: F401 (fixtures)
-                            shown_keys, sign_in, texts)
+from tests.test_app import (_fresh_resources, collection, librarian, librarian_session,  # noqa: F401
+                            open_app, search, shown_keys, sign_in, texts)
 from tests.test_crossref import PLOS, recorded
 
 pytestmark = pytest.mark.usefixtures("librarian")
@@ -70,7 +70,7 @@ def test_a_doi_looked_up_through_the_page_is_saved_and_found(collection: Path,
         at.text_input(key="doi_text").input(PLOS)
         at.button(key="read-input").click().run()
         assert not at.exception and not texts(at, "error")
-        assert texts(at, "subheader") == ["Review 1 reference(s) before saving"]
+        assert texts(at, "subheader")[0] == "Review 1 reference before saving"
         at.button(key="save-review").click().run()
         assert len(server.requests_for(f"/works/{PLOS}")) == 1
     assert not at.exception
@@ -93,7 +93,7 @@ def test_an_upload_saves_the_new_references_and_skips_the_duplicate(collection: 
     at.file_uploader(key="upload_file").upload("jabref-export.bib", UPLOAD, "application/x-bibtex").run()
     at.button(key="read-input").click().run()
     assert not at.exception
-    assert texts(at, "subheader") == ["Review 3 reference(s) before saving"]
+    assert texts(at, "subheader")[0] == "Review 3 references before saving"
     duplicate = [e.label for e in at.expander if e.label.startswith("⚠ possible duplicate")]
     assert duplicate == ["⚠ possible duplicate · Relationship of Childhood Abuse and Household Dysfunction to Many "
                          "of the Leading Causes of Death in Adults (1998)"]
@@ -103,7 +103,7 @@ def test_an_upload_saves_the_new_references_and_skips_the_duplicate(collection: 
     at.button(key="save-review").click().run()
     assert not at.exception
     assert texts(at, "success") == ["Saved 2 references; left out 1 already in the collection. "
-                                    "They can be found in search at once."]
+                                    "They can be found in search now."]
     assert references(collection) - before == {"example2024wards.bib", "example2023guide.bib"}
     assert "themes = {leadership}" in (collection / "example2024wards.bib").read_text(encoding="utf-8")
     found = search(open_app(), "calmer wards")
@@ -112,23 +112,29 @@ def test_an_upload_saves_the_new_references_and_skips_the_duplicate(collection: 
 
 def test_a_reference_is_edited_deleted_and_restored(collection: Path) -> None:
     key = "maslach2016understanding"
-    at = sign_in(open_app())
-    at.text_input(key="edit_key").input(key).run()
+    at = librarian_session(edit=key)
     labelled(at.multiselect, "Themes").set_value(["burnout", "leadership"])
     labelled(at.checkbox, "The key finding has been checked against the full text").check()
-    at.button(key=f"FormSubmitter:edit-{key}-Save changes").click().run()
+    at.button(key="edit-save").click().run()
     assert not at.exception and not texts(at, "error")
+    assert texts(at, "success") == ["Saved: Themes; Key finding checked. Search shows the change now."]
     text = (collection / f"{key}.bib").read_text(encoding="utf-8")
     assert "themes = {burnout, leadership}" in text and "finding-checked = {yes}" in text
 
     at.checkbox(key="confirm-delete").check().run()
     at.button(key="delete-ref").click().run()
     assert not (collection / f"{key}.bib").exists()
+    assert at.query_params.get("edit") is None  # back to the librarian page's tabs
+    assert any(s.replace("\\", "").startswith(f"Moved '{key}' to the trash.") for s in texts(at, "success"))
     assert key not in shown_keys(search(open_app(), "burnout experience"))
 
-    at = sign_in(open_app())
+    at = librarian_session()
     at.button(key="restore-0").click().run()
+    assert (collection / f"{key}.bib").exists() is False  # not until it is confirmed
+    assert any("back into the collection?" in m for m in texts(at, "markdown"))
+    at.button(key="restore-yes-0").click().run()
     assert not at.exception
+    assert any(s.replace("\\", "").startswith(f"Restored '{key}'.") for s in texts(at, "success"))
     assert (collection / f"{key}.bib").read_text(encoding="utf-8") == text
     assert key in shown_keys(search(open_app(), "burnout experience"))
 

@@ -6,12 +6,14 @@ Pages stay thin: they read widgets, call `library`, and render with these helper
 from __future__ import annotations
 
 import html
+import secrets
 from contextlib import contextmanager
 from typing import Iterator
 
 import streamlit as st
 
 from library import Hit, Library, LibraryError, SearchRequest, Settings
+from library.auth import DatabaseAttemptStore, Signer, Throttle, is_configured, signer_name
 from library.packs import Pack
 from library.taxonomy import Vocabulary
 
@@ -54,6 +56,70 @@ def friendly_errors() -> Iterator[None]:
         yield
     except LibraryError as error:
         st.error(str(error), icon=":material/error:")
+
+
+# ------------------------------------------------------------------ who is signed in
+# The one place that says who is signed in and whether they are a librarian: the password
+# sign-in below (a name and the shared librarian password), or an organisation account on the
+# allow-list in `.streamlit/secrets.toml` (`librarian_emails`, with an `[auth]` section).
+
+LIBRARIAN = "librarian"  # session state: the name a librarian signed in with the password
+SIGN_IN_SESSION = "sign_in_session"  # session state: this browser session's id for the throttle
+
+
+def _secrets() -> dict:
+    try:
+        return dict(st.secrets)
+    except FileNotFoundError:  # no secrets file at all is the normal, unconfigured case
+        return {}
+
+
+def password_hash(lib: Library) -> str:
+    return lib.settings.librarian_password_hash or str(_secrets().get("librarian_password_hash", "") or "")
+
+
+def password_sign_in_configured(lib: Library) -> bool:
+    return is_configured(password_hash(lib))
+
+
+def organisation_librarians() -> set[str]:
+    """The e-mail addresses allowed to edit through the organisation's sign-in (OIDC), if set up."""
+    found = _secrets()
+    if "auth" not in found:
+        return set()
+    return {str(e).lower() for e in found.get("librarian_emails", [])}
+
+
+def librarian_name() -> str | None:
+    """Who is signed in as a librarian (the name for the change log), or None for a reader."""
+    name = st.session_state.get(LIBRARIAN)
+    if name:
+        return str(name)
+    allowed = organisation_librarians()
+    if allowed and getattr(st.user, "is_logged_in", False):
+        email = str(st.user.get("email", "")).lower()
+        if email in allowed:
+            return email
+    return None
+
+
+def signer(name: str) -> Signer:
+    """This browser session, its address and the name typed, for the sign-in throttle."""
+    session = st.session_state.setdefault(SIGN_IN_SESSION, secrets.token_urlsafe(16))
+    address = st.context.ip_address or ""  # None when the browser is on this machine
+    return Signer(session=session, address=address, name=name)
+
+
+def sign_in_with_password(lib: Library, name: str, password: str) -> str:
+    """Sign in as `name`, or raise `AccessDenied` / `InvalidValue` with a plain reason."""
+    who = signer_name(name)
+    Throttle(DatabaseAttemptStore(lib.database)).sign_in(password, password_hash(lib), signer(who))
+    st.session_state[LIBRARIAN] = who
+    return who
+
+
+def sign_out() -> None:
+    st.session_state.pop(LIBRARIAN, None)
 
 
 # ------------------------------------------------------------------ the pack in progress
