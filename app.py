@@ -11,6 +11,8 @@ Streamlit's "Page not found" dialog.
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from views import ui
+
 APP_TITLE = "Trauma-informed evidence library"
 
 SEARCH = st.Page("views/search.py", title="Search", icon=":material/search:", url_path="search")
@@ -57,4 +59,5 @@ def routes() -> dict[str, list[st.Page]]:
 
 page = st.navigation(routes())
 st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=":material/local_library:", layout="wide")
+ui.page_style()
 page.run()

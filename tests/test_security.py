@@ -564,7 +564,7 @@ def test_app_pages_show_hostile_references_as_text(hostile: Library, tmp_path: P
             app.query_params[name] = value
         app.run()
         assert not app.exception
-        html_parts = [m.value for m in app.markdown if m.proto.allow_html]
+        html_parts = [m.value for m in app.markdown if m.proto.allow_html] + [h.proto.body for h in app.get("html")]
         markdown_parts = [m.value for m in app.markdown if not m.proto.allow_html] + [t.value for t in app.title]
         hostile_html = [v for v in html_parts if "alert" in v]
         hostile_markdown = [v for v in markdown_parts if "alert" in v]

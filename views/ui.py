@@ -237,17 +237,69 @@ def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int |
         prefix = f"{number}. " if number else ""
         st.markdown(f"#### {prefix}{escape_markdown(hit.title)}")
         st.markdown(hit_meta_html(hit, vocabulary), unsafe_allow_html=True)
-        left, right, _ = st.columns([1.2, 1, 3])
-        if in_pack(hit.key):
-            if left.button("Remove from pack", key=f"remove-{hit.key}", icon=":material/remove:"):
-                remove_from_pack(hit.key)
-                st.rerun()
-        elif left.button("Add to pack", key=f"add-{hit.key}", icon=":material/add:"):
-            add_to_pack(hit.key, note=hit.key_finding, how=how)
-            st.toast(f"Added to your pack ({len(pack_draft()['keys'])} so far).")
+        # A row that sizes each control to its label and wraps on a narrow screen: nothing is cut short.
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            pack_button(hit.key, note=hit.key_finding, how=how, key_prefix="")
+            st.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
+                         query_params={"key": hit.key}, width="content")
+            edit_link(hit.key)
+
+
+def pack_button(key: str, *, note: str, how: str, key_prefix: str) -> None:
+    """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count."""
+    if in_pack(key):
+        if st.button("Remove from pack", key=f"{key_prefix}remove-{key}", icon=":material/remove:"):
+            remove_from_pack(key)
             st.rerun()
-        right.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
-                        query_params={"key": hit.key})
+    elif st.button("Add to pack", key=f"{key_prefix}add-{key}", icon=":material/add:"):
+        add_to_pack(key, note=note, how=how)
+        st.rerun()
+
+
+def edit_link(key: str) -> None:
+    """For a signed-in librarian only: the reference's edit form on the librarian page."""
+    if librarian_name() is not None:
+        st.page_link("views/librarian.py", label="Edit", icon=":material/edit:", query_params={"edit": key},
+                     width="content", help="Change this reference (librarians only)")
+
+
+def pack_link() -> None:
+    """'Your pack: 2 references', in the page itself (not only the sidebar, which a phone hides)."""
+    count = len(pack_draft()["keys"])
+    if count:
+        st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+                     icon=":material/description:", width="content")
+
+
+# ------------------------------------------------------------------ every page
+
+# Streamlit fades captions (60% opacity over grey text), which fails WCAG's 4.5:1 contrast on white;
+# these are a solid, darker grey instead (8.9:1 on white, 8:1 on the sidebar's grey).
+PAGE_CSS = """
+<style>
+[data-testid="stCaptionContainer"] { opacity: 1; color: #4a4a4a; }
+[data-testid="stCaptionContainer"] p { color: #4a4a4a; }
+</style>
+"""
+
+
+def page_style() -> None:
+    st.html(PAGE_CSS)
+
+
+def scroll_to_top(reason: str) -> None:
+    """After a new page of results: back to the top of the page, with the keyboard focus on the count
+    of results, as after following a link.  `reason` changes each time, so the script runs again."""
+    st.html(f"""<script>/* {html.escape(reason)} */
+(() => {{
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (main) main.scrollTo({{top: 0}});
+  window.scrollTo({{top: 0}});
+  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] p')]
+    .find(p => /references? found/.test(p.textContent));
+  if (count) {{ count.setAttribute('tabindex', '-1'); count.focus({{preventScroll: true}}); }}
+}})();
+</script>""", unsafe_allow_javascript=True)
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
