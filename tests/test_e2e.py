@@ -56,20 +56,22 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """The app as the README starts it, on this test's folders; always stopped afterwards."""
-    shutil.copytree(REPO / "references", tmp_path / "references",
+def app_command(port: int) -> list[str]:
+    """The README's start command (scripts/start-app.sh) on `port`."""
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+
+
+@contextlib.contextmanager
+def running_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """A fresh server on a free port, on a copy of the shipped collection in `folder`; always stopped."""
+    shutil.copytree(REPO / "references", folder / "references",
                     ignore=shutil.ignore_patterns(".library.lock", ".tmp-*"))
     port = free_port()
-    log = tmp_path / "streamlit.log"
-    # The conftest has pointed every LIBRARY_* variable at tmp_path; the server inherits them.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = folder / "streamlit.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(app_command(port), cwd=REPO, env={**env, "PYTHONUNBUFFERED": "1"},
+                                   stdout=output, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -93,6 +95,14 @@ def server(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The app as the README starts it, on this test's folders."""
+    # The conftest has pointed every LIBRARY_* variable at tmp_path; the server inherits them.
+    with running_app(tmp_path, dict(os.environ)) as url:
+        yield url
 
 
 def test_search_add_to_pack_and_see_it_in_the_pack(chromium: Path, server: str, tmp_path: Path,
