@@ -17,7 +17,7 @@ from .bibtex import Entry
 from .records import Name, Record
 from .taxonomy import Vocabulary
 from .validation import KNOWN_TYPES, REQUIRED
-from .values import TypedValue, canonical, canonical_name, decoded_value
+from .values import ET_AL, TypedValue, canonical, canonical_name, decoded_value
 
 # Where a work appeared, by entry type; a reference that already names one keeps that field.
 VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "school", "institution", "publisher")
@@ -86,6 +86,8 @@ class AuthorRow:
         whole, as the add form reads a line without a comma."""
         family = canonical(self.family, field="author")
         given = canonical(self.given, field="author")
+        if family == "others" and not given:
+            return ET_AL  # "and others": the source lists more authors than are given
         if self.organisation or not given:
             return canonical_name(Name(family=family, literal=True))
         words = family.split(" ")

@@ -415,7 +415,9 @@ def authors_editor(state: dict) -> None:
         with st.container(border=True):
             family_col, given_col = st.columns(2)
             family_col.text_input(f"Family name, or organisation (author {position + 1})",
-                                  key=_widget(key, f"author-{row}-family"))
+                                  key=_widget(key, f"author-{row}-family"),
+                                  help="With particles, such as van der Berg. Type others (with no given names) "
+                                       "where the work lists more authors than are given: it is cited as et al.")
             given_col.text_input(f"Given names (author {position + 1})", key=_widget(key, f"author-{row}-given"),
                                  help="Leave empty for an organisation, such as World Health Organization.")
             up, down, remove = st.columns(3)
