@@ -65,6 +65,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("search p50 (20 hits, facets, snippets)", "ms", lambda size: None, baseline=True),
     Measure("search p95 (20 hits, facets, snippets)", "ms", _search_p95, baseline=True),
     Measure("app: search page rendered after a query", "s", _app),
+    Measure("app: pack page after an edit (10 references)", "s", _seconds(0.5)),
     Measure("pack export: PDF (6 references)", "s", _seconds(1.0)),
     Measure("pack export: DOCX (6 references)", "s", _seconds(1.0)),
     Measure("pack edit → preview + fit check (10 references)", "s", _seconds(0.5)),

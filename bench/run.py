@@ -264,6 +264,15 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
     figures["app: search page rendered after a query"] = median(out["seconds"])
     result.notes.append(f"App: `AppTest.from_file('app.py')`; first page load {out['first_run']:.2f} s, then "
                         f"{len(out['seconds'])} searches ({', '.join(APP_QUERIES)}) timed from the Search click.")
+
+    # The pack page: one edit on a saved pack of ten references, in a new process.
+    out, _ = _probe("pack-edit", *args, str(3 * max(repeat, 3)), env=env)
+    figures["app: pack page after an edit (10 references)"] = median(out["seconds"])
+    kinds = ", ".join(f"{kind} {median(times):.2f} s" for kind, times in out["by_kind"].items())
+    result.notes.append(f"Pack page: `AppTest` on a saved pack of {out['references']} references "
+                        f"({'fits' if out['fits'] else 'does not fit'} one page); first load {out['first_run']:.2f} s, "
+                        f"then {len(out['seconds'])} edits timed from the change to the page drawn again "
+                        f"(medians: {kinds}); each edit saved, exports made only on a download click.")
     return result
 
 

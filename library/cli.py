@@ -816,7 +816,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = theme_commands.add_parser("delete", help="delete a theme no reference uses")
     t.add_argument("slug")
 
-    p = commands.add_parser("pack", help="evidence packs", description="Build evidence packs from pack files.")
+    p = commands.add_parser("pack", help="evidence packs", description="Build evidence packs from pack files, "
+                            "and save, list and delete the packs in the shared database.")
     pack_commands = p.add_subparsers(dest="pack_command", metavar="ACTION", required=True)
     b = pack_commands.add_parser("build", help="render a pack file as PDF, Word, HTML, Markdown, BibTeX, RIS or CSL-JSON")
     b.add_argument("pack", metavar="PACK.json")
@@ -824,6 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--style", choices=("apa", "harvard"), default="apa")
     b.add_argument("-o", "--output", metavar="FILE")
     b.set_defaults(func=cmd_pack)
+    from .packcli import add_pack_commands
+
+    add_pack_commands(pack_commands)
 
     p = commands.add_parser("hash-password", help="make the salted hash for LIBRARY_LIBRARIAN_PASSWORD_HASH")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input")

@@ -59,6 +59,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Empty means the app is read-only."),
     SettingSpec("LIBRARY_USER", "user", "",
                 "Name recorded in the change log for CLI changes (default: the login name)."),
+    SettingSpec("LIBRARY_PUBLIC_URL", "public_url", "",
+                "The app's address as readers reach it (https://evidence.example.org, with any path prefix), "
+                "used to write share and edit links in full; empty means the address the browser used."),
 )
 
 
@@ -98,6 +101,7 @@ class Settings:
     max_upload_mb: float = 5.0
     librarian_password_hash: str = field(default="", repr=False)
     user: str = ""
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -119,6 +123,7 @@ class Settings:
             "max_upload_mb": _positive_number("LIBRARY_MAX_UPLOAD_MB", raw["max_upload_mb"], float),
             "librarian_password_hash": raw["librarian_password_hash"],
             "user": raw["user"] or _login_name(),
+            "public_url": _public_url(raw["public_url"]),
         }
         for name, value in overrides.items():
             if value is None:
@@ -127,6 +132,8 @@ class Settings:
                 value = _resolve_path(str(value))
             elif name in _NUMBERS:  # an argument is checked like the variable it overrides
                 value = _positive_number(name, str(value), float)
+            elif name == "public_url":
+                value = _public_url(str(value))
             values[name] = value
         return cls(**values)  # type: ignore[arg-type]
 
@@ -143,6 +150,21 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _public_url(value: str) -> str:
+    """An http(s) address without a trailing slash, query or fragment; empty stays empty."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+            or any(c.isspace() for c in text):
+        raise SettingsError(f"LIBRARY_PUBLIC_URL must be the app's address, such as "
+                            f"https://evidence.example.org, not '{value}'.")
+    return text.rstrip("/")
 
 
 def _login_name() -> str:

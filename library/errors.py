@@ -114,6 +114,22 @@ class PackDoesNotFit(PackError):
     """The brief does not fit on one page; the message says what to cut."""
 
 
+class PackNotFound(PackError):
+    """No saved pack answers this edit link or id (never made, or deleted)."""
+
+
+class PackWithdrawn(PackError):
+    """A share link that no longer opens a pack: its owner withdrew it, or deleted the pack."""
+
+
+class PackAccessDenied(PackError):
+    """The pack belongs to someone else: only its owner may change or delete it."""
+
+
+class PackConflict(PackError):
+    """The pack was changed elsewhere (another window) since this copy was read; nothing was saved."""
+
+
 class LookupFailed(LibraryError):
     """A DOI lookup failed (offline, not found, service error)."""
 

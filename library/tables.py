@@ -19,7 +19,12 @@ metadata = MetaData(naming_convention={
 })
 
 # Saved evidence packs.  `body` is the pack file (JSON, see library/packs.py); times are
-# ISO 8601 in UTC with microseconds, so that text order is time order.
+# ISO 8601 in UTC with microseconds, so that text order is time order.  `owner` is an
+# owner string (library/owners.py), NULL for a pack held by its edit link; `edit_token`
+# and `share_token` are the random secrets of its private edit link and its read-only
+# share link; `shared_body`/`shared_style` are the version the share link shows (set
+# when the owner shares, so later edits never reach a reader half-made); `revision`
+# counts saves, so that two windows editing one pack cannot overwrite each other unseen.
 packs = Table(
     "packs", metadata,
     Column("id", String(64), primary_key=True),
@@ -28,8 +33,16 @@ packs = Table(
     Column("created", String(40), nullable=False),
     Column("updated", String(40), nullable=False),
     Column("share_token", String(64), unique=True),
+    Column("owner", String(320)),
+    Column("edit_token", String(64), nullable=False, unique=True),
+    Column("style", String(20), nullable=False, server_default="apa"),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("shared_body", Text),
+    Column("shared_style", String(20)),
+    Column("shared_at", String(40)),
 )
 Index("ix_packs_updated", packs.c.updated)
+Index("ix_packs_owner", packs.c.owner)
 
 # ------------------------------------------------------------------ discovery and screening
 # What discovery searches found, what the librarian decided about each work, the exclusion

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -19,8 +20,33 @@ from library.bibtex import parse_file
 from library.records import Record
 from tests.replay_server import Reply, ReplayServer, serving
 from tests.shared_data import shared_path
-from tests.test_app import (_fresh_resources, collection, download, downloads, goto, librarian,  # noqa: F401
+from tests.test_app import (_fresh_resources, collection, goto, librarian,  # noqa: F401
                             open_app, sign_in, texts)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
+    """The in-memory file storage of each AppTest run, so a download button's real bytes can be read.
+
+    AppTest makes a fresh MemoryMediaFileStorage for every run and drops it afterwards; this keeps
+    a reference to each.  (It relies on AppTest's module importing that class by name.)
+    """
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            stores.append(self)
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    return stores
+
+
+def download(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> tuple[bytes, bool]:
+    """The bytes behind the download button `key` in the last run, and whether it is disabled."""
+    button = next(b for b in at.get("download_button") if b.key == key)
+    name = button.proto.url.rsplit("/", 1)[1]
+    return stores[-1].get_file(name).content, button.proto.disabled
 
 pytestmark = pytest.mark.usefixtures("librarian")
 
@@ -40,7 +66,8 @@ def europepmc(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayServer]:
 
 
 def plain(values: list[str]) -> list[str]:
-    return [v.replace("\\", "") for v in values]
+    """What a reader sees: without Markdown's escapes and the invisible joiners that stop autolinks."""
+    return [v.replace("\\", "").replace("\u2060", "") for v in values]
 
 
 def search(at: AppTest, words: str = "cancer") -> AppTest:

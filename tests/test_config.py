@@ -30,6 +30,8 @@ CASES = [
     ("max_upload_mb", "1.5", 1.5, 20, 20),
     ("librarian_password_hash", "env-hash", "env-hash", "arg-hash", "arg-hash"),
     ("user", "env-user", "env-user", "arg-user", "arg-user"),
+    ("public_url", "https://evidence.example.org/library/", "https://evidence.example.org/library",
+     "http://127.0.0.1:8501", "http://127.0.0.1:8501"),
 ]
 
 
@@ -107,6 +109,16 @@ def test_bad_numbers_as_arguments(spec, bad: object) -> None:  # type: ignore[no
 @pytest.mark.parametrize(("text", "value"), [("5", 5.0), (" 5 ", 5.0), ("0.25", 0.25), ("1e3", 1000.0)])
 def test_good_numbers(text: str, value: float) -> None:
     assert Settings.from_env(env={"LIBRARY_HTTP_TIMEOUT": text}).http_timeout == value
+
+
+@pytest.mark.parametrize("bad", ["evidence.example.org", "ftp://example.org", "javascript:alert(1)",
+                                 "https://example.org/?x=1", "https://example.org/#top", "https://",
+                                 "https://exa mple.org"])
+def test_a_public_url_must_be_an_http_address(bad: str) -> None:
+    with pytest.raises(SettingsError, match="LIBRARY_PUBLIC_URL"):
+        Settings.from_env(env={"LIBRARY_PUBLIC_URL": bad})
+    with pytest.raises(SettingsError, match="LIBRARY_PUBLIC_URL"):
+        Settings.from_env(env={}, public_url=bad)
 
 
 def test_upload_limit_in_bytes() -> None:

@@ -15,7 +15,7 @@ from library.discovery import Discovery
 from tests.cassettes import interactions
 from tests.replay_server import serving
 from tests.shared_data import shared_path
-from tests.test_e2e import ARTIFACTS, CHROMIUM_ARGS, STEP_TIMEOUT_MS, chromium, server  # noqa: F401
+from tests.test_e2e import ARTIFACTS, CHROMIUM_ARGS, STEP_TIMEOUT_MS, app_server, chromium, server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from library import SearchRequest, SearchResult
+from library import LibraryError, SearchRequest, SearchResult
 from library.urlstate import params_from_request
 from views import ui
 
@@ -17,8 +17,13 @@ st.markdown("Advocates often meet the same objections. Choose one to see what th
 
 
 def start_pack(concern_slug: str) -> None:
-    ui.load_into_draft(lib.concern_pack(concern_slug))
-    st.session_state["pack_from_concern"] = True
+    # A new pack of its own: the pack in progress, if any, stays saved under "My packs".
+    try:
+        ui.start_pack(lib.concern_pack(concern_slug))
+    except LibraryError as error:
+        st.session_state["concern_error"] = str(error)
+    else:
+        st.session_state["pack_from_concern"] = True
 
 
 def compact_list(request: SearchRequest, result: SearchResult, limit: int = 8) -> list[str]:
@@ -35,6 +40,9 @@ def compact_list(request: SearchRequest, result: SearchResult, limit: int = 8) -
     return [h.key for h in result.hits[:limit]]
 
 
+if "concern_error" in st.session_state:
+    st.error(ui.plain(st.session_state.pop("concern_error")), icon=":material/error:")
+
 with ui.friendly_errors():
     concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's eight pieces of advice (our one-line summaries)"])
     with concerns_tab:
@@ -44,9 +52,9 @@ with ui.friendly_errors():
             request = SearchRequest(themes=concern.themes, per_page=20)
             result = lib.search(request)
             total = result.total
-            with st.expander(f"“{concern.label}” — {total} reference{'s' if total != 1 else ''}"):
+            with st.expander(f"“{ui.escape_markdown(concern.label)}” — {total} reference{'s' if total != 1 else ''}"):
                 st.markdown(ui.escape_markdown(concern.response))
-                st.caption("Themes: " + ", ".join(vocabulary.label(t) for t in concern.themes))
+                st.caption("Themes: " + ui.escape_markdown(", ".join(vocabulary.label(t) for t in concern.themes)))
                 keys = compact_list(request, result, limit=6)
                 if keys:
                     st.button(f"Start a pack from these {len(keys)}", key=f"concern-{concern.slug}",
@@ -61,7 +69,7 @@ with ui.friendly_errors():
         for number, theme in enumerate(vocabulary.children("advice"), 1):
             request = SearchRequest(themes=(theme.slug,), per_page=20)
             total = lib.overview().themes.get(theme.slug, 0)
-            st.subheader(f"{number}. {theme.label}")
+            st.subheader(f"{number}. {ui.escape_markdown(theme.label)}")
             st.caption("Our summary: " + ui.escape_markdown(theme.description))
             if total:
                 compact_list(request, lib.search(request), limit=4)

@@ -248,7 +248,7 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
     entry = item.entry
     record = Record.from_entry(entry)
     issues = item_issues(item, vocabulary)
-    label = f"{record.title or entry.key} ({record.year or 'n.d.'})"
+    label = f"{ui.escape_markdown(record.title or entry.key)} ({record.year or 'n.d.'})"
     if any(issue.blocking for issue in issues):
         label = "⛔ cannot be saved as it is · " + label
     elif issues:

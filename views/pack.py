@@ -1,215 +1,492 @@
-"""Evidence pack: build a one-page brief for a manager from chosen references, preview it,
-check it fits one page, download it in every format, save, share and reopen it."""
+"""Evidence pack: build a one-page brief for a manager from chosen references, see it as it will
+print, download it, and share a read-only link.  Every change is saved as it is made, under the
+pack's private edit link, which this page keeps in its address.
+
+`?share=<link>` (or the older `?pack=<link>`) shows a shared pack read-only instead.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
+from library import LibraryError, drafts
 from library.citations import STYLES
-from library.errors import PackDoesNotFit
-from library.exporters import EXPORTERS
-from library.packs import KeyMessage, Pack, PackReference, Selection, compare, dump_pack
+from library.errors import PackAccessDenied, PackDoesNotFit, PackError, PackNotFound, PackWithdrawn
+from library.exporters import EXPORTERS, file_name
+from library.onepage import PackPreview
+from library.owners import describe_owner
+from library.exporters.brief import LIMITS
+from library.packs import MAX_KEY_MESSAGES, Pack, dump_pack
+from library.packstore import PackSummary, StoredPack, pack_address
 from views import ui
 
 lib = ui.library()
 vocabulary = lib.vocabulary
 store = lib.packs
-draft = ui.pack_draft()
-draft.setdefault("messages", [])  # each {"text": str, "cites": [keys]}
+DOWNLOADS = ("html", "md", "bib", "ris", "csljson")  # besides the PDF and Word
+NOTICE = "pack_notice"  # (kind, text) to show once at the top of the next run
+MIN_MESSAGE_SLOTS = 3
 
 
-def slug_title(title: str) -> str:
-    cleaned = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
-    return "-".join(filter(None, cleaned.split("-")))[:60] or "evidence-pack"
+def notice(kind: str, text: str) -> None:
+    st.session_state[NOTICE] = (kind, text)
 
 
-def current_pack() -> Pack:
-    keys = draft["keys"]
-    snapshots = draft.get("snapshots", {})
-    references = []
-    for key in keys:
-        note = st.session_state.get(f"note-{key}", draft["notes"].get(key, ""))
-        saved = snapshots.get(key)
-        references.append(PackReference(key, note, saved.evidence if saved else "",
-                                        saved.snapshot if saved else None))
-    messages = []
-    for message in draft["messages"]:
-        cites = tuple(sorted(keys.index(k) + 1 for k in message["cites"] if k in keys))
-        if message["text"].strip():
-            messages.append(KeyMessage(message["text"].strip(), cites))
-    return Pack(
-        title=st.session_state.get("pack_title", "").strip() or "Evidence brief",
-        ask=st.session_state.get("pack_ask", "").strip(),
-        key_messages=tuple(messages),
-        references=tuple(references),
-        audience=st.session_state.get("pack_audience", "").strip(),
-        concern=draft.get("concern", ""),
-        prepared_by=st.session_state.get("pack_by", "").strip(),
-        date=dt.date.today(),
-        selection=Selection(note="; ".join(draft["searches"])),
-    )
+def safely(action: Callable[[], object]) -> None:
+    """Run a button's or a field's change; a `LibraryError` becomes a message at the top of the page."""
+    try:
+        action()
+    except LibraryError as error:
+        notice("error", str(error))
+        st.session_state[ui.RESEED] = True
 
 
-def move(key: str, step: int) -> None:
-    keys = draft["keys"]
-    index = keys.index(key)
-    target = index + step
-    if 0 <= target < len(keys):
-        keys[index], keys[target] = keys[target], keys[index]
+def when(moment: dt.datetime) -> str:
+    """A saved time in the reader's own time zone (as their browser reports it), else in UTC."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc
+    shown = moment.astimezone(zone)
+    return shown.strftime("%d %b %Y at %H:%M") + (" UTC" if zone in (dt.timezone.utc, ZoneInfo("UTC")) else "")
+
+
+def download(label: str, pack: Pack, style: str, fmt: str, **options: object) -> None:
+    """A download whose file is made only when asked for (Streamlit calls `data` on the click)."""
+    exporter = EXPORTERS[fmt]
+    st.download_button(label, lambda: lib.render_pack(pack, fmt, style), file_name=file_name(pack, fmt),
+                       mime=exporter.mime_type.split(";")[0], on_click="ignore", **options)  # type: ignore[arg-type]
+
+
+def preview_of(pack: Pack, style: str) -> PackPreview:
+    """The preview (the brief as a page, whether it fits, tips), made again only when the pack or its
+    style changed since the last run; the fit is checked without drawing the PDF."""
+    cache_key = (dump_pack(pack), style)
+    cached = st.session_state.get("pack_preview")
+    if cached is None or cached[0] != cache_key:
+        cached = (cache_key, lib.preview_pack(pack, style))
+        st.session_state["pack_preview"] = cached
+    return cached[1]
+
+
+def require_one_page(pack: Pack, style: str) -> None:
+    """Refuse (`PackDoesNotFit`, saying what to cut) a brief whose PDF would not fit one page."""
+    fit = lib.check_pack_fits(pack, style)
+    if not fit.fits:
+        raise PackDoesNotFit(fit.advice)
+
+
+def app_url(**query: str) -> str:
+    """A full address of this app's pack page: LIBRARY_PUBLIC_URL, else the address the browser used."""
+    base = lib.settings.public_url or (st.context.url or "").rstrip("/").removesuffix("/pack")
+    return pack_address(base, **query)
 
 
 # ------------------------------------------------------------------ read-only shared view
 
-token = st.query_params.get("pack", "")
-if token:
-    with ui.friendly_errors():
-        shared = store.get_by_token(token)
-        st.title(shared.title)
-        st.caption("A shared evidence pack (read-only).")
-        for note in compare(shared, lib.get_many(shared.keys)):
-            st.info(note)
-        # Our own exported HTML, every value in it escaped by the exporter.
-        st.iframe(lib.render_pack(shared, "html", "apa").decode("utf-8"), height=900)
-        st.download_button("Download as PDF", lib.render_pack(shared, "pdf", "apa"),
-                           file_name=f"{slug_title(shared.title)}.pdf", mime="application/pdf", key="shared-pdf")
+
+def shared_view(token: str) -> None:
+    try:
+        version = store.shared(token)
+    except PackWithdrawn as error:
+        st.title("This pack was withdrawn")
+        st.text(str(error))
+        return
+    pack = version.pack
+    # The brief carries its own title: the page adds only where it comes from.
+    st.caption(f"A one-page evidence brief (read-only), shared on {when(version.at)}.")
+    ui.show_brief(lib.render_pack(pack, "html", version.style).decode("utf-8"))  # whole, never cropped
+    fits = lib.check_pack_fits(pack, version.style).fits
+    with st.container(horizontal=True):
+        if fits:
+            download("Download as PDF", pack, version.style, "pdf", key="shared-pdf", type="primary",
+                     icon=":material/download:")
+        download("Download as Word", pack, version.style, "docx", key="shared-docx", icon=":material/download:")
+    if not fits:
+        st.caption("This brief was shared before briefs were kept to one page, so it is offered as a Word "
+                   "document only.")
+    with st.expander("Build your own pack from this one"):
+        st.markdown("Make your own copy to change and share: this pack stays as it is.")
+        if st.button("Make my own copy", key="copy-shared", icon=":material/content_copy:"):
+            with ui.friendly_errors():
+                ui.remember_pack(store.copy_shared(token, ui.signed_in()))
+                st.query_params.clear()
+                st.rerun()
+
+
+share_token = st.query_params.get(ui.SHARE_PARAM, "") or st.query_params.get("pack", "")
+if share_token:
+    try:
+        shared_view(share_token)
+    except PackError as error:  # a manager gets a plain sentence, never an error box
+        st.text("This pack cannot be shown at the moment. Ask its author to check it. " + str(error))
     st.stop()
 
-# ------------------------------------------------------------------ the builder
+
+# ------------------------------------------------------------------ which pack: the address and the session
 
 st.title("Evidence pack")
 st.markdown("Turn the references you chose into a one-page brief for your manager: say what you are asking "
-            "for, give three to five key messages with their references, and download it as PDF or Word.")
+            "for, give three to five key messages with their references, and download it as PDF or Word. "
+            "Everything is saved as you go.")
 
-with st.expander("Start from a common concern, or open a saved pack", expanded=not draft["keys"]):
+if NOTICE in st.session_state:
+    kind, text = st.session_state.pop(NOTICE)
+    getattr(st, kind)(ui.plain(text))
+
+# The address wins when it holds an edit link this session did not put there (a reload, a typed or
+# bookmarked address); otherwise the session's pack does (a button may have just switched packs).
+link = st.query_params.get(ui.EDIT_PARAM, "")
+current = ui.current_pack()
+try:
+    if link and link != st.session_state.get("pack_address") and (current is None or current.edit_token != link):
+        current = ui.open_pack(link)
+    else:
+        current = ui.refresh_pack()
+except (PackNotFound, PackAccessDenied) as error:
+    st.warning(ui.plain(str(error)), icon=":material/link_off:")
+    current = None
+    ui.forget_pack()
+if current is not None:
+    if link != current.edit_token:
+        st.query_params[ui.EDIT_PARAM] = current.edit_token
+    st.session_state["pack_address"] = current.edit_token
+else:
+    st.session_state.pop("pack_address", None)
+    if ui.EDIT_PARAM in st.query_params:
+        del st.query_params[ui.EDIT_PARAM]
+
+
+# ------------------------------------------------------------------ actions (run before the page is drawn)
+
+
+def use_template(slug: str) -> None:
+    safely(lambda: ui.start_pack(lib.concern_pack(slug)))
+
+
+def open_link(edit_token: str) -> None:
+    safely(lambda: ui.open_pack(edit_token))
+
+
+def new_pack() -> None:
+    ui.forget_pack()
+
+
+def duplicate() -> None:
+    def act() -> None:
+        stored = ui.current_pack()
+        assert stored is not None
+        copy = ui.remember_pack(store.duplicate(stored.edit_token, ui.signed_in()))
+        notice("success", f"You are now working on a copy, “{copy.pack.title}”. The original is unchanged.")
+    safely(act)
+
+
+def delete() -> None:
+    def act() -> None:
+        stored = ui.current_pack()
+        assert stored is not None
+        title = store.delete(stored.edit_token, ui.signed_in())
+        ui.forget_pack()
+        notice("success", f"Deleted “{title}”." + (" Its share link now says the pack was withdrawn."
+                                                    if stored.share_token else ""))
+    st.session_state.pop("confirm_delete", None)
+    safely(act)
+
+
+def share() -> None:
+    def act() -> None:
+        stored = ui.current_pack()
+        assert stored is not None
+        try:
+            ui.remember_pack(store.share(stored.edit_token, ui.signed_in(),
+                                         check=require_one_page),
+                             switched=False)
+        except PackDoesNotFit as error:
+            st.session_state["share_refused"] = str(error)
+        else:
+            st.session_state.pop("share_refused", None)
+    safely(act)
+
+
+def withdraw() -> None:
+    def act() -> None:
+        stored = ui.current_pack()
+        assert stored is not None
+        ui.remember_pack(store.withdraw(stored.edit_token, ui.signed_in()), switched=False)
+        notice("info", "The link was withdrawn: anyone who opens it now reads that the pack was withdrawn. "
+                       "Make a new link to share the pack again.")
+    safely(act)
+
+
+def fit_to_page() -> None:
+    def act() -> None:
+        stored = ui.current_pack()
+        assert stored is not None
+        fitted = lib.fit_pack(stored.pack, stored.style)
+        ui.change_pack(lambda _: fitted.pack)
+        st.session_state[ui.RESEED] = True
+        st.session_state["fit_steps"] = (fitted.steps, fitted.fits, fitted.advice)
+        st.session_state.pop("share_refused", None)
+    safely(act)
+
+
+def upload_pack() -> None:
+    uploaded = st.session_state.get("pack_upload")
+    if uploaded is not None:
+        def act() -> None:
+            pack = lib.read_pack(uploaded.getvalue())
+            ui.start_pack(drafts.from_upload(pack, lib.get_many(pack.keys)))
+        safely(act)
+
+
+# What the advocate types: each field saves just itself (see ui.change_pack).
+def typed(widget: str, field: str) -> None:
+    value = st.session_state.get(widget, "")
+    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, **{field: value})))
+
+
+def typed_note(key: str) -> None:
+    value = st.session_state.get(f"note-{key}", "")
+    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, notes={key: value})))
+
+
+def typed_further(key: str) -> None:
+    value = bool(st.session_state.get(f"further-{key}", False))
+    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, further_reading={key: value})))
+
+
+def typed_messages() -> None:
+    slots = st.session_state.get("message_slots", MIN_MESSAGE_SLOTS)
+    messages = [(st.session_state.get(f"message-{i}", ""), st.session_state.get(f"cites-{i}", []))
+                for i in range(slots)]
+    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, messages=messages)))
+
+
+def chose_style() -> None:
+    style = st.session_state.get("pack_style", "apa")
+    safely(lambda: ui.change_pack(lambda pack: pack, style=style))
+
+
+def move(key: str, step: int) -> None:
+    safely(lambda: ui.change_pack(lambda pack: drafts.move_reference(pack, key, step)))
+
+
+def remove(key: str) -> None:
+    safely(lambda: ui.remove_from_pack(key))
+
+
+def add_message_slot() -> None:
+    st.session_state["message_slots"] = min(MAX_KEY_MESSAGES, st.session_state.get("message_slots", 3) + 1)
+
+
+def seed_widgets(stored: StoredPack, *, force: bool) -> None:
+    """Fill the widgets from the saved pack: all of them after a change made elsewhere (another
+    window, a reorder, a template), else only those Streamlit forgot while another page was open."""
+    pack = stored.pack
+    if force or "message_slots" not in st.session_state:
+        st.session_state["message_slots"] = max(MIN_MESSAGE_SLOTS, len(pack.key_messages))
+    values: dict[str, object] = {"pack_title": pack.title, "pack_audience": pack.audience, "pack_ask": pack.ask,
+                                 "pack_by": pack.prepared_by, "pack_style": stored.style}
+    for reference in pack.references:
+        values[f"note-{reference.key}"] = reference.note
+        values[f"further-{reference.key}"] = reference.further_reading
+    for index in range(MAX_KEY_MESSAGES):
+        message = pack.key_messages[index] if index < len(pack.key_messages) else None
+        values[f"message-{index}"] = message.text if message else ""
+        values[f"cites-{index}"] = drafts.cited_keys(pack, message) if message else []
+    for name, value in values.items():
+        if force or name not in st.session_state:
+            st.session_state[name] = value
+
+
+# ------------------------------------------------------------------ starting, and the packs you have
+
+
+def my_packs(current: StoredPack | None) -> list[PackSummary]:
+    who = ui.signed_in()
+    found = {s.id: s for s in store.held(ui.pack_links(), who)}
+    if who is not None:
+        found.update({s.id: s for s in store.owned_by(who)})
+    return sorted(found.values(), key=lambda s: s.updated, reverse=True)
+
+
+def starting_points(current: StoredPack | None) -> None:
     if vocabulary.concerns:
+        st.markdown("**Start a new pack from a common concern**")
         c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
         chosen = c1.selectbox("Concern", [c.slug for c in vocabulary.concerns],
                               format_func=lambda s: vocabulary.concern_by_slug[s].label, key="template_concern")
-        c2.button("Use this template", key="use-template",
-                  on_click=lambda slug: ui.load_into_draft(lib.concern_pack(slug)), args=(chosen,))
-    saved = store.list()
-    if saved:
-        c1, c2, c3, c4 = st.columns([4, 1, 1, 1], vertical_alignment="bottom")
-        pick = c1.selectbox("Saved packs", [p.id for p in saved], key="saved_pick",
-                            format_func=lambda i: next(f"{p.title} (saved {p.updated:%d %b %Y %H:%M})"
-                                                       for p in saved if p.id == i))
-        if c2.button("Open", key="open-saved"):
-            ui.load_into_draft(store.get(pick), pick)
-            st.rerun()
-        if c3.button("Duplicate", key="duplicate-saved"):
-            new_id = store.duplicate(pick)
-            ui.load_into_draft(store.get(new_id), new_id)
-            st.rerun()
-        if c4.button("Delete", key="delete-saved"):
-            store.delete(pick)
-            if draft.get("pack_id") == pick:
-                draft["pack_id"] = None
-            st.rerun()
-    uploaded = st.file_uploader("Or upload a pack file (.json) saved from this library", type=["json"],
-                                key="pack_upload")
-    if uploaded is not None and st.button("Open the uploaded pack", key="open-upload"):
-        with ui.friendly_errors():
-            ui.load_into_draft(lib.read_pack(uploaded.getvalue()))
-            st.rerun()
+        c2.button("Use this template", key="use-template", on_click=use_template, args=(chosen,))
+    mine = my_packs(current)
+    if mine:
+        who = ui.signed_in()
+        st.markdown("**My packs**" + (f" (signed in as {ui.escape_markdown(who.label)})" if who else
+                                      " (the packs opened in this browser window; keep each one's address to "
+                                      "come back to it)"))
+        for summary in mine[:50]:
+            c1, c2 = st.columns([5, 1], vertical_alignment="center")
+            with c1:
+                st.text(summary.title)
+                st.caption(f"Changed {when(summary.updated)}" + (" · shared" if summary.shared else ""))
+            if current is not None and summary.id == current.id:
+                c2.caption("Open now")
+            else:
+                c2.button("Open", key=f"open-{summary.id}", on_click=open_link, args=(summary.edit_token,))
+    st.file_uploader("Or open a pack file (.json) saved from this library, as a new pack", type=["json"],
+                     key="pack_upload")
+    st.button("Open the uploaded pack", key="open-upload", on_click=upload_pack)
 
-if not draft["keys"]:
-    st.info("Your pack is empty. Add references from Search (the “Add to pack” button), from a concern, "
-            "or start from a template above.", icon=":material/info:")
+
+if current is None:
+    st.info("You have no pack open. Add references from Search (the “Add to pack” button) or from a concern, "
+            "or start from a template below.", icon=":material/info:")
+    st.page_link("views/search.py", label="Go to search", icon=":material/search:")
+    starting_points(None)
+    st.stop()
+
+who = ui.signed_in()
+pack, style = current.pack, current.style
+status = st.columns([4, 1, 1, 1], vertical_alignment="center")
+status[0].caption(f"Saved automatically, {when(current.updated)}. "
+                  + (f"Only you ({ui.escape_markdown(describe_owner(current.owner))}) can change it."
+                     if current.owner else
+                     "Anyone with this page's address can change it: keep the address to yourself."))
+status[1].button("New pack", key="new-pack", on_click=new_pack, icon=":material/add:")
+status[2].button("Duplicate", key="duplicate-pack", on_click=duplicate, icon=":material/content_copy:")
+if st.session_state.get("confirm_delete") == current.id:
+    st.warning(f"Delete “{ui.plain(pack.title)}” for good? This cannot be undone"
+               + (", and its share link will say the pack was withdrawn." if current.share_token else "."),
+               icon=":material/delete:")
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.button("Yes, delete it", key="confirm-delete", type="primary", on_click=delete)
+    c2.button("Cancel", key="cancel-delete", on_click=lambda: st.session_state.pop("confirm_delete", None))
+else:
+    status[3].button("Delete", key="delete-pack", icon=":material/delete:",
+                     on_click=lambda: st.session_state.update(confirm_delete=current.id))
+with st.expander("Start another pack, or open one of yours"):
+    starting_points(current)
+if not current.owner:
+    with st.expander("Your private edit link"):
+        st.caption("Bookmark it to come back to this pack from any browser. Anyone with it can change or delete "
+                   "the pack, so do not send it to your manager: share the read-only link instead.")
+        st.code(app_url(**{ui.EDIT_PARAM: current.edit_token}), language=None)
+
+if not pack.references:
+    st.info("This pack has no references yet. Add them from Search (the “Add to pack” button) or from a "
+            "concern.", icon=":material/info:")
     st.page_link("views/search.py", label="Go to search", icon=":material/search:")
     st.stop()
 
-with ui.friendly_errors():
-    records = lib.get_many(draft["keys"])
-    for note in compare(current_pack(), records) if draft.get("snapshots") else []:
-        st.info(note, icon=":material/update:")
-    for key in draft["keys"]:
-        if records.get(key) is not None:
-            draft["notes"].setdefault(key, records[key].key_finding)  # type: ignore[union-attr]
+seed_widgets(current, force=bool(st.session_state.pop(ui.RESEED, False)))
 
+with ui.friendly_errors():
+    records = lib.get_many(pack.keys)
     edit_col, preview_col = st.columns([1, 1], gap="large")
     with edit_col:
         st.subheader("1. The brief")
-        st.session_state.setdefault("pack_title", "")
         st.text_input("Title (a question works well, e.g. “Why should we invest in staff wellbeing?”)",
-                      key="pack_title")
-        st.text_input("Who it is for", key="pack_audience", placeholder="e.g. the ward manager")
-        st.text_area("What you are asking the manager to do", key="pack_ask", height=80)
-        st.text_input("Prepared by", key="pack_by")
+                      key="pack_title", max_chars=LIMITS["title"], on_change=typed, args=("pack_title", "title"))
+        st.text_input("Who it is for", key="pack_audience", placeholder="e.g. the ward manager",
+                      max_chars=LIMITS["audience"], on_change=typed, args=("pack_audience", "audience"))
+        st.text_area("What you are asking the manager to do", key="pack_ask", height=80, max_chars=LIMITS["ask"],
+                     on_change=typed, args=("pack_ask", "ask"))
+        st.text_input("Prepared by", key="pack_by", max_chars=LIMITS["prepared_by"], on_change=typed,
+                      args=("pack_by", "prepared_by"))
 
         st.subheader("2. References")
-        labels = {}
-        for number, key in enumerate(draft["keys"], 1):
+        # The picker names each reference as the brief cites it ("Felitti et al., 1998"), with its number.
+        labels = {key: f"[{number}] {label}" for number, (key, label)
+                  in enumerate(zip(pack.keys, lib.pack_citation_labels(pack, style)), 1)}
+        for number, reference in enumerate(pack.references, 1):
+            key = reference.key
             record = records.get(key)
+            if record is None and reference.snapshot is not None:
+                record = reference.snapshot.to_record(key)
             title = record.title if record else key
-            labels[key] = f"[{number}] {record.author_line(1) if record else key} {record.year if record else ''}"
             with st.container(border=True):
                 st.markdown(f"**[{number}]** {ui.escape_markdown(title)}"
-                            + ("" if record else " — *no longer in the library; the saved details are used*"))
-                st.text_area("Why this matters here", value=draft["notes"].get(key, ""), key=f"note-{key}",
-                             height=80)
-                b1, b2, b3, _ = st.columns([1, 1, 1, 3])
-                b1.button("Up", key=f"up-{key}", on_click=move, args=(key, -1), disabled=number == 1,
-                          icon=":material/arrow_upward:")
-                b2.button("Down", key=f"down-{key}", on_click=move, args=(key, 1),
-                          disabled=number == len(draft["keys"]), icon=":material/arrow_downward:")
-                b3.button("Remove", key=f"drop-{key}", on_click=ui.remove_from_pack, args=(key,),
-                          icon=":material/close:")
+                            + ("" if records.get(key) else
+                               " — *no longer in the library; the details saved with the pack are used*"))
+                st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=LIMITS["note"],
+                             placeholder="Leave empty to use the reference's key finding",
+                             on_change=typed_note, args=(key,))
+                st.checkbox("Under “Further reading” (listed, without its note, to save room)",
+                            key=f"further-{key}", on_change=typed_further, args=(key,))
+                with st.container(horizontal=True):
+                    st.button("Up", key=f"up-{key}", on_click=move, args=(key, -1), disabled=number == 1,
+                              icon=":material/arrow_upward:")
+                    st.button("Down", key=f"down-{key}", on_click=move, args=(key, 1),
+                              disabled=number == len(pack.references), icon=":material/arrow_downward:")
+                    st.button("Remove", key=f"drop-{key}", on_click=remove, args=(key,), icon=":material/close:")
 
         st.subheader("3. Key messages")
         st.caption("Three to five short messages, each backed by the references you tick.")
-        messages = draft["messages"]
-        while len(messages) < 3:
-            messages.append({"text": "", "cites": []})
-        for index, message in enumerate(messages):
-            message["text"] = st.text_area(f"Key message {index + 1}", value=message["text"],
-                                           key=f"message-{index}", height=70)
-            message["cites"] = st.multiselect(f"References behind message {index + 1}", draft["keys"],
-                                              default=[k for k in message["cites"] if k in draft["keys"]],
-                                              format_func=labels.get, key=f"cites-{index}")
-        if len(messages) < 5 and st.button("Add a key message", key="add-message", icon=":material/add:"):
-            messages.append({"text": "", "cites": []})
-            st.rerun()
-        style = st.radio("Reference style", list(STYLES), format_func=lambda s: STYLES[s].label,
-                         key="pack_style", horizontal=True)
+        for index in range(st.session_state["message_slots"]):
+            st.text_area(f"Key message {index + 1}", key=f"message-{index}", height=70, max_chars=LIMITS["message"],
+                         on_change=typed_messages)
+            st.multiselect(f"References behind message {index + 1}", list(pack.keys), format_func=labels.get,
+                           key=f"cites-{index}", on_change=typed_messages)
+        if st.session_state["message_slots"] < MAX_KEY_MESSAGES:
+            st.button("Add a key message", key="add-message", icon=":material/add:", on_click=add_message_slot)
+        st.radio("Reference style", list(STYLES), format_func=lambda s: STYLES[s].label, key="pack_style",
+                 horizontal=True, on_change=chose_style)
 
-    pack = current_pack()
     with preview_col:
         st.subheader("Preview")
-        fits, pdf_bytes = True, b""
-        try:
-            pdf_bytes = lib.render_pack(pack, "pdf", style)
-        except PackDoesNotFit as error:
-            fits = False
-            st.warning(f"The brief no longer fits on one page. {error}", icon=":material/warning:")
-        for tip in pack.advice():
-            st.caption(f"Tip: {tip}")
-        # Our own exported HTML, every value in it escaped by the exporter.
-        html_bytes = lib.render_pack(pack, "html", style)
-        st.iframe(html_bytes.decode("utf-8"), height=820)
+        preview = preview_of(pack, style)
+        if preview.fit.fits:
+            st.caption("It fits on one A4 page.")
+        else:
+            st.warning("Longer than one page: the PDF and the read-only link wait until it fits. "
+                       + ui.plain(preview.fit.advice), icon=":material/warning:")
+            st.button("Fit to one page", key="fit-pack", on_click=fit_to_page, icon=":material/fit_page:",
+                      help="Shortens notes to their first sentence, then moves the least-cited references to "
+                           "a “Further reading” line, until the brief fits; each step is shown.")
+        if "fit_steps" in st.session_state:
+            steps, fitted, advice = st.session_state.pop("fit_steps")
+            for step in steps:
+                st.info(ui.plain(step), icon=":material/compress:")
+            if not fitted:
+                st.warning(ui.plain(advice), icon=":material/warning:")
+        for tip in preview.tips:
+            st.caption("Tip: " + ui.plain(tip))
+        for note in preview.notes:
+            st.info(ui.plain(note), icon=":material/update:")
+        ui.show_brief(preview.html)
 
         st.subheader("Download")
-        name = slug_title(pack.title)
-        st.download_button("PDF (one page)", pdf_bytes, file_name=f"{name}.pdf", mime="application/pdf",
-                           disabled=not fits, key="download-pdf", type="primary", icon=":material/download:")
-        for fmt in ("docx", "html", "md", "bib", "ris", "csljson"):
-            exporter = EXPORTERS[fmt]
-            data = html_bytes if fmt == "html" else lib.render_pack(pack, fmt, style)
-            st.download_button(exporter.label, data,
-                               file_name=f"{name}{exporter.extension}", mime=exporter.mime_type.split(";")[0],
-                               key=f"download-{fmt}")
-        st.download_button("Pack file (to move it to another installation)", dump_pack(pack.with_snapshots(records)),
-                           file_name=f"{name}.json", mime="application/json", key="download-json")
+        pdf_col, word_col = st.columns(2)
+        with pdf_col:
+            download("PDF (one page)", pack, style, "pdf", key="download-pdf", type="primary",
+                     icon=":material/download:", disabled=not preview.fit.fits,
+                     help=None if preview.fit.fits else "Shorten the brief to one page first.")
+        with word_col:
+            download("Word (to edit)", pack, style, "docx", key="download-docx", icon=":material/download:")
+        with st.expander("Other formats: web page, Markdown, the references for Zotero or EndNote, the pack file"):
+            for fmt in DOWNLOADS:
+                download(EXPORTERS[fmt].label, pack, style, fmt, key=f"download-{fmt}")
+            st.download_button("Pack file (to open it again here or in another installation)", dump_pack(pack),
+                               file_name=file_name(pack, "pack"), mime="application/json",
+                               key="download-json", on_click="ignore")
 
-        st.subheader("Save and share")
-        if st.button("Save pack", key="save-pack", icon=":material/save:"):
-            draft["pack_id"] = store.save(pack.with_snapshots(records), draft.get("pack_id"))
-            st.success("Saved. Reopen it any time from “Saved packs” at the top of this page.")
-        if draft.get("pack_id"):
-            if st.button("Make a read-only link", key="share-pack", icon=":material/link:"):
-                st.session_state["share_token"] = store.share_token(draft["pack_id"])
-            if st.session_state.get("share_token"):
-                st.code(f"/pack?pack={st.session_state['share_token']}", language=None)
-                st.caption("Add this to the app's address (for example http://localhost:8501/pack?pack=…). "
-                           "Anyone with the link can read the pack, not change it.")
+        st.subheader("Share with your manager")
+        refused = st.session_state.pop("share_refused", None)
+        if refused:
+            st.warning("Not shared yet: a manager would get a brief that runs over one page. "
+                       + ui.plain(refused), icon=":material/warning:")
+            st.button("Fit to one page", key="fit-pack-share", on_click=fit_to_page, icon=":material/fit_page:")
+        if current.share_token and current.shared is not None:
+            st.code(app_url(**{ui.SHARE_PARAM: current.share_token}), language=None)
+            st.caption("Anyone with this link can read the brief and download it as PDF or Word, but not change "
+                       "it. Copy it with the button at its right.")
+            if not current.shared_is_current:
+                st.info(f"The link shows the version you shared on {when(current.shared.at)}; you have changed "
+                        "the pack since.", icon=":material/history:")
+                st.button("Update the shared version", key="share-pack", on_click=share, icon=":material/sync:")
+            st.button("Withdraw the link", key="withdraw-pack", on_click=withdraw, icon=":material/link_off:")
+        else:
+            st.button("Make a read-only link", key="share-pack", on_click=share, icon=":material/link:")

@@ -23,13 +23,13 @@ with ui.friendly_errors():
     try:
         record = lib.get(key)
     except ReferenceNotFound as error:
-        st.warning(str(error))
+        st.warning(ui.plain(str(error)))  # it quotes the key from the address
         st.stop()
     # The browser tab and its history name the work, not just "Reference".
     st.set_page_config(page_title=f"{(record.title or record.key)[:80]} · Trauma-informed evidence library")
     st.title(ui.escape_markdown(record.title) or record.key)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        ui.pack_button(record.key, note=record.key_finding, how=f"reference {record.key} chosen by hand",
+        ui.pack_button(record.key, note=record.key_finding, how="references chosen one by one",
                        key_prefix="detail-")
         ui.edit_link(record.key)
     rows = [
@@ -57,7 +57,8 @@ with ui.friendly_errors():
                        "above is written in plain language by the library.")
             st.markdown(ui.escape_markdown(record.abstract))
     st.subheader("Details")
-    st.table({"Field": [r[0] for r in rows if r[1]], "Value": [r[1] for r in rows if r[1]]})
+    # st.table renders Markdown in its cells: every value is escaped to show as written.
+    st.table({"Field": [r[0] for r in rows if r[1]], "Value": [ui.escape_markdown(r[1]) for r in rows if r[1]]})
     st.subheader("Cite it")
     for name, style in STYLES.items():
         citation = format_reference(record, name)

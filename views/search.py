@@ -133,11 +133,11 @@ with ui.friendly_errors():
     st.query_params.from_dict(st.session_state["search_url"])
 
     if result.notice:
-        st.info(result.notice, icon=":material/info:")
+        st.info(ui.plain(result.notice), icon=":material/info:")  # it quotes the search words
     if result.total == 0:
         st.warning("No references match this search.", icon=":material/search_off:")
         if result.suggestion:
-            st.button(f"Search for “{result.suggestion}” instead", key="suggestion",
+            st.button(f"Search for “{ui.escape_markdown(result.suggestion)}” instead", key="suggestion",
                       on_click=use_suggestion, args=(result.suggestion,))
         st.markdown("Try fewer words, a broader theme, or remove a filter.")
     else:

@@ -6,18 +6,21 @@ Pages stay thin: they read widgets, call `library`, and render with these helper
 from __future__ import annotations
 
 import html
+import re
 import secrets
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import streamlit as st
 
-from library import Hit, Library, LibraryError, SearchRequest, Settings
+from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts
 from library.auth import DatabaseAttemptStore, Signer, Throttle, is_configured, signer_name
+from library.errors import PackAccessDenied, PackConflict, PackError, PackNotFound
+from library.owners import Identity
 from library.packs import Pack
+from library.packstore import MAX_HELD_LINKS, StoredPack
 from library.taxonomy import Vocabulary
 
-PACK_STATE = "pack_draft"
 REFRESH_SECONDS = 5.0  # how often a page load looks at the whole collection folder for changes
 
 
@@ -55,13 +58,30 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except LibraryError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(str(error)), icon=":material/error:")
 
 
 # ------------------------------------------------------------------ who is signed in
-# The one place that says who is signed in and whether they are a librarian: the password
-# sign-in below (a name and the shared librarian password), or an organisation account on the
-# allow-list in `.streamlit/secrets.toml` (`librarian_emails`, with an `[auth]` section).
+# The one place that says who is signed in: `signed_in()` for whom the packs this session makes
+# belong to, `librarian_name()` for whether they may change the collection (and the name the change
+# log records).  A librarian signs in with a name and the shared librarian password, or with an
+# organisation account on the allow-list in `.streamlit/secrets.toml` (`librarian_emails`, with an
+# `[auth]` section).
+
+
+def signed_in() -> Identity | None:
+    """Who owns the packs this session makes (see `library.owners`): the organisation's account
+    (Streamlit's `st.login`) first, else the librarian password sign-in; None when nobody is signed in."""
+    if getattr(st.user, "is_logged_in", False):
+        email = str(st.user.get("email", "") or "")
+        try:
+            return Identity.oidc(email)
+        except PackError:  # a provider that gives no usable e-mail: treated as not signed in for packs
+            pass
+    if st.session_state.get("librarian"):
+        return Identity.librarian()
+    return None
+
 
 LIBRARIAN = "librarian"  # session state: the name a librarian signed in with the password
 SIGN_IN_SESSION = "sign_in_session"  # session state: this browser session's id for the throttle
@@ -123,55 +143,121 @@ def sign_out() -> None:
 
 
 # ------------------------------------------------------------------ the pack in progress
+#
+# The pack in progress is a saved pack (library/packstore.py): every change is saved at once,
+# through `library.drafts`.  The session remembers which pack is in progress and every edit
+# link this browser session has used ("My packs" for someone not signed in); the pack page
+# also keeps the edit link in its address, so a reload, the browser's history or a server
+# restart brings the same pack back.  Widgets only show the saved pack.
+
+EDIT_PARAM = "edit"  # ?edit=<edit link> on the pack page
+SHARE_PARAM = "share"  # ?share=<share link>; the older ?pack=<share link> still works
+_CURRENT = "pack_current"  # the StoredPack in progress, as last read or saved
+_LINKS = "pack_links"  # edit links used in this browser session, most recent first
+RESEED = "pack_reseed"  # the pack page must refill its widgets from the saved pack
 
 
-def pack_draft() -> dict:
-    """The advocate's pack being built in this browser session."""
-    if PACK_STATE not in st.session_state:
-        st.session_state[PACK_STATE] = {"keys": [], "notes": {}, "searches": [], "concern": ""}
-    return st.session_state[PACK_STATE]
+def pack_links() -> list[str]:
+    return list(st.session_state.get(_LINKS, []))
+
+
+def current_pack() -> StoredPack | None:
+    """The pack in progress in this session, as last read or saved (None: no pack yet)."""
+    return st.session_state.get(_CURRENT)
+
+
+def remember_pack(stored: StoredPack, *, switched: bool = True) -> StoredPack:
+    """Make `stored` the pack in progress (`switched`: the page refills its widgets from it)."""
+    previous = current_pack()
+    st.session_state[_CURRENT] = stored
+    st.session_state[_LINKS] = [stored.edit_token, *[t for t in pack_links() if t != stored.edit_token]][
+        :MAX_HELD_LINKS]
+    if switched or previous is None or previous.edit_token != stored.edit_token:
+        st.session_state[RESEED] = True
+    return stored
+
+
+def forget_pack() -> None:
+    """Stop working on the pack in progress (it stays saved, and listed under "My packs")."""
+    st.session_state.pop(_CURRENT, None)
+    st.session_state[RESEED] = True
+
+
+def open_pack(edit_token: str) -> StoredPack:
+    """Make the pack this edit link opens the pack in progress (`PackError` if it cannot be)."""
+    return remember_pack(library().packs.open(edit_token, signed_in()), switched=True)
+
+
+def refresh_pack() -> StoredPack | None:
+    """The pack in progress re-read from the database: another window may have changed or deleted it."""
+    stored = current_pack()
+    if stored is None:
+        return None
+    try:
+        fresh = library().packs.open(stored.edit_token, signed_in())
+    except (PackNotFound, PackAccessDenied):
+        forget_pack()
+        raise
+    if fresh.revision != stored.revision:
+        st.session_state[RESEED] = True
+    return remember_pack(fresh, switched=False)
+
+
+def start_pack(pack: Pack, style: str = "apa") -> StoredPack:
+    """Save `pack` as a new pack, owned by whoever is signed in, and make it the pack in progress."""
+    lib = library()
+    pack = pack.with_snapshots(lib.get_many(pack.keys))
+    return remember_pack(lib.packs.create(pack, owner=signed_in(), style=style), switched=True)
+
+
+def change_pack(edit: Callable[[Pack], Pack], *, style: str | None = None) -> StoredPack:
+    """Apply one edit to the pack in progress and save it at once (a new pack if there is none).
+
+    Each edit changes only what the advocate just changed, so when another window saved the
+    pack in between, the edit is applied again to that newer version rather than refused.
+    """
+    lib = library()
+    stored = current_pack()
+    if stored is None:
+        return start_pack(edit(drafts.new_pack()), style or "apa")
+    who = signed_in()
+    for attempt in (1, 2):
+        pack = edit(stored.pack)
+        if pack == stored.pack and style in (None, stored.style):
+            return stored
+        pack = pack.with_snapshots(lib.get_many(pack.keys))
+        try:
+            return remember_pack(lib.packs.save(stored.edit_token, pack, who=who, style=style,
+                                            revision=stored.revision), switched=False)
+        except (PackNotFound, PackAccessDenied):
+            forget_pack()  # deleted in another window, or signed out: the next change starts a new pack
+            raise
+        except PackConflict:
+            if attempt == 2:
+                raise
+            stored = lib.packs.open(stored.edit_token, who)
+            st.session_state[RESEED] = True
+    raise AssertionError("unreachable")
+
+
+def pack_size() -> int:
+    stored = current_pack()
+    return len(stored.pack.references) if stored else 0
 
 
 def in_pack(key: str) -> bool:
-    return key in pack_draft()["keys"]
+    stored = current_pack()
+    return stored is not None and key in stored.pack.keys
 
 
 def add_to_pack(key: str, *, note: str = "", how: str = "") -> None:
-    draft = pack_draft()
-    if key not in draft["keys"]:
-        draft["keys"].append(key)
-        if note:
-            draft["notes"][key] = note
-    if how and how not in draft["searches"]:
-        draft["searches"].append(how)
+    change_pack(lambda pack: drafts.add_reference(pack, key, note=note, how=how))
 
 
 def remove_from_pack(key: str) -> None:
-    draft = pack_draft()
-    if key in draft["keys"]:
-        draft["keys"].remove(key)
-    draft["notes"].pop(key, None)
-
-
-def load_into_draft(pack: Pack, pack_id: str | None = None) -> None:
-    """Put a saved or uploaded pack into the builder's widgets."""
-    keys = list(pack.keys)
-    st.session_state[PACK_STATE] = {
-        "keys": keys, "notes": {r.key: r.note for r in pack.references},
-        "searches": [*pack.selection.searches, *pack.selection.filters,
-                     *([pack.selection.note] if pack.selection.note else [])],
-        "concern": pack.concern, "pack_id": pack_id, "snapshots": {r.key: r for r in pack.references},
-        "messages": [{"text": m.text, "cites": [keys[n - 1] for n in m.cites if 0 < n <= len(keys)]}
-                     for m in pack.key_messages],
-    }
-    for name, value in (("pack_title", pack.title), ("pack_ask", pack.ask), ("pack_audience", pack.audience),
-                        ("pack_by", pack.prepared_by)):
-        st.session_state[name] = value
-    for key in keys:
-        st.session_state.pop(f"note-{key}", None)
-    for index in range(10):
-        st.session_state.pop(f"message-{index}", None)
-        st.session_state.pop(f"cites-{index}", None)
+    if in_pack(key):
+        change_pack(lambda pack: drafts.remove_reference(pack, key))
+        st.session_state[RESEED] = True
 
 
 def describe_request(request: SearchRequest, vocabulary: Vocabulary) -> str:
@@ -207,6 +293,40 @@ CARD_CSS = """
 
 def card_css() -> None:
     st.html(CARD_CSS)
+
+
+# The brief in the app: the exporter's own web page, its <main> shown in the page (so it is never
+# cropped, and Streamlit's sanitiser runs over it too) with these styles in place of the page's.
+BRIEF_CSS = """
+<style>
+.evl-brief {border: 1px solid #c8c8c8; border-radius: .4rem; padding: 1.2rem 1.4rem; background: #fff;
+            color: #111; font-size: .95rem; line-height: 1.45;}
+.evl-brief h1 {font-size: 1.45rem; line-height: 1.25; margin: 0 0 .3rem; padding: 0; color: #123;}
+.evl-brief h2 {font-size: 1.05rem; margin: .9rem 0 .3rem; padding: 0; color: #123;}
+.evl-brief p, .evl-brief li {margin: 0 0 .35rem;}
+.evl-brief ul, .evl-brief ol {margin: 0; padding-left: 1.4em;}
+.evl-brief .audience {font-style: italic;}
+.evl-brief .ask {border-left: 4px solid #2a5d8f; padding: .3rem .8rem; background: #f1f5fa;}
+.evl-brief .cites {font-weight: bold; white-space: nowrap;}
+.evl-brief ol.numbered {list-style: none; padding-left: 0;}
+.evl-brief ol.numbered li {padding-left: 2.2em; text-indent: -2.2em;}
+.evl-brief .num {display: inline-block; min-width: 2.2em; text-indent: 0; font-weight: bold;}
+.evl-brief .kind {font-style: italic;}
+.evl-brief .references {font-size: .9rem;}
+.evl-brief a {color: #1a4d80; overflow-wrap: anywhere;}
+.evl-brief footer {margin-top: 1rem; border-top: 1px solid #999; padding-top: .4rem; font-size: .85rem;
+                   color: #333;}
+</style>
+"""
+_MAIN = re.compile(r"<main>(.*)</main>", re.DOTALL)
+
+
+def show_brief(page: str) -> None:
+    """Show the brief from the HTML export (`page`, every value escaped by the exporter) in full."""
+    found = _MAIN.search(page)
+    if found is None:  # an exporter that changed shape is a bug to see, not to hide
+        raise AssertionError("the HTML export has no <main> element")
+    st.html(BRIEF_CSS + f'<div class="evl-brief">{found.group(1)}</div>')
 
 
 def hit_meta_html(hit: Hit, vocabulary: Vocabulary) -> str:
@@ -249,11 +369,13 @@ def pack_button(key: str, *, note: str, how: str, key_prefix: str) -> None:
     """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count."""
     if in_pack(key):
         if st.button("Remove from pack", key=f"{key_prefix}remove-{key}", icon=":material/remove:"):
-            remove_from_pack(key)
-            st.rerun()
+            with friendly_errors():
+                remove_from_pack(key)
+                st.rerun()
     elif st.button("Add to pack", key=f"{key_prefix}add-{key}", icon=":material/add:"):
-        add_to_pack(key, note=note, how=how)
-        st.rerun()
+        with friendly_errors():
+            add_to_pack(key, note=note, how=how)
+            st.rerun()
 
 
 def edit_link(key: str) -> None:
@@ -265,7 +387,7 @@ def edit_link(key: str) -> None:
 
 def pack_link() -> None:
     """'Your pack: 2 references', in the page itself (not only the sidebar, which a phone hides)."""
-    count = len(pack_draft()["keys"])
+    count = pack_size()
     if count:
         st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
                      icon=":material/description:", width="content")
@@ -303,8 +425,19 @@ def scroll_to_top(reason: str) -> None:
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
+# GitHub-flavoured Markdown (which Streamlit renders) also turns bare addresses into links, after
+# escapes are undone: "https://…", "www.…" and "name@host.org".  An invisible word joiner (U+2060)
+# after "https:", "www" and "@" stops that without changing what the reader sees.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: str) -> str:
     """Text shown through st.markdown as itself: no links, HTML or formatting from the data."""
-    return text.translate(_MD_SPECIAL)
+    return _AUTOLINK.sub(WORD_JOINER, text).translate(_MD_SPECIAL)
+
+
+def plain(text: str) -> str:
+    """Text for a Markdown-rendering call (`st.error`, `st.info`, labels...) shown as itself,
+    its line breaks kept: for messages that quote what someone typed, uploaded or put in a URL."""
+    return "  \n".join(escape_markdown(line) for line in text.splitlines())

@@ -1,14 +1,14 @@
 """Sign-in throttling: wrong librarian passwords counted per session, address and name.
 
 Revision ID: 0004_signin_attempts
-Revises: 0002_screening
+Revises: 0003_pack_owners
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_signin_attempts"
-down_revision = "0002_screening"
+down_revision = "0003_pack_owners"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,667 @@
+"""The evidence pack in the app (AppTest): saved as it is edited, owned, shared read-only, and
+every piece of reader text shown as text.
+
+Each test runs the real `app.py` on its own copy of the collection and its own database (the
+conftest points every LIBRARY_* path into tmp_path).  What the app saved is checked by reading the
+database through a `Library` opened on the same folders, not through the app.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from typing import Iterator
+
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from pypdf import PdfReader
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import element_tree as et
+
+from library import Library, SearchRequest, Settings
+from library.owners import Identity
+from library.packstore import PackStore, StoredPack
+from views.ui import WORD_JOINER
+
+from .test_app import (APP, PASSWORD, TIMEOUT, _fresh_resources, collection, follow, goto, librarian, open_app,  # noqa: F401
+                       search, shown_keys, sign_in, texts)
+
+PUBLIC = "https://evidence.example.org/library"
+LINK = "[Urgent: re-enter your password here](https://evil.example/phish)"
+IMAGE = "![beacon](https://evil.example/b.png)"
+PAYLOAD = f"{LINK} {IMAGE} <img src=https://evil.example/x.png> www.evil.example/bare phish@evil.example"
+LONG_NOTE = " ".join(["This note runs on and on about why the reference matters here."] * 18)  # < 1,200
+
+
+@pytest.fixture(autouse=True)
+def _public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIBRARY_PUBLIC_URL", PUBLIC)
+
+
+@pytest.fixture
+def library() -> Iterator[Library]:
+    lib = Library(Settings.from_env())
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def files(monkeypatch: pytest.MonkeyPatch) -> list[MediaFileManager]:
+    """Each AppTest run's media file manager, to make a deferred download's file as a click does."""
+    managers: list[MediaFileManager] = []
+
+    class Recording(MediaFileManager):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            managers.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
+    return managers
+
+
+def fetch(at: AppTest, managers: list[MediaFileManager], key: str) -> tuple[bytes, str]:
+    """The file a download button gives (made on the click, as in the browser) and its name."""
+    [button] = [b for b in at.get("download_button") if b.key == key]
+    assert not button.proto.disabled, f"{key} is disabled"
+    manager = managers[-1]
+    if button.proto.deferred_file_id:
+        url = manager.execute_deferred(button.proto.deferred_file_id)
+    else:
+        url = button.proto.url
+    storage: MemoryMediaFileStorage = manager._storage  # type: ignore[attr-defined]
+    stored = storage.get_file(url.rsplit("/", 1)[1])
+    return stored.content, str(stored.filename)
+
+
+def deferred(at: AppTest, key: str) -> bool:
+    [button] = [b for b in at.get("download_button") if b.key == key]
+    return bool(button.proto.deferred_file_id)
+
+
+def disabled(at: AppTest, key: str) -> bool:
+    [button] = [b for b in at.get("download_button") if b.key == key]
+    return bool(button.proto.disabled)
+
+
+def saved(at: AppTest) -> StoredPack:
+    """The pack in progress as the database holds it, read afresh (not from the app)."""
+    return current_store().open(at.query_params["edit"], who_of(at))
+
+
+def current_store() -> PackStore:
+    return Library(Settings.from_env(), sync=False).packs
+
+
+def who_of(at: AppTest) -> Identity | None:
+    if at.user.get("is_logged_in"):
+        return Identity.oidc(at.user["email"])
+    return Identity.librarian() if "librarian" in at.session_state and at.session_state["librarian"] else None
+
+
+def brief_of(at: AppTest) -> str:
+    """The brief as the page shows it (the HTML export's body, through Streamlit's sanitiser)."""
+    [brief] = [h.value for h in at.get("html") if 'class="evl-brief"' in h.value]
+    return brief
+
+
+def brief_title(at: AppTest) -> str:
+    found = re.search(r"<h1>(.*?)</h1>", brief_of(at), re.DOTALL)
+    assert found, brief_of(at)
+    return html.unescape(found.group(1))
+
+
+def pdf_text(data: bytes) -> tuple[int, str]:
+    reader = PdfReader(io.BytesIO(data))
+    return len(reader.pages), " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def build_pack(at: AppTest, title: str) -> list[str]:
+    """Search, add three references, and write the brief through the pack page's fields."""
+    search(at, "burnout")
+    keys = shown_keys(at)[:3]
+    for key in keys:
+        at.button(key=f"add-{key}").click().run()
+        assert not at.exception
+    goto(at, "views/pack.py")
+    at.text_input(key="pack_title").input(title).run()
+    at.text_area(key="pack_ask").input("Fund a three-month pilot of reflective practice groups.").run()
+    at.text_area(key=f"note-{keys[0]}").input("Shows how common burnout is in our profession.").run()
+    at.text_area(key="message-0").input("Burnout is common among mental health staff.").run()
+    at.multiselect(key="cites-0").select(keys[0]).select(keys[1]).run()
+    assert not at.exception, at.exception
+    return keys
+
+
+def long_pack(at: AppTest) -> list[str]:
+    """A concern's six references, each with a long note: a brief of about a page and a half."""
+    goto(at, "views/concerns.py")
+    at.button(key="concern-staff-burnout").click().run()
+    follow(at, "views/pack.py")
+    keys = list(saved(at).pack.keys)
+    assert len(keys) == 6
+    for key in keys:
+        at.text_area(key=f"note-{key}").input(LONG_NOTE).run()
+    assert not at.exception
+    return keys
+
+
+def reopen(at: AppTest, **query: str) -> AppTest:
+    """A new browser session on the pack page with this address (a reload, a typed URL, a bookmark)."""
+    again = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    again.secrets["isolated"] = "yes"
+    again.user = dict(at.user)
+    return goto(again, "views/pack.py", **query)
+
+
+# ------------------------------------------------------------------ never lost
+
+
+def test_each_edit_is_saved_at_once_and_a_reload_brings_the_pack_back(library: Library) -> None:
+    at = open_app()
+    keys = build_pack(at, "Why should we invest in staff wellbeing?")
+    link = at.query_params["edit"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", link)
+
+    stored = saved(at)  # the database has every edit, with no "Save" pressed
+    assert stored.pack.title == "Why should we invest in staff wellbeing?"
+    assert stored.pack.ask == "Fund a three-month pilot of reflective practice groups."
+    assert stored.pack.keys == tuple(keys)
+    assert stored.pack.references[0].note == "Shows how common burnout is in our profession."
+    assert [(m.text, m.cites) for m in stored.pack.key_messages] == \
+        [("Burnout is common among mental health staff.", (1, 2))]
+    assert stored.owner is None  # nobody signed in: whoever holds the edit link
+    assert all(r.snapshot is not None for r in stored.pack.references)  # a reference deleted later still renders
+
+    again = reopen(at, edit=link)  # a reload: a new session with only the address
+    assert again.query_params["edit"] == link
+    assert again.text_input(key="pack_title").value == "Why should we invest in staff wellbeing?"
+    assert again.text_area(key="pack_ask").value == "Fund a three-month pilot of reflective practice groups."
+    assert again.text_area(key=f"note-{keys[0]}").value == "Shows how common burnout is in our profession."
+    assert again.text_area(key=f"note-{keys[1]}").value == library.get(keys[1]).key_finding
+    assert again.text_area(key="message-0").value == "Burnout is common among mental health staff."
+    assert again.multiselect(key="cites-0").value == keys[:2]
+
+    # Leaving the page and coming back keeps it too (Streamlit forgets a page's widgets meanwhile).
+    goto(again, "views/search.py")
+    goto(again, "views/pack.py")
+    assert again.query_params["edit"] == link
+    assert again.text_area(key=f"note-{keys[0]}").value == "Shows how common burnout is in our profession."
+
+
+def test_adding_from_search_concerns_and_reference_pages_goes_into_the_saved_pack(library: Library) -> None:
+    at = open_app()
+    search(at, "burnout")
+    first = shown_keys(at)[0]
+    at.button(key=f"add-{first}").click().run()
+    assert [t.value for t in at.toast] == ["Added to your pack (1 so far)."]
+    link = at.session_state["pack_current"].edit_token
+    goto(at, "views/reference.py", key="felitti1998relationship")
+    at.button(key="detail-add").click().run()
+    assert not at.exception
+    stored = current_store().open(link, None)
+    assert stored.pack.keys == (first, "felitti1998relationship")
+    assert stored.pack.selection.searches == ("a search for “burnout”", "references chosen one by one")
+    assert at.button(key="detail-remove").label == "Remove from pack"
+    at.button(key="detail-remove").click().run()
+    assert current_store().open(link, None).pack.keys == (first,)
+
+    goto(at, "views/concerns.py")
+    at.button(key="concern-staff-burnout").click().run()
+    follow(at, "views/pack.py")
+    assert not at.exception
+    concern = library.vocabulary.concern_by_slug["staff-burnout"]
+    expected = [h.key for h in library.search(SearchRequest(themes=concern.themes, per_page=20)).hits[:6]]
+    new = saved(at)
+    assert new.edit_token != link and new.pack.concern == concern.label  # a new pack: the first one stays
+    assert list(new.pack.keys) == expected
+    assert current_store().open(link, None).pack.keys == (first,)
+    assert at.text_input(key="pack_title").value == f"Answering the concern: “{concern.label}”"
+
+
+def test_the_brief_and_exports_follow_the_saved_pack_and_render_only_when_asked(
+        files: list[MediaFileManager]) -> None:
+    at = open_app()
+    keys = build_pack(at, "Why should we invest in staff wellbeing?")
+    for key in ("download-pdf", "download-docx", "download-html", "download-md", "download-bib",
+                "download-ris", "download-csljson"):
+        assert deferred(at, key), key  # nothing rendered until the click
+    pdf, pdf_name = fetch(at, files, "download-pdf")
+    pages, text = pdf_text(pdf)
+    assert pages == 1
+    for expected in ("Why should we invest in staff wellbeing?", "Fund a three-month pilot of reflective practice groups.",
+                     "Burnout is common among mental health staff. [1, 2]", "Shows how common burnout is in our profession."):
+        assert expected in text
+    word, word_name = fetch(at, files, "download-docx")
+    assert word.startswith(b"PK")
+    names = {pdf_name, word_name}
+    for key in ("download-html", "download-md", "download-bib", "download-ris", "download-csljson", "download-json"):
+        names.add(fetch(at, files, key)[1])
+    assert len(names) == 8  # every download its own file name
+    assert "why-should-we-invest-in-staff-wellbeing-pack.json" in names
+    pack_file = json.loads(fetch(at, files, "download-json")[0])
+    assert [r["key"] for r in pack_file["references"]] == keys
+
+    # Reordering: the citation follows its work, and the picker's labels show the new numbers.
+    at.button(key=f"down-{keys[0]}").click().run()
+    stored = saved(at)
+    assert stored.pack.keys == (keys[1], keys[0], keys[2])
+    assert stored.pack.key_messages[0].cites == (1, 2)  # the same two works, renumbered
+    picker = at.multiselect(key="cites-0")
+    assert picker.value == keys[:2] or sorted(picker.value) == sorted(keys[:2])
+    assert picker.format_func(keys[1]).startswith("[1] ") and picker.format_func(keys[0]).startswith("[2] ")
+
+
+def test_the_reference_style_is_saved_with_the_pack(files: list[MediaFileManager]) -> None:
+    at = open_app()
+    build_pack(at, "Style test")
+    at.radio(key="pack_style").set_value("harvard").run()
+    assert saved(at).style == "harvard"
+    again = reopen(at, edit=at.query_params["edit"])
+    assert again.radio(key="pack_style").value == "harvard"
+
+
+def test_two_windows_on_one_pack_keep_both_changes() -> None:
+    one = open_app()
+    build_pack(one, "Two windows")
+    two = reopen(one, edit=one.query_params["edit"])
+    one.text_area(key="pack_ask").input("The ask from window one.").run()
+    two.text_input(key="pack_by").input("Window two").run()  # window two never saw window one's ask
+    assert not two.exception
+    stored = saved(one)
+    assert (stored.pack.ask, stored.pack.prepared_by) == ("The ask from window one.", "Window two")
+    assert two.text_area(key="pack_ask").value == "The ask from window one."  # refilled from the saved pack
+
+
+def test_a_bad_edit_link_says_so_and_offers_a_fresh_start() -> None:
+    at = goto(open_app(), "views/pack.py", edit="no-such-link")
+    assert any("does not open a pack" in w.replace("\\", "") for w in texts(at, "warning"))
+    assert "edit" not in at.query_params
+    assert any("You have no pack open" in text for text in texts(at, "info"))
+
+
+# ------------------------------------------------------------------ owners
+
+
+def test_nobody_sees_other_peoples_packs() -> None:
+    mine = open_app()
+    build_pack(mine, "Mine, private")
+    theirs = goto(open_app(), "views/pack.py")
+    assert not [b for b in theirs.button if re.fullmatch(r"open-[0-9a-f]{32}", b.key or "")]  # no "My packs" at all
+    assert "Mine, private" not in " ".join(texts(theirs, "text") + texts(theirs, "markdown")
+                                           + [str(s.options) for s in theirs.selectbox])
+    mine.button(key="new-pack").click().run()
+    assert "edit" not in mine.query_params
+    assert "Mine, private" in texts(mine, "text")  # this browser's own packs are listed to reopen
+    [summary] = current_store().held(mine.session_state["pack_links"])
+    assert mine.button(key=f"open-{summary.id}").label == "Open"
+
+
+def test_a_signed_in_persons_pack_is_theirs_alone() -> None:
+    jo = open_app()
+    jo.user = {"is_logged_in": True, "email": "Jo@Example.org"}
+    build_pack(jo, "Jo's pack")
+    stored = saved(jo)
+    assert stored.owner == "oidc:jo@example.org"
+
+    # The edit link alone does not let anyone else in, signed in or not.
+    for user in ({}, {"is_logged_in": True, "email": "sam@example.org"}):
+        other = open_app()
+        other.user = user
+        goto(other, "views/pack.py", edit=stored.edit_token)
+        assert any("can only be changed by the person who made it" in w.replace("\\", "")
+                   for w in texts(other, "warning"))
+        assert not other.text_input and not other.text_area
+    # Jo, in a new session, finds it under "My packs" without the link.
+    again = open_app()
+    again.user = {"is_logged_in": True, "email": "jo@example.org"}
+    goto(again, "views/pack.py")
+    again.button(key=f"open-{stored.id}").click().run()
+    assert again.query_params["edit"] == stored.edit_token
+    assert again.text_input(key="pack_title").value == "Jo's pack"
+
+
+@pytest.mark.usefixtures("librarian")
+def test_the_librarian_sign_in_owns_the_packs_it_makes() -> None:
+    at = goto(sign_in(open_app(), PASSWORD), "views/search.py")
+    build_pack(at, "The librarian's pack")
+    assert saved(at).owner == "librarian"
+    anonymous = goto(open_app(), "views/pack.py", edit=at.query_params["edit"])
+    assert not anonymous.text_area
+
+
+def test_delete_asks_first_and_withdraws_the_share_link() -> None:
+    at = open_app()
+    build_pack(at, "To be deleted")
+    at.button(key="share-pack").click().run()
+    token = saved(at).share_token
+    at.button(key="delete-pack").click().run()
+    assert saved(at).pack.title == "To be deleted"  # not yet: it asks first
+    assert any("for good" in w for w in texts(at, "warning"))
+    at.button(key="cancel-delete").click().run()
+    assert saved(at).pack.title == "To be deleted"
+    link = at.query_params["edit"]
+    at.button(key="delete-pack").click().run()
+    at.button(key="confirm-delete").click().run()
+    assert not at.exception
+    assert "edit" not in at.query_params
+    assert any(s.startswith("Deleted “To be deleted”") for s in texts(at, "success"))
+    gone = goto(open_app(), "views/pack.py", share=token)
+    assert texts(gone, "title") == ["This pack was withdrawn"]
+    assert not gone.get("download_button")
+    deleted = goto(open_app(), "views/pack.py", edit=link)
+    assert any("does not open a pack" in w.replace("\\", "") for w in texts(deleted, "warning"))
+
+
+def test_duplicate_opens_a_new_pack_and_leaves_the_original() -> None:
+    at = open_app()
+    build_pack(at, "Original")
+    original = saved(at)
+    at.button(key="duplicate-pack").click().run()
+    assert not at.exception
+    copy = saved(at)
+    assert copy.id != original.id and at.query_params["edit"] == copy.edit_token
+    assert copy.pack.title == "Copy of Original" and copy.pack.keys == original.pack.keys
+    assert at.text_input(key="pack_title").value == "Copy of Original"
+    at.text_area(key="pack_ask").input("Only the copy changes.").run()
+    assert current_store().open(original.edit_token, None).pack.ask == original.pack.ask
+    # Both are in this browser's "My packs"; deleting the copy leaves the original openable.
+    at.button(key="delete-pack").click().run()
+    at.button(key="confirm-delete").click().run()
+    at.button(key=f"open-{original.id}").click().run()
+    assert at.query_params["edit"] == original.edit_token
+    at.text_input(key="pack_by").input("Still mine").run()
+    assert saved(at).pack.prepared_by == "Still mine"
+
+
+# ------------------------------------------------------------------ sharing
+
+
+def test_sharing_refuses_a_brief_longer_than_a_page_and_a_draft_is_still_saved(
+        files: list[MediaFileManager]) -> None:
+    at = open_app()
+    long_pack(at)
+    assert saved(at).pack.references[0].note == LONG_NOTE  # saved as a draft all the same
+    assert any(w.startswith("Longer than one page") for w in texts(at, "warning"))
+    assert disabled(at, "download-pdf")
+    assert fetch(at, files, "download-docx")[0].startswith(b"PK")  # Word is still offered
+    at.button(key="share-pack").click().run()
+    assert not at.exception
+    assert any(w.startswith("Not shared yet") for w in texts(at, "warning"))
+    assert saved(at).share_token is None
+    assert not [c for c in at.code if "share=" in c.value]
+    at.button(key="fit-pack-share").click().run()  # offered right there
+    at.button(key="share-pack").click().run()
+    assert saved(at).share_token
+
+
+def test_a_shared_pack_shows_the_version_shared_whole_with_pdf_and_word(files: list[MediaFileManager],
+                                                                      library: Library) -> None:
+    at = open_app()
+    keys = build_pack(at, "Why should we invest in staff wellbeing?")
+    at.radio(key="pack_style").set_value("harvard").run()
+    at.button(key="share-pack").click().run()
+    token = saved(at).share_token
+    assert token
+    [link] = [c.value for c in at.code if "share=" in c.value]
+    assert link == f"{PUBLIC}/pack?share={token}"  # a full address, with a copy button (st.code)
+
+    shared = goto(open_app(), "views/pack.py", share=token)
+    assert brief_title(shared) == "Why should we invest in staff wellbeing?"
+    assert not shared.text_input and not shared.text_area
+    brief = brief_of(shared)
+    # The whole brief (every reference), in the style saved with the pack (Harvard: "Author (year)").
+    for key in keys:
+        record = library.get(key)
+        assert f"({record.year})" in brief and record.creators[0].family in brief
+    pdf, _ = fetch(shared, files, "shared-pdf")
+    pages, text = pdf_text(pdf)
+    assert pages == 1 and "Why should we invest in staff wellbeing?" in text
+    assert fetch(shared, files, "shared-docx")[0].startswith(b"PK")
+
+    # Editing after sharing changes nothing a reader sees, until the owner updates the shared version.
+    at.text_input(key="pack_title").input("A newer title").run()
+    assert any("you have changed the pack since" in i for i in texts(at, "info"))
+    assert brief_title(goto(open_app(), "views/pack.py", share=token)) == "Why should we invest in staff wellbeing?"
+    at.button(key="share-pack").click().run()
+    assert brief_title(goto(open_app(), "views/pack.py", pack=token)) == "A newer title"  # old ?pack= links too
+
+    at.button(key="withdraw-pack").click().run()
+    withdrawn = goto(open_app(), "views/pack.py", share=token)
+    assert texts(withdrawn, "title") == ["This pack was withdrawn"]
+    assert not withdrawn.exception and not texts(withdrawn, "error")
+
+
+def test_a_reader_can_copy_a_shared_pack_into_their_own() -> None:
+    owner = open_app()
+    build_pack(owner, "Worth reusing")
+    owner.button(key="share-pack").click().run()
+    reader = goto(open_app(), "views/pack.py", share=saved(owner).share_token)
+    reader.button(key="copy-shared").click().run()
+    follow(reader, "views/pack.py")
+    reader.run()
+    assert not reader.exception
+    copy = saved(reader)
+    assert copy.pack.title == "Copy of Worth reusing" and copy.edit_token != saved(owner).edit_token
+
+
+def test_the_share_link_uses_the_address_the_browser_used_without_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIBRARY_PUBLIC_URL")
+    at = open_app()
+    at.context = {"url": "http://wards.example.nhs.uk:8501/pack"}
+    build_pack(at, "From the browser's address")
+    at.button(key="share-pack").click().run()
+    token = saved(at).share_token
+    assert f"http://wards.example.nhs.uk:8501/pack?share={token}" in [c.value for c in at.code]
+
+
+# ------------------------------------------------------------------ reader text is text
+
+
+def rendered(at: AppTest) -> Iterator[tuple[str, str]]:
+    """Every string the page renders, as ("markdown" | "html", text); plain-text elements are left out."""
+    def walk(node: object) -> Iterator[object]:
+        yield node
+        children = getattr(node, "children", None)
+        for child in (children.values() if isinstance(children, dict) else children or ()):
+            yield from walk(child)
+
+    for node in walk(at._tree):
+        if isinstance(node, (et.Text, et.Code)):
+            continue
+        if isinstance(node, et.Html):
+            yield "html", node.value
+            continue
+        if isinstance(node, et.Markdown) and node.proto.allow_html:
+            yield "html", node.value
+            continue
+        for name in ("label", "help", "placeholder"):
+            value = getattr(getattr(node, "proto", None), name, None)
+            if isinstance(value, str) and value:
+                yield "markdown", value
+        if not isinstance(node, et.Widget):
+            value = getattr(node, "value", None)
+            if isinstance(value, str):
+                yield "markdown", value
+
+
+def assert_no_live_links(at: AppTest) -> int:
+    """No link, image or web address from reader text is live; returns how many strings quoted the payload."""
+    quoted = 0
+    for kind, text in rendered(at):
+        if "evil" not in text:
+            continue
+        quoted += 1
+        if kind == "html":
+            assert not re.search(r"<a\b[^>]*evil", text) and not re.search(r"<img\b", text), text
+        else:  # Markdown: brackets, colons and dots escaped, so no link, image or autolink forms
+            assert not re.search(r"(?<!\\)\]\(", text), text  # [text](address)
+            assert not re.search(r"(?<!\\)!\[", text), text  # ![image](address)
+            assert not re.search(r"https?://|www\.|@evil", text), text  # a bare address GFM would link
+            assert not re.search(r"(?<!\\)<img", text), text
+    return quoted
+
+
+def test_a_hostile_pack_shows_as_text_on_the_pack_page_and_the_share_page() -> None:
+    at = search(open_app(), "burnout")
+    keys = shown_keys(at)[:1]  # one reference, so that the brief fits one page and can be shared
+    at.button(key=f"add-{keys[0]}").click().run()
+    goto(at, "views/pack.py")
+    at.text_input(key="pack_title").input(PAYLOAD).run()
+    at.text_input(key="pack_audience").input(LINK).run()  # short fields: a brief allows 150-200 characters
+    at.text_input(key="pack_by").input(IMAGE).run()
+    for widget in ("pack_ask", f"note-{keys[0]}", "message-1"):
+        at.text_area(key=widget).input(f"{widget}: {PAYLOAD}").run()
+    assert not at.exception
+    assert assert_no_live_links(at) >= 1  # the delete question quotes the title
+    at.button(key="delete-pack").click().run()
+    assert assert_no_live_links(at) >= 2
+    at.button(key="cancel-delete").click().run()
+    at.button(key="share-pack").click().run()
+    token = saved(at).share_token
+    assert token
+    at.button(key="new-pack").click().run()
+    assert assert_no_live_links(at) >= 0  # "My packs" lists the title (as st.text)
+    assert PAYLOAD in texts(at, "text")
+
+    shared = goto(open_app(), "views/pack.py", share=token)
+    assert assert_no_live_links(shared) >= 1  # the brief quotes it
+    assert brief_title(shared) == PAYLOAD
+
+
+@pytest.mark.parametrize(("page", "query"), [
+    ("views/reference.py", {"key": LINK}),
+    ("views/reference.py", {"key": IMAGE}),
+    ("views/search.py", {"q": f'"{LINK}'}),  # a malformed query: the notice quotes the words
+    ("views/pack.py", {"edit": LINK}),
+    ("views/pack.py", {"share": LINK}),
+    ("views/pack.py", {"pack": IMAGE}),
+])
+def test_hostile_addresses_show_as_text(page: str, query: dict[str, str]) -> None:
+    at = goto(open_app(), page, **query)
+    assert not at.exception
+    assert_no_live_links(at)
+
+
+def test_an_uploaded_pack_file_opens_as_a_new_pack_and_hostile_text_stays_text() -> None:
+    at = goto(open_app(), "views/pack.py")
+    hostile = json.dumps({"title": PAYLOAD, "ask": PAYLOAD,
+                          "references": [{"key": "felitti1998relationship", "note": PAYLOAD},
+                                         {"key": "notinthelibrary2020", "note": PAYLOAD,
+                                          "snapshot": {"title": "A work from elsewhere", "year": 2020,
+                                                       "type": "misc", "url": "https://evil.example/ref"}}],
+                          "key_messages": [{"text": PAYLOAD, "cites": [1, 2]}]})
+    at.get("file_uploader")[0].upload("hostile-pack.json", hostile.encode(), "application/json")
+    at.button(key="open-upload").click().run()
+    assert not at.exception
+    stored = saved(at)
+    assert (stored.pack.title, stored.pack.keys, stored.owner) == \
+        (PAYLOAD, ("felitti1998relationship", "notinthelibrary2020"), None)
+    # A reference this library does not hold keeps its details, but not the web address the file gave it.
+    assert stored.pack.references[1].snapshot.title == "A work from elsewhere"  # type: ignore[union-attr]
+    assert stored.pack.references[1].snapshot.url == ""  # type: ignore[union-attr]
+    assert "A work from elsewhere" in brief_of(at) and "evil.example/ref" not in brief_of(at)
+    assert at.text_input(key="pack_title").value == PAYLOAD
+    assert assert_no_live_links(at) >= 1
+
+
+@pytest.mark.usefixtures("librarian")
+def test_pasted_bibtex_under_review_shows_as_text_on_the_librarian_page() -> None:
+    at = sign_in(open_app(), PASSWORD)
+    hostile = f"""@article{{evil2024phish,
+  author = {{Phisher, Ann}},
+  title = {{{LINK} {IMAGE} www.evil.example}},
+  journal = {{Journal of phish@evil.example}},
+  year = {{2024}},
+  doi = {{10.5555/evil}}
+}}
+
+@article{{broken2024,
+  author = {{Nobody, A.}}
+  title = {{{LINK}}},
+  year = {{2024}}
+}}
+"""
+    at.text_area(key="paste_text").input(hostile)
+    at.button(key="read-input").click().run()
+    assert not at.exception
+    assert any(e.label.replace("\\", "").replace(WORD_JOINER, "").startswith(LINK) for e in at.expander)
+    assert assert_no_live_links(at) >= 2  # the review's heading and details quote it
+
+
+def test_a_pack_deleted_in_another_window_is_not_added_to_silently() -> None:
+    at = search(open_app(), "burnout")
+    first, second = shown_keys(at)[:2]
+    at.button(key=f"add-{first}").click().run()
+    link = at.session_state["pack_current"].edit_token
+    current_store().delete(link, None)  # another window deleted it
+    at.button(key=f"add-{second}").click().run()
+    assert not at.exception
+    assert any("does not open a pack" in e.replace("\\", "") for e in texts(at, "error"))
+    at.button(key=f"add-{second}").click().run()  # the next add starts a new pack
+    assert at.session_state["pack_current"].edit_token != link
+    assert at.session_state["pack_current"].pack.keys == (second,)
+
+
+def test_a_shared_pack_that_cannot_be_drawn_gives_a_manager_a_sentence_not_an_error() -> None:
+    from library.packs import Pack, PackReference
+
+    store = current_store()
+    made = store.create(Pack(title="Lost references", references=(PackReference("gone2020nowhere", "A note."),)),
+                        owner=None)
+    token = store.share(made.edit_token, None).share_token  # no check: as a link made by an older version
+    at = goto(open_app(), "views/pack.py", share=token)
+    assert not at.exception and not texts(at, "error")
+    assert any(t.startswith("This pack cannot be shown at the moment.") and "gone2020nowhere" in t
+               for t in texts(at, "text"))
+
+
+# ------------------------------------------------------------------ one page
+
+
+def test_fit_to_one_page_shows_each_step_then_the_pack_can_be_shared(files: list[MediaFileManager]) -> None:
+    at = open_app()
+    keys = long_pack(at)
+    assert any(w.startswith("Longer than one page") for w in texts(at, "warning"))
+    assert disabled(at, "download-pdf")
+    at.button(key="fit-pack").click().run()
+    assert not at.exception
+    steps = [s.replace("\\", "") for s in texts(at, "info")]
+    assert any(s.startswith("Shortened the note") or s.startswith("Moved reference") for s in steps), steps
+    stored = saved(at)
+    assert not any(w.startswith("Longer than one page") for w in texts(at, "warning"))
+    for number, key in enumerate(keys):  # the widgets show what was saved; nothing was removed
+        reference = stored.pack.references[number]
+        assert reference.key == key
+        assert at.text_area(key=f"note-{key}").value == reference.note
+        assert at.checkbox(key=f"further-{key}").value == reference.further_reading
+    pages, _ = pdf_text(fetch(at, files, "download-pdf")[0])
+    assert pages == 1
+    at.button(key="share-pack").click().run()
+    assert saved(at).share_token
+
+
+def test_a_reference_can_be_moved_to_further_reading_and_back() -> None:
+    at = open_app()
+    keys = build_pack(at, "Further reading by hand")
+    at.checkbox(key=f"further-{keys[2]}").check().run()
+    assert [r.further_reading for r in saved(at).pack.references] == [False, False, True]
+    assert "Further reading" in brief_of(at)
+    at.checkbox(key=f"further-{keys[2]}").uncheck().run()
+    assert [r.further_reading for r in saved(at).pack.references] == [False, False, False]
+    assert saved(at).pack.references[2].note  # the note was kept all along
+
+
+def test_the_citation_picker_names_references_as_the_brief_does(library: Library) -> None:
+    at = open_app()
+    keys = build_pack(at, "Labels")
+    labels = library.pack_citation_labels(saved(at).pack, "apa")
+    picker = at.multiselect(key="cites-0")
+    assert [picker.format_func(k) for k in keys] == [f"[{n}] {label}" for n, label in enumerate(labels, 1)]
+    two_authors = [k for k in keys if len(library.get(k).creators) == 2]
+    assert two_authors, keys  # "burnout" finds Maslach and Leiter (2016)
+    for key in two_authors:
+        assert "et al." not in picker.format_func(key)  # et al. only for three or more authors
