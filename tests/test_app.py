@@ -447,7 +447,7 @@ def test_librarian_adds_a_pasted_reference_that_search_then_finds(collection: Pa
     assert "line 10, entry 'broken2020'" in problem
     assert texts(at, "subheader")[0] == "Review 1 reference before saving"
     # Labels are escaped Markdown: compare without the backslashes.
-    [item] = [e.label.replace("\\", "") for e in at.expander if "Trauma-informed supervision" in e.label]
+    [item] = [label for label in (e.label.replace("\\", "") for e in at.expander) if "Trauma-informed supervision" in label]
     assert item.startswith("⚠ needs attention · ")  # no themes and no evidence type yet, said with what to do
     assert [w.replace("\\", "")[:19] for w in texts(at, "warning") if w.startswith("No ")] == [
         "No themes: choose o", "No evidence type: c"]

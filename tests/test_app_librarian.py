@@ -130,7 +130,7 @@ def test_a_reference_is_edited_deleted_and_restored(collection: Path) -> None:
     at.button(key="delete-ref").click().run()
     assert not (collection / f"{key}.bib").exists()
     assert at.query_params.get("edit") is None  # back to the librarian page's tabs
-    assert any(s.replace("\\", "").startswith(f"Moved '{key}' to the trash.") for s in texts(at, "success"))
+    assert any(s.replace("\\", "").replace("\u2060", "").startswith(f"Moved '{key}' to the trash.") for s in texts(at, "success"))
     assert key not in shown_keys(search(open_app(), "burnout experience"))
 
     at = librarian_session()
@@ -139,7 +139,7 @@ def test_a_reference_is_edited_deleted_and_restored(collection: Path) -> None:
     assert any("back into the collection?" in m for m in texts(at, "markdown"))
     at.button(key="restore-yes-0").click().run()
     assert not at.exception
-    assert any(s.replace("\\", "").startswith(f"Restored '{key}'.") for s in texts(at, "success"))
+    assert any(s.replace("\\", "").replace("\u2060", "").startswith(f"Restored '{key}'.") for s in texts(at, "success"))
     assert (collection / f"{key}.bib").read_text(encoding="utf-8") == text
     assert key in shown_keys(search(open_app(), "burnout experience"))
 
@@ -233,11 +233,11 @@ def test_every_bibliographic_field_is_edited_through_the_form_and_logged(collect
 
     # The change log says what changed, field by field, with a readable time.
     log = librarian_session()
-    entries = [m for m in texts(log, "markdown") if "Edited" in m and key.replace("_", "\\_") in m.replace("\\", "")
+    entries = [m for m in texts(log, "markdown") if "Edited" in m and key.replace("_", "\\_") in m.replace("\\", "").replace("\u2060", "")
                or "Edited" in m]
     assert entries and re.match(r"\*\*(Today|Yesterday), \d\d:\d\d\*\* · Edited", entries[0])
     assert "by Jo Librarian" in entries[0]
-    described = " ".join(m.replace("\\", "") for m in texts(log, "markdown"))
+    described = " ".join(m.replace("\\", "").replace("\u2060", "") for m in texts(log, "markdown"))
     assert "Year: “1998” → “1999”" in described and "Evidence type: “" in described and "→ “trial”" in described
 
 
@@ -255,7 +255,7 @@ def test_the_form_refuses_what_the_command_line_refuses_and_changes_nothing(
     at.button(key="edit-save").click().run()
     assert not at.exception
     [error] = texts(at, "error")
-    assert message in error.replace("\\", "")
+    assert message in error.replace("\\", "").replace("\u2060", "")
     assert (collection / f"{key}.bib").read_bytes() == before
     assert getattr(at, kind)(key=f"edit-{key}-{suffix}").value == typed  # the text is kept to correct
 
@@ -277,7 +277,7 @@ def test_the_edit_link_is_on_the_reference_page_and_search_results_for_librarian
     labels = [p.proto.label for p in at.get("page_link")]
     assert labels.index("Edit") >= 0
     # "Add to pack" comes before the citations and the BibTeX.
-    assert at.button(key=f"detail-add-{key}").label == "Add to pack"
+    assert at.button(key="detail-add").label == "Add to pack"
     search(goto(at, "views/search.py"), "felitti")
     assert any(p.proto.label == "Edit" and p.proto.query_string == f"edit={key}" for p in at.get("page_link"))
 
@@ -310,7 +310,7 @@ def test_review_flags_unknown_tags_missing_details_and_bad_links_with_what_to_fi
     labels = [e.label for e in at.expander]
     assert any(label.startswith("⚠ needs attention · A report with problems to fix") for label in labels)
     assert any(label.startswith("⛔ cannot be saved as it is · An article whose link") for label in labels)
-    shown = [w.replace("\\", "") for w in texts(at, "warning") + texts(at, "error")]
+    shown = [w.replace("\\", "").replace("\u2060", "") for w in texts(at, "warning") + texts(at, "error")]
     for expected in ("The entry names the theme 'no-such-theme', which the vocabulary does not have",
                      "The entry names the evidence type 'made-up-type'", "The entry names the setting 'nowhere'",
                      "No evidence type: choose one under Evidence type", "No authors: check the source",
@@ -320,7 +320,7 @@ def test_review_flags_unknown_tags_missing_details_and_bad_links_with_what_to_fi
     assert at.multiselect(key="themes-0").value == ["burnout"]  # the known theme is kept
     at.button(key="save-review").click().run()
     assert references(collection) == before  # all or nothing: the bad link stops the batch
-    assert any("not a web address" in e.replace("\\", "") for e in texts(at, "error"))
+    assert any("not a web address" in e.replace("\\", "").replace("\u2060", "") for e in texts(at, "error"))
     at.radio(key="decision-1").set_value("skip").run()
     at.button(key="save-review").click().run()
     assert references(collection) - before == {"flagged2024.bib"}

@@ -30,7 +30,7 @@ with ui.friendly_errors():
     st.title(ui.escape_markdown(record.title) or record.key)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         ui.pack_button(record.key, note=record.key_finding, how="references chosen one by one",
-                       key_prefix="detail-")
+                       add_key="detail-add", remove_key="detail-remove")
         ui.edit_link(record.key)
     rows = [
         ("Authors", "; ".join(n.display() for n in record.authors)),

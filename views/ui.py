@@ -359,20 +359,21 @@ def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int |
         st.markdown(hit_meta_html(hit, vocabulary), unsafe_allow_html=True)
         # A row that sizes each control to its label and wraps on a narrow screen: nothing is cut short.
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-            pack_button(hit.key, note=hit.key_finding, how=how, key_prefix="")
+            pack_button(hit.key, note=hit.key_finding, how=how, add_key=f"add-{hit.key}",
+                        remove_key=f"remove-{hit.key}")
             st.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
                          query_params={"key": hit.key}, width="content")
             edit_link(hit.key)
 
 
-def pack_button(key: str, *, note: str, how: str, key_prefix: str) -> None:
+def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str) -> None:
     """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count."""
     if in_pack(key):
-        if st.button("Remove from pack", key=f"{key_prefix}remove-{key}", icon=":material/remove:"):
+        if st.button("Remove from pack", key=remove_key, icon=":material/remove:"):
             with friendly_errors():
                 remove_from_pack(key)
                 st.rerun()
-    elif st.button("Add to pack", key=f"{key_prefix}add-{key}", icon=":material/add:"):
+    elif st.button("Add to pack", key=add_key, icon=":material/add:"):
         with friendly_errors():
             add_to_pack(key, note=note, how=how)
             st.rerun()
