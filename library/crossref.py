@@ -133,8 +133,8 @@ class CrossrefClient:
         if answer.status == 404:
             raise LookupFailed(
                 f"No work with the DOI {bare} is registered with Crossref. Check the DOI for "
-                f"typos. (DOIs registered elsewhere, such as DataCite's for many theses and "
-                f"data sets, cannot be looked up here: {_PASTE_INSTEAD})")
+                f"typos. DOIs registered elsewhere, such as DataCite's for many theses and "
+                f"data sets, cannot be looked up here: add such a reference by pasting its BibTeX instead.")
         if answer.status != 200:
             raise LookupFailed(
                 f"The DOI service could not look up {bare} (it answered with error {answer.status}). "

@@ -23,11 +23,13 @@ from typing import Callable, Iterable, Sequence
 
 from filelock import FileLock
 
-from .bibtex import Entry
+from .bibtex import Entry, split_list
 from .duplicates import MAX_CANDIDATES, TITLE_SIMILARITY, Match, normalise_title
 from .errors import LibraryError, Problem
 from .records import Record, normalise_doi
 from .store import atomic_write
+from .taxonomy import Vocabulary
+from .validation import check_entry
 from .values import apply_changes, canonical
 
 DECISIONS = ("new", "skip", "replace", "both", "merge")
@@ -187,6 +189,74 @@ def tagged_entry(item: ReviewItem) -> Entry:
         if canonical(item.key_finding) and not entry.fields.get("finding-checked"):
             changes["finding-checked"] = "no"
     return apply_changes(entry, changes) if changes else entry
+
+
+@dataclass(frozen=True)
+class ReviewIssue:
+    """Something a librarian should fix or know before saving an entry, said with what to do.
+    `blocking` issues stop the save (the same checks as the command line's `add`)."""
+
+    message: str
+    blocking: bool = False
+
+
+def item_issues(item: ReviewItem, vocabulary: Vocabulary) -> tuple[ReviewIssue, ...]:
+    """What is wrong or missing in one entry under review: its problems (a link that is not a web
+    address, a missing title...), tags the vocabulary does not know (which the review cannot keep),
+    and no themes, evidence type or authors.  Nothing is dropped without being listed here."""
+    if item.decision == "skip":
+        return ()
+    entry = item.entry
+    issues: list[ReviewIssue] = []
+    tagged = tagged_entry(_known_tags_only(item, vocabulary))
+    for problem in check_entry(tagged, vocabulary):
+        if problem.severity == "error":
+            issues.append(ReviewIssue(_sentence(problem.reason), blocking=True))
+    unknown_themes = [t for t in split_list(entry.fields.get("themes", "")) if t not in vocabulary.theme_by_slug]
+    unknown_types = [t for t in [entry.fields.get("evidence-type", "").strip()]
+                     if t and t not in vocabulary.evidence_type_by_slug]
+    unknown_settings = [s for s in split_list(entry.fields.get("setting", "")) if s not in vocabulary.setting_by_slug]
+    for words, names, where in (("theme", unknown_themes, "Themes"), ("evidence type", unknown_types, "Evidence type"),
+                                ("setting", unknown_settings, "Setting")):
+        if names:
+            listed = ", ".join(f"'{n}'" for n in names)
+            plural = "s" if len(names) > 1 else ""
+            issues.append(ReviewIssue(
+                f"The entry names the {words}{plural} {listed}, which the vocabulary does not have, so "
+                f"{'they' if plural else 'it'} will not be saved. Choose from the list under {where} below, "
+                f"or add {'them' if plural else 'it'} on the Themes tab first and read the input again."))
+    themes = item.themes if item.themes is not None else tuple(
+        t for t in split_list(entry.fields.get("themes", "")) if t in vocabulary.theme_by_slug)
+    if not themes:
+        issues.append(ReviewIssue("No themes: choose one to five under Themes, so that advocates find it "
+                                  "when they browse a theme."))
+    evidence_type = item.evidence_type if item.evidence_type is not None else entry.fields.get("evidence-type", "")
+    if not (evidence_type or "").strip() or evidence_type not in vocabulary.evidence_type_by_slug:
+        issues.append(ReviewIssue("No evidence type: choose one under Evidence type, so that the evidence map "
+                                  "and the filters count it."))
+    if not entry.persons.get("author") and not entry.persons.get("editor") and not any(
+            i.blocking and "author" in i.message for i in issues):
+        issues.append(ReviewIssue("No authors: check the source. A reference without authors cannot be cited "
+                                  "properly; add them to the entry and read it again, or edit the reference "
+                                  "after saving."))
+    return tuple(issues)
+
+
+def _known_tags_only(item: ReviewItem, vocabulary: Vocabulary) -> ReviewItem:
+    """The item as it would be saved: the entry's unknown tags replaced by the known ones."""
+    record = Record.from_entry(item.entry)
+    return replace(
+        item,
+        themes=item.themes if item.themes is not None else tuple(t for t in record.themes
+                                                               if t in vocabulary.theme_by_slug),
+        evidence_type=item.evidence_type if item.evidence_type is not None else (
+            record.evidence_type if record.evidence_type in vocabulary.evidence_type_by_slug else ""),
+        settings=item.settings if item.settings is not None else tuple(s for s in record.settings
+                                                                     if s in vocabulary.setting_by_slug))
+
+
+def _sentence(reason: str) -> str:
+    return reason[:1].upper() + reason[1:]
 
 
 def new_id() -> str:

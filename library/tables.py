@@ -7,7 +7,7 @@ migrated database agree, so a table added here needs a migration too.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # Named constraints, so that migrations can refer to them on every database.
 metadata = MetaData(naming_convention={
@@ -125,3 +125,16 @@ saved_search_seen = Table(
     Column("candidate_id", String(320), primary_key=True),
     Column("first_seen", String(40), nullable=False),
 )
+
+# ------------------------------------------------------------------ sign-in throttling
+# Wrong librarian passwords, counted per subject: a browser session, a client address or a name,
+# each stored as "<kind>:<keyed hash>" (library/auth.py), never in the clear.  Times are seconds
+# since the epoch, so that every app server sharing the database reads them alike.
+signin_attempts = Table(
+    "signin_attempts", metadata,
+    Column("subject", String(80), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", Float, nullable=False),
+    Column("last_failure", Float, nullable=False),
+)
+Index("ix_signin_attempts_last_failure", signin_attempts.c.last_failure)

@@ -114,8 +114,9 @@ def check_entry(entry: Entry, vocabulary: Vocabulary | None, *, this_year: int |
             add(f"the year {match.group(1)} is not plausible (expected {FIRST_YEAR} to {this_year + 1}).")
     url = entry.fields.get("url", "").strip()
     if url and not re.match(r"https?://", url, re.IGNORECASE):
-        add(f"the link '{url[:80]}' is not a web address (http:// or https://); it will not be shown as a link.",
-            "warning")
+        # Refused, not just left unlinked: a 'javascript:' or 'file:' address has no place in a reference.
+        add(f"the link '{url[:80]}' is not a web address: it must start with https:// or http://. "
+            "Correct it or remove the url field.")
     doi = entry.fields.get("doi", "")
     if doi and not DOI_SYNTAX.fullmatch(bare_doi(doi)):
         add(f"the DOI '{doi}' is not well formed (a DOI looks like 10.1016/S0749-3797(98)00017-8).")

@@ -170,9 +170,14 @@ def _is_particle(text: str) -> bool:
     return all(word[:1].islower() for word in words) and not _WORD_AND.search(text) and "," not in text
 
 
+ET_AL = Name(family="others")  # BibTeX's "and others": the list goes on (cited as "et al.")
+
+
 def encode_name(name: Name, *, field: str = "author") -> str:
     """One person or organisation as a BibTeX name, such that `Name.parse` reads it back."""
     name = canonical_name(name, field=field)
+    if name == ET_AL:
+        return "others"  # not "{others}", which would be an organisation called "others"
     if name.literal:
         return "{" + latex.encode(name.family) + "}"
     family = latex.encode(name.family)
@@ -217,6 +222,8 @@ def names_from_text(text: str, *, field: str = "author") -> tuple[Name, ...]:
             continue
         if piece.startswith("{") and piece.endswith("}"):
             names.append(canonical_name(Name(family=piece[1:-1].strip(), literal=True), field=field))
+        elif piece == "others":
+            names.append(ET_AL)
         else:
             names.append(_person(piece, field))
     return tuple(names)

@@ -126,7 +126,7 @@ def test_search_screen_and_record(europepmc: ReplayServer, collection: Path,
     (entry,) = parse_file(collection / "alabbadey2025role.bib").entries
     record = Record.from_entry(entry)
     assert (record.themes, record.evidence_type, record.finding_checked, record.added_by) == (
-        ("health-impact", "staff-wellbeing"), "quantitative", False, "librarian (app)")
+        ("health-impact", "staff-wellbeing"), "quantitative", False, "Jo Librarian")
     assert record.abstract.startswith("Objective: This study investigated whether psychological flexibility")
     assert record.provenance.startswith("Europe PMC search for “cancer”, ")
     assert at.multiselect(key="discover_themes").value == []  # the tags start afresh for the next work
@@ -145,7 +145,7 @@ def test_search_screen_and_record(europepmc: ReplayServer, collection: Path,
     assert [(r["Decision"], r["Title"][:20]) for r in rows] == [
         ("Excluded", ABSCOPAL[:20]), ("Maybe", DEPARTMENT), ("Included", title[:20])]
     assert rows[0]["Reason for exclusion"] == "Wrong population or setting"
-    assert rows[2]["Reference key"] == "alabbadey2025role" and rows[2]["Decided by"] == "librarian (app)"
+    assert rows[2]["Reference key"] == "alabbadey2025role" and rows[2]["Decided by"] == "Jo Librarian"
 
     # Search again: the excluded work stays out, the included one is now in the collection.
     search(at)

@@ -242,18 +242,9 @@ def test_two_command_line_editors_of_one_reference_keep_both_fields_every_time(t
 
 
 def _app_session(key: str) -> "AppTest":
-    from streamlit.testing.v1 import AppTest
+    from tests.test_app import librarian_session
 
-    from tests.test_app import PASSWORD, SIGN_IN_BUTTON
-
-    at = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=90)
-    at.secrets["isolated"] = "yes"
-    at.run()
-    at.text_input(key="password").input(PASSWORD)
-    at.button(key=SIGN_IN_BUTTON).click().run()
-    at.text_input(key="edit_key").input(key).run()
-    assert not at.exception, at.exception
-    return at
+    return librarian_session(edit=key)
 
 
 def test_two_app_sessions_editing_one_reference_the_second_is_refused_with_who_when_what_and_keeps_its_text(
@@ -270,31 +261,31 @@ def test_two_app_sessions_editing_one_reference_the_second_is_refused_with_who_w
     st.cache_resource.clear()
     try:
         first, second = _app_session(key), _app_session(key)  # both open the form on the same version
-        first.text_input(key=f"edit-{key}-title").input("A title changed in the first session")
-        first.button(key=f"FormSubmitter:edit-{key}-Save changes").click().run()
-        assert [s.value for s in first.success] == ["Saved. Search shows the change at once."]
+        first.text_area(key=f"edit-{key}-title").input("A title changed in the first session")
+        first.button(key="edit-save").click().run()
+        assert [s.value for s in first.success] == ["Saved: Title. Search shows the change now."]
 
         typed = "The second librarian's finding: {kept} exactly, 50% -- as typed."
-        second.text_area(key=f"edit-{key}-key-finding").input(typed)
-        second.button(key=f"FormSubmitter:edit-{key}-Save changes").click().run()
+        second.text_area(key=f"edit-{key}-key_finding").input(typed)
+        second.button(key="edit-save").click().run()
 
         assert not second.exception, second.exception
         [error] = [e.value for e in second.error]
-        assert "changed by librarian \\(app\\) at" in error and "while you were editing it" in error
+        assert "changed by Jo Librarian at" in error and "while you were editing it" in error
         assert "A title changed in the first session" in error.replace("\\", "")
         assert "Your changes were not saved" in error
         [table] = [t for t in second.dataframe if "field" in t.value.columns]  # not the change-log tab's
         rows = table.value.to_dict("records")
         assert [(r["who"], r["field"], r["after"]) for r in rows] == \
-            [("librarian (app)", "title", "A title changed in the first session")]
-        assert second.text_area(key=f"edit-{key}-key-finding").value == typed  # their text is kept
+            [("Jo Librarian", "Title", "A title changed in the first session")]
+        assert second.text_area(key=f"edit-{key}-key_finding").value == typed  # their text is kept
         on_disk = Library(settings_for(tmp_path), sync=False).get(key)
         assert on_disk.title == "A title changed in the first session" and on_disk.key_finding != typed
 
         second.button(key="edit-reapply").click().run()
 
         assert not second.exception, second.exception
-        assert [s.value for s in second.success] == ["Saved. Search shows the change at once."]
+        assert [s.value for s in second.success] == ["Saved: Key finding. Search shows the change now."]
         both = Library(settings_for(tmp_path), sync=False).get(key)
         assert (both.title, both.key_finding) == ("A title changed in the first session", typed)
         assert_sound(tmp_path)

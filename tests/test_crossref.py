@@ -242,9 +242,10 @@ def test_unknown_doi_gives_the_recorded_404_as_a_plain_message(make_client: Clie
     client, sleeps = make_client()
     with pytest.raises(LookupFailed) as caught:
         client.lookup("doi:10.1371/notarealdoi")
-    assert str(caught.value).startswith(
-        "No work with the DOI 10.1371/notarealdoi is registered with Crossref. "
-        "Check the DOI for typos.")
+    assert str(caught.value) == (
+        "No work with the DOI 10.1371/notarealdoi is registered with Crossref. Check the DOI for typos. "
+        "DOIs registered elsewhere, such as DataCite's for many theses and data sets, cannot be looked up "
+        "here: add such a reference by pasting its BibTeX instead.")
     assert len(server.requests_for("/works/10.1371/notarealdoi")) == 1  # a 404 is not retried
     assert sleeps == []
 

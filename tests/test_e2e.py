@@ -60,7 +60,8 @@ def chromium() -> Path:
 class AppServer:
     """`streamlit run app.py` as the README starts it, on this test's folders; can be restarted."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+        self.env = env
         shutil.copytree(REPO / "references", tmp_path / "references",
                         ignore=shutil.ignore_patterns(".library.lock", ".tmp-*"))
         self.port = free_port()
@@ -69,8 +70,9 @@ class AppServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
-        # The conftest has pointed every LIBRARY_* variable at tmp_path; the server inherits them.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The conftest has pointed every LIBRARY_* variable at tmp_path; the server inherits them
+        # (unless it was given an environment of its own).
+        env = {**(self.env if self.env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -102,6 +104,17 @@ class AppServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+@contextlib.contextmanager
+def running_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """A fresh server on a copy of the shipped collection in `folder`, with `env`; always stopped."""
+    app = AppServer(folder, env)
+    app.start()
+    try:
+        yield app.url
+    finally:
+        app.stop()
 
 
 @pytest.fixture

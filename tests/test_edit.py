@@ -21,6 +21,7 @@ from library import Library
 from library.bibtex import Entry, parse_bytes, parse_file
 from library.errors import (DuplicateReference, EditConflict, InvalidKey, InvalidValue, ReferenceNotFound,
                             SaveRefused, WriteFailed)
+from library.forms import field_label
 from library.records import Name
 from library.values import canonical, canonical_name
 from tests.security_support import REPO, assert_sound, bib_files, cli, seed_collection, settings_for
@@ -415,7 +416,10 @@ def test_a_write_failure_says_nothing_was_changed_only_when_true(root: Path, lib
 
 # ---------------------------------------------------------------- the app's edit form
 
-APP_FIELDS = {"title": "text_input", "country": "text_input", "key-finding": "text_area"}
+# BibTeX field: (the form's widget kind, its key suffix)
+APP_FIELDS = {"title": ("text_area", "title"), "country": ("text_input", "country"),
+              "key-finding": ("text_area", "key_finding"), "abstract": ("text_area", "abstract"),
+              "volume": ("text_input", "volume")}
 
 
 @pytest.fixture
@@ -434,18 +438,9 @@ def app_collection(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _edit_session(key: str):  # type: ignore[no-untyped-def]
-    from streamlit.testing.v1 import AppTest
+    from tests.test_app import librarian_session
 
-    from tests.test_app import PASSWORD, SIGN_IN_BUTTON
-
-    at = AppTest.from_file(str(REPO / "views" / "librarian.py"), default_timeout=90)
-    at.secrets["isolated"] = "yes"
-    at.run()
-    at.text_input(key="password").input(PASSWORD)
-    at.button(key=SIGN_IN_BUTTON).click().run()
-    at.text_input(key="edit_key").input(key).run()
-    assert not at.exception, at.exception
-    return at
+    return librarian_session(edit=key)
 
 
 @settings(max_examples=int(os.environ.get("LIBRARY_APP_EXAMPLES", "6")), deadline=None,
@@ -455,12 +450,14 @@ def _edit_session(key: str):  # type: ignore[no-untyped-def]
 def test_any_text_in_the_app_edit_form_reads_back_exactly(app_collection: Path, field: str, text: str) -> None:
     unseeded()
     at = _edit_session(KEY)
-    getattr(at, APP_FIELDS[field])(key=f"edit-{KEY}-{field}").input(text)
-    at.button(key=f"FormSubmitter:edit-{KEY}-Save changes").click().run()
+    kind, suffix = APP_FIELDS[field]
+    getattr(at, kind)(key=f"edit-{KEY}-{suffix}").input(text)
+    at.button(key="edit-save").click().run()
 
     assert not at.exception, at.exception
-    assert [s.value for s in at.success] in (["Saved. Search shows the change at once."],
-                                             ["Nothing had changed, so nothing was saved."])
+    assert [s.value for s in at.success] in ([f"Saved: {field_label(field)}. Search shows the change now."],
+                                             ["Nothing had changed, so nothing was saved."],
+                                             ["You have not changed anything, so nothing was saved."])
     library = Library(settings_for(app_collection), sync=False)
     assert library.get(KEY).fields[field] == canonical(text)
     assert only_entry(app_collection, KEY).fields.get("doi")

@@ -13,7 +13,9 @@ lib = ui.library()
 vocabulary = lib.vocabulary
 key = st.query_params.get("key", "")
 
-st.page_link("views/search.py", label="Back to search", icon=":material/arrow_back:")
+with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    st.page_link("views/search.py", label="Back to search", icon=":material/arrow_back:")
+    ui.pack_link()
 with ui.friendly_errors():
     if not key:
         st.info("Choose a reference from the search results to see it in full.")
@@ -23,7 +25,13 @@ with ui.friendly_errors():
     except ReferenceNotFound as error:
         st.warning(ui.plain(str(error)))  # it quotes the key from the address
         st.stop()
+    # The browser tab and its history name the work, not just "Reference".
+    st.set_page_config(page_title=f"{(record.title or record.key)[:80]} · Trauma-informed evidence library")
     st.title(ui.escape_markdown(record.title) or record.key)
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        ui.pack_button(record.key, note=record.key_finding, how="references chosen one by one",
+                       add_key="detail-add", remove_key="detail-remove")
+        ui.edit_link(record.key)
     rows = [
         ("Authors", "; ".join(n.display() for n in record.authors)),
         ("Editors", "; ".join(n.display() for n in record.editors)),
@@ -55,15 +63,10 @@ with ui.friendly_errors():
     for name, style in STYLES.items():
         citation = format_reference(record, name)
         st.markdown(f"**{style.label}**")
-        st.markdown(citation.html, unsafe_allow_html=True)  # escaped by the citations module
+        # st.html, not st.markdown: Markdown would turn the DOI inside the link into a second link,
+        # leaving the first one empty (no name for a screen reader).  Escaped by the citations module.
+        st.html(f'<p class="evl-citation">{citation.html}</p>')
         st.code(citation.text, language=None, wrap_lines=True)
     st.subheader("BibTeX")
     assert record.entry is not None
-    st.code(format_entry(record.entry), language="bibtex")
-    if ui.in_pack(record.key):
-        if st.button("Remove from pack", key="detail-remove", icon=":material/remove:"):
-            ui.remove_from_pack(record.key)
-            st.rerun()
-    elif st.button("Add to pack", key="detail-add", icon=":material/add:"):
-        ui.add_to_pack(record.key, note=record.key_finding, how="references chosen one by one")
-        st.rerun()
+    st.code(format_entry(record.entry), language="bibtex", wrap_lines=True)

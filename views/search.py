@@ -1,4 +1,4 @@
-"""Search: one box, facets with counts in the sidebar, result cards, pages, state in the URL."""
+"""Search: one box, filters with counts under it, result cards, pages, state in the URL."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ with st.form("search-form", border=False, enter_to_submit=True):
     text_col.text_input("Search words", key="q", placeholder='e.g. burnout, "medical model", restraint',
                     help="Search titles, authors, key findings and abstracts.")
     button_col.form_submit_button("Search", type="primary", width="stretch")
-with st.expander("How to search"):
+with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    ui.pack_link()
+filters_box = st.expander("Filter and sort", icon=":material/filter_list:")
+with st.expander("How to search", icon=":material/help:"):
     st.markdown(SYNTAX_HELP)
 
 def current_request(page: int | None = None) -> SearchRequest:
@@ -107,27 +110,26 @@ with ui.friendly_errors():
     # other filters applied but not its own.
     facets = result.facets
 
-    with st.sidebar:
-        count = ui.pack_size()
-        if count:
-            st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
-                         icon=":material/description:")
-        st.header("Filter")
+    # The filters sit on the page, under the search box, where a phone shows them too (Streamlit's
+    # sidebar is folded away on a small screen); the expander keeps them out of the way until wanted.
+    with filters_box:
         st.multiselect(
             "Themes", theme_options, key="themes",
             format_func=lambda s: f"{'· ' * depth[s]}{vocabulary.label(s)} ({facets.themes.get(s, 0)})",
             help="A broad theme includes the narrower themes under it.")
         st.radio("Match", ("any", "all"), key="theme_mode", horizontal=True,
                  format_func=lambda m: "any chosen theme" if m == "any" else "all chosen themes")
+        type_col, setting_col = st.columns(2)
         type_options = [t.slug for t in vocabulary.evidence_types]
-        st.multiselect("Evidence type", type_options, key="types",
-                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.evidence_types.get(s, 0)})")
+        type_col.multiselect("Evidence type", type_options, key="types",
+                             format_func=lambda s: f"{vocabulary.label(s)} ({facets.evidence_types.get(s, 0)})")
         setting_options = [s.slug for s in vocabulary.settings]
-        st.multiselect("Setting", setting_options, key="settings",
-                       format_func=lambda s: f"{vocabulary.label(s)} ({facets.settings.get(s, 0)})")
+        setting_col.multiselect("Setting", setting_options, key="settings",
+                                format_func=lambda s: f"{vocabulary.label(s)} ({facets.settings.get(s, 0)})")
+        years_col, sort_col = st.columns(2)
         if len(all_years) >= 2:
-            st.slider("Years", min_value=all_years[0], max_value=all_years[-1], key="years")
-        st.selectbox("Sort by", SORTS, key="sort", format_func=SORT_LABELS.get)
+            years_col.slider("Years", min_value=all_years[0], max_value=all_years[-1], key="years")
+        sort_col.selectbox("Sort by", SORTS, key="sort", format_func=SORT_LABELS.get)
         st.button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
 
     st.session_state["search_url"] = params_from_request(request)
@@ -144,18 +146,26 @@ with ui.friendly_errors():
         st.markdown("Try fewer words, a broader theme, or remove a filter.")
     else:
         first = (request.page - 1) * request.per_page
+        if filtered:
+            only_filters = SearchRequest(**{**request.__dict__, "text": ""})
+            st.caption(f"Filters on: {ui.escape_markdown(ui.describe_request(only_filters, vocabulary))}. "
+                       "Change or clear them under “Filter and sort”.")
         st.markdown(f"**{result.total:,}** reference{'s' if result.total != 1 else ''} found"
                     + (f" · showing {first + 1}–{first + len(result.hits)}" if result.pages > 1 else ""))
         how = ui.describe_request(request, vocabulary)
         for number, hit in enumerate(result.hits, first + 1):
             ui.render_hit(hit, vocabulary, how=how, number=number)
         if result.pages > 1:
-            prev_col, info_col, next_col = st.columns([1, 2, 1])
-            if prev_col.button("Previous page", disabled=request.page <= 1, key="prev"):
-                st.session_state["page"] = request.page - 1
-                st.rerun()
-            info_col.markdown(f"Page {request.page} of {result.pages}")
-            if next_col.button("Next page", disabled=request.page >= result.pages, key="next"):
-                st.session_state["page"] = request.page + 1
-                st.rerun()
-
+            with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
+                if st.button("Previous page", disabled=request.page <= 1, key="prev", icon=":material/arrow_back:"):
+                    st.session_state["page"] = request.page - 1
+                    st.session_state["scroll_to_top"] = True
+                    st.rerun()
+                st.markdown(f"Page {request.page} of {result.pages}", width="content")
+                if st.button("Next page", disabled=request.page >= result.pages, key="next",
+                             icon=":material/arrow_forward:"):
+                    st.session_state["page"] = request.page + 1
+                    st.session_state["scroll_to_top"] = True
+                    st.rerun()
+        if st.session_state.pop("scroll_to_top", False):
+            ui.scroll_to_top(f"page {request.page}")

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import streamlit as st
 
 from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts
+from library.auth import DatabaseAttemptStore, Signer, Throttle, is_configured, signer_name
 from library.errors import PackAccessDenied, PackConflict, PackError, PackNotFound
 from library.owners import Identity
 from library.packs import Pack
@@ -60,6 +62,11 @@ def friendly_errors() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ who is signed in
+# The one place that says who is signed in: `signed_in()` for whom the packs this session makes
+# belong to, `librarian_name()` for whether they may change the collection (and the name the change
+# log records).  A librarian signs in with a name and the shared librarian password, or with an
+# organisation account on the allow-list in `.streamlit/secrets.toml` (`librarian_emails`, with an
+# `[auth]` section).
 
 
 def signed_in() -> Identity | None:
@@ -74,6 +81,65 @@ def signed_in() -> Identity | None:
     if st.session_state.get("librarian"):
         return Identity.librarian()
     return None
+
+
+LIBRARIAN = "librarian"  # session state: the name a librarian signed in with the password
+SIGN_IN_SESSION = "sign_in_session"  # session state: this browser session's id for the throttle
+
+
+def _secrets() -> dict:
+    try:
+        return dict(st.secrets)
+    except FileNotFoundError:  # no secrets file at all is the normal, unconfigured case
+        return {}
+
+
+def password_hash(lib: Library) -> str:
+    return lib.settings.librarian_password_hash or str(_secrets().get("librarian_password_hash", "") or "")
+
+
+def password_sign_in_configured(lib: Library) -> bool:
+    return is_configured(password_hash(lib))
+
+
+def organisation_librarians() -> set[str]:
+    """The e-mail addresses allowed to edit through the organisation's sign-in (OIDC), if set up."""
+    found = _secrets()
+    if "auth" not in found:
+        return set()
+    return {str(e).lower() for e in found.get("librarian_emails", [])}
+
+
+def librarian_name() -> str | None:
+    """Who is signed in as a librarian (the name for the change log), or None for a reader."""
+    name = st.session_state.get(LIBRARIAN)
+    if name:
+        return str(name)
+    allowed = organisation_librarians()
+    if allowed and getattr(st.user, "is_logged_in", False):
+        email = str(st.user.get("email", "")).lower()
+        if email in allowed:
+            return email
+    return None
+
+
+def signer(name: str) -> Signer:
+    """This browser session, its address and the name typed, for the sign-in throttle."""
+    session = st.session_state.setdefault(SIGN_IN_SESSION, secrets.token_urlsafe(16))
+    address = st.context.ip_address or ""  # None when the browser is on this machine
+    return Signer(session=session, address=address, name=name)
+
+
+def sign_in_with_password(lib: Library, name: str, password: str) -> str:
+    """Sign in as `name`, or raise `AccessDenied` / `InvalidValue` with a plain reason."""
+    who = signer_name(name)
+    Throttle(DatabaseAttemptStore(lib.database)).sign_in(password, password_hash(lib), signer(who))
+    st.session_state[LIBRARIAN] = who
+    return who
+
+
+def sign_out() -> None:
+    st.session_state.pop(LIBRARIAN, None)
 
 
 # ------------------------------------------------------------------ the pack in progress
@@ -291,19 +357,72 @@ def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int |
         prefix = f"{number}. " if number else ""
         st.markdown(f"#### {prefix}{escape_markdown(hit.title)}")
         st.markdown(hit_meta_html(hit, vocabulary), unsafe_allow_html=True)
-        left, right, _ = st.columns([1.2, 1, 3])
-        if in_pack(hit.key):
-            if left.button("Remove from pack", key=f"remove-{hit.key}", icon=":material/remove:"):
-                with friendly_errors():
-                    remove_from_pack(hit.key)
-                    st.rerun()
-        elif left.button("Add to pack", key=f"add-{hit.key}", icon=":material/add:"):
+        # A row that sizes each control to its label and wraps on a narrow screen: nothing is cut short.
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            pack_button(hit.key, note=hit.key_finding, how=how, add_key=f"add-{hit.key}",
+                        remove_key=f"remove-{hit.key}")
+            st.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
+                         query_params={"key": hit.key}, width="content")
+            edit_link(hit.key)
+
+
+def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str) -> None:
+    """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count."""
+    if in_pack(key):
+        if st.button("Remove from pack", key=remove_key, icon=":material/remove:"):
             with friendly_errors():
-                add_to_pack(hit.key, note=hit.key_finding, how=how)
-                st.toast(f"Added to your pack ({pack_size()} so far).")
+                remove_from_pack(key)
                 st.rerun()
-        right.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
-                        query_params={"key": hit.key})
+    elif st.button("Add to pack", key=add_key, icon=":material/add:"):
+        with friendly_errors():
+            add_to_pack(key, note=note, how=how)
+            st.rerun()
+
+
+def edit_link(key: str) -> None:
+    """For a signed-in librarian only: the reference's edit form on the librarian page."""
+    if librarian_name() is not None:
+        st.page_link("views/librarian.py", label="Edit", icon=":material/edit:", query_params={"edit": key},
+                     width="content", help="Change this reference (librarians only)")
+
+
+def pack_link() -> None:
+    """'Your pack: 2 references', in the page itself (not only the sidebar, which a phone hides)."""
+    count = pack_size()
+    if count:
+        st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
+                     icon=":material/description:", width="content")
+
+
+# ------------------------------------------------------------------ every page
+
+# Streamlit fades captions (60% opacity over grey text), which fails WCAG's 4.5:1 contrast on white;
+# these are a solid, darker grey instead (8.9:1 on white, 8:1 on the sidebar's grey).
+PAGE_CSS = """
+<style>
+[data-testid="stCaptionContainer"] { opacity: 1; color: #4a4a4a; }
+[data-testid="stCaptionContainer"] p { color: #4a4a4a; }
+</style>
+"""
+
+
+def page_style() -> None:
+    st.html(PAGE_CSS)
+
+
+def scroll_to_top(reason: str) -> None:
+    """After a new page of results: back to the top of the page, with the keyboard focus on the count
+    of results, as after following a link.  `reason` changes each time, so the script runs again."""
+    st.html(f"""<script>/* {html.escape(reason)} */
+(() => {{
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (main) main.scrollTo({{top: 0}});
+  window.scrollTo({{top: 0}});
+  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] p')]
+    .find(p => /references? found/.test(p.textContent));
+  if (count) {{ count.setAttribute('tabindex', '-1'); count.focus({{preventScroll: true}}); }}
+}})();
+</script>""", unsafe_allow_javascript=True)
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
