@@ -31,6 +31,7 @@ from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnava
                      WriteFailed)
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
 from .journal import FileChange
+from .locks import writer_lock
 from .records import Record, bare_doi
 from .review import (CERTAINTIES, DECISIONS, BatchDuplicates, Duplicate, ReviewBatch, ReviewItem, ReviewStore,
                      duplicates_within, item_from_entry, new_id as new_review_id, tagged_entry)
@@ -106,7 +107,9 @@ class Library:
                  sync: bool = True) -> None:
         self.settings = settings or Settings.from_env()
         self.collection = Collection(self.settings.references_dir, self.settings.data_dir,
-                                     lock_timeout=self.settings.lock_timeout, user=self.settings.user)
+                                     lock_timeout=self.settings.lock_timeout, user=self.settings.user,
+                                     lock=writer_lock(self.settings.references_dir, self.settings.database_url,
+                                                      self.settings.lock_timeout))
         self.index = SearchIndex(self.settings.index_dir, lock_timeout=self.settings.lock_timeout)
         self._searcher = Searcher(self.index)
         self._lock = threading.RLock()
