@@ -64,6 +64,8 @@ class Change:
 
     @classmethod
     def from_json(cls, data: dict) -> "Change":
+        if not isinstance(data, dict):  # a line of JSON that is not a change (damage from outside)
+            raise TypeError("a change-log line must be a JSON object")
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
 

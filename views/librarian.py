@@ -602,13 +602,21 @@ with themes_tab, ui.friendly_errors():
 with log_tab, ui.friendly_errors():
     for notice in lib.notices:  # what opening the library did, such as finishing an interrupted change
         st.info(ui.escape_markdown(notice))
-    changes = lib.collection.changes()
+    # The change log's index in the shared database (library/changelog.py), in step with changes.jsonl.
+    everyone = "Everyone"
+    c1, c2 = st.columns(2)
+    person = c1.selectbox("Changes made by", [everyone, *lib.changes.people()], key="log_who")
+    log_key = c2.text_input("Reference key", key="log_key", max_chars=200,
+                            placeholder="All references").strip()
+    changes = lib.changes.recent(200, who=None if person == everyone else person, key=log_key or None)
     if not changes:
-        st.info("No changes have been recorded yet.")
+        st.info("No changes match." if person != everyone or log_key else "No changes have been recorded yet.")
     else:
         st.dataframe([{"when": c.when, "who": c.who, "action": c.action, "key": c.key,
                        "what changed": c.describe_changes() or c.detail} for c in changes],
                      width="stretch", hide_index=True)
+        st.caption(f"The newest {len(changes)} change{'s' if len(changes) != 1 else ''}, newest first. "
+                   "The full record is the file changes.jsonl in the data folder.")
 
 with discover_tab, ui.friendly_errors():
     discover.render(lib, who)
