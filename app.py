@@ -5,6 +5,8 @@ Start it with `bash scripts/start-app.sh` (or `streamlit run app.py`).
 
 import streamlit as st
 
+from views import ui
+
 st.set_page_config(page_title="Trauma-informed evidence library", page_icon=":material/local_library:",
                    layout="wide")
 
@@ -24,4 +26,5 @@ navigation = st.navigation({
                 url_path="librarian"),
     ],
 })
+ui.account_panel()  # who is signed in with the organisation's account, when that sign-in is set up
 navigation.run()

@@ -8,9 +8,8 @@ from dataclasses import replace as dc_replace
 import streamlit as st
 
 from library.api import read_references
-from library.auth import Throttle, is_configured
 from library.bibtex import Entry, ParseResult, make_key, parse_text
-from library.errors import AccessDenied, EditConflict, EntryProblems, InvalidValue, LibraryError, Problem
+from library.errors import EditConflict, EntryProblems, InvalidValue, LibraryError, Problem
 from library.records import Record
 from library.review import ReviewBatch, ReviewItem, ReviewNotFound
 from library.taxonomy import Theme
@@ -28,78 +27,13 @@ EDIT_CONFLICT = "edit_conflict"
 lib = ui.library()
 vocabulary = lib.vocabulary
 
-
-@st.cache_resource
-def _throttle() -> Throttle:
-    # One per server process, so that guessing is slowed across every browser session.
-    return Throttle()
-
-
-def _secret(name: str) -> str:
-    try:
-        return str(st.secrets.get(name, "") or "")
-    except Exception:  # no secrets file at all is the normal, unconfigured case
-        return ""
-
-
-def _password_hash() -> str:
-    return lib.settings.librarian_password_hash or _secret("librarian_password_hash")
-
-
-def _oidc_librarians() -> set[str]:
-    try:
-        emails = st.secrets.get("librarian_emails", [])
-        has_auth = "auth" in st.secrets
-    except Exception:
-        return set()
-    return {e.lower() for e in emails} if has_auth else set()
-
-
-def signed_in_as() -> str | None:
-    if st.session_state.get("librarian"):
-        return st.session_state["librarian"]
-    allowed = _oidc_librarians()
-    if allowed and getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email", "")).lower()
-        if email in allowed:
-            return email
-    return None
-
-
 st.title("Add and edit references")
-who = signed_in_as()
-
-if who is None:
-    configured = is_configured(_password_hash())
-    if not configured and not _oidc_librarians():
-        st.info("Editing is switched off, so the collection can only be searched. To let librarians add and "
-                "edit references, whoever runs this app sets a password hash: run "
-                "`python -m library hash-password` and put the result in the environment variable "
-                "`LIBRARY_LIBRARIAN_PASSWORD_HASH` (or `librarian_password_hash` in "
-                "`.streamlit/secrets.toml`), then restart the app.", icon=":material/lock:")
-        st.stop()
-    st.markdown("Searching and building packs are open to everyone. Changing the collection needs the "
-                "librarian password.")
-    if configured:
-        with st.form("sign-in"):
-            password = st.text_input("Librarian password", type="password", key="password")
-            if st.form_submit_button("Sign in", type="primary"):
-                try:
-                    _throttle().sign_in(password, _password_hash())
-                except AccessDenied as error:
-                    st.error(str(error))
-                else:
-                    st.session_state["librarian"] = "librarian (app)"
-                    st.rerun()
-    if _oidc_librarians():
-        st.button("Sign in with your organisation's account", on_click=st.login)
-    st.stop()
+who = ui.librarian_sign_in()  # the sign-in choices, and the page stopped, for anyone not a librarian
 
 left, right = st.columns([4, 1])
 left.caption(f"Signed in as {ui.escape_markdown(who)}.")
 if right.button("Sign out", key="sign-out"):
-    st.session_state.pop("librarian", None)
-    st.rerun()
+    ui.sign_out()
 
 
 # ------------------------------------------------------------------ adding: reading the input
@@ -249,7 +183,7 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
     entry = item.entry
     record = Record.from_entry(entry)
     problems = [p for p in check_entry(entry.with_fields(themes=None), vocabulary) if p.severity == "error"]
-    label = f"{record.title or entry.key} ({record.year or 'n.d.'})"
+    label = f"{ui.escape_markdown(record.title or entry.key)} ({record.year or 'n.d.'})"  # a label is Markdown
     if item.duplicates:
         label = "⚠ possible duplicate · " + label
     with st.expander(label, expanded=bool(item.duplicates) or len(batch.items) == 1):

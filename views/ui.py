@@ -12,9 +12,11 @@ from typing import Callable, Iterator
 
 import streamlit as st
 
-from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts
-from library.errors import PackAccessDenied, PackConflict, PackError, PackNotFound
+from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts, signin
+from library.auth import Throttle, is_configured
+from library.errors import AccessDenied, PackAccessDenied, PackConflict, PackNotFound
 from library.owners import Identity
+from library.signin import SignedIn
 from library.packs import Pack
 from library.packstore import MAX_HELD_LINKS, StoredPack
 from library.taxonomy import Vocabulary
@@ -60,20 +62,134 @@ def friendly_errors() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ who is signed in
+#
+# Every sign-in question the pages ask is answered here: the organisation's account (Streamlit's
+# `st.login`/`st.user`, set up by an [auth] section in .streamlit/secrets.toml) and the librarian
+# password (LIBRARY_LIBRARIAN_PASSWORD_HASH).  What the ID token's claims mean (who someone is,
+# whether LIBRARY_LIBRARIANS names them) is decided in library/signin.py, not here.
+
+_PASSWORD_FLAG = "librarian"  # set in the server-side session only after a correct password
+
+
+@st.cache_resource(show_spinner=False)
+def _throttle() -> Throttle:
+    # One per server process, so that guessing is slowed across every browser session.
+    return Throttle()
+
+
+def organisation_sign_in() -> bool:
+    """Whether the organisation's sign-in is set up ([auth] in .streamlit/secrets.toml)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def _claims() -> dict[str, object]:
+    """The ID token's claims as Streamlit keeps them for this session ({} when not signed in)."""
+    # Streamlit sets is_logged_in only from its own signed cookie, after the provider's sign-in.
+    if st.user.get("is_logged_in") is not True:
+        return {}
+    return dict(st.user.to_dict())
+
+
+def session() -> SignedIn | None:
+    """Who this browser session is signed in as, and whether they may change the collection."""
+    return signin.signed_in(_claims(), librarians=_open_library().settings.librarians,
+                            password_librarian=bool(st.session_state.get(_PASSWORD_FLAG)))
 
 
 def signed_in() -> Identity | None:
     """Who owns the packs this session makes (see `library.owners`): the organisation's account
-    (Streamlit's `st.login`) first, else the librarian password sign-in; None when nobody is signed in."""
-    if getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email", "") or "")
-        try:
-            return Identity.oidc(email)
-        except PackError:  # a provider that gives no usable e-mail: treated as not signed in for packs
-            pass
-    if st.session_state.get("librarian"):
-        return Identity.librarian()
-    return None
+    first, else the librarian password sign-in; None when nobody is signed in."""
+    current = session()
+    return current.identity if current else None
+
+
+def librarian() -> str | None:
+    """The name the change log records for this session's changes, if it may change the collection."""
+    current = session()
+    return current.name if current and current.librarian else None
+
+
+def password_hash() -> str:
+    try:
+        from_secrets = str(st.secrets.get("librarian_password_hash", "") or "") \
+            if st.secrets.load_if_toml_exists() else ""
+    except AttributeError:
+        from_secrets = ""
+    return _open_library().settings.librarian_password_hash or from_secrets
+
+
+def sign_out() -> None:
+    """Forget the password sign-in and, for the organisation's account, sign out there too."""
+    st.session_state.pop(_PASSWORD_FLAG, None)
+    if _claims():
+        st.logout()  # also ends the session with the organisation's sign-in, where it allows
+    else:
+        st.rerun()
+
+
+def account_panel() -> None:
+    """In the sidebar of every page, when the organisation's sign-in is set up: who is signed in,
+    with Sign out, or Sign in."""
+    if not organisation_sign_in():
+        return
+    with st.sidebar:
+        problem = signin.person_from_claims(_claims())
+        current = session()
+        if current is not None and current.via == "organisation":
+            role = " (librarian)" if current.librarian else ""
+            st.caption(f"Signed in as {escape_markdown(current.name)}{role}.")
+            st.button("Sign out", key="account-sign-out", on_click=sign_out)
+        else:
+            if isinstance(problem, signin.SignInProblem):
+                st.warning(problem.message, icon=":material/warning:")
+            st.caption("Sign in to keep your evidence packs under your name.")
+            st.button("Sign in with your organisation's account", key="account-sign-in", on_click=st.login)
+
+
+def librarian_sign_in() -> str:
+    """The librarian page's door: the name to record for this session's changes, or the ways to
+    sign in shown and the page stopped."""
+    name = librarian()
+    if name is not None:
+        return name
+    settings = _open_library().settings
+    password = is_configured(password_hash())
+    organisation = organisation_sign_in() and bool(settings.librarians)
+    if not password and not organisation:
+        st.info("Editing is switched off, so the collection can only be searched. To let librarians add and "
+                "edit references, whoever runs this app either sets a password hash (run "
+                "`python -m library hash-password` and put the result in the environment variable "
+                "`LIBRARY_LIBRARIAN_PASSWORD_HASH`, or `librarian_password_hash` in `.streamlit/secrets.toml`) "
+                "or connects the organisation's sign-in and names the librarians in `LIBRARY_LIBRARIANS` "
+                "(docs/deploy.md), then restarts the app.", icon=":material/lock:")
+        st.stop()
+    current = session()
+    if current is not None and current.via == "organisation":
+        st.warning(f"You are signed in as {escape_markdown(current.name)}, who is not one of this library's "
+                   "librarians, so you can search and make packs but not change the collection. Ask whoever "
+                   "runs this app to add you to LIBRARY\\_LIBRARIANS.", icon=":material/lock:")
+    else:
+        st.markdown("Searching and building packs are open to everyone. Changing the collection needs "
+                    + ("a librarian's sign-in." if organisation else "the librarian password."))
+    if organisation and (current is None or current.via != "organisation"):
+        problem = signin.person_from_claims(_claims())
+        if isinstance(problem, signin.SignInProblem):
+            st.warning(problem.message, icon=":material/warning:")
+        st.button("Sign in with your organisation's account", key="librarian-sign-in", type="primary",
+                  on_click=st.login)
+    if password:
+        with st.form("sign-in"):
+            typed = st.text_input("Librarian password", type="password", key="password")
+            if st.form_submit_button("Sign in", type="primary" if not organisation else "secondary"):
+                try:
+                    _throttle().sign_in(typed, password_hash())
+                except AccessDenied as error:
+                    st.error(str(error))
+                else:
+                    st.session_state[_PASSWORD_FLAG] = True
+                    st.rerun()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() ends the run
 
 
 # ------------------------------------------------------------------ the pack in progress
