@@ -74,10 +74,12 @@ class ProxyServer:
         return subprocess.run([str(self.nginx), "-t", "-p", str(self.root), "-c", str(conf)],
                               capture_output=True, text=True, timeout=30)
 
-    def start(self) -> str:
+    def start(self, access_log: Path | None = None) -> str:
+        """Start nginx; its access log (standard output, as in the nginx image) goes to `access_log`."""
         conf = self.write()
+        output = access_log.open("ab") if access_log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen([str(self.nginx), "-p", str(self.root), "-c", str(conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=output, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
