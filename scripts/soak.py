@@ -379,6 +379,18 @@ class AppServers:
                 if found:
                     self.peak_rss_mb[number] = max(self.peak_rss_mb[number], int(found.group(1)) / 1024)
 
+    def cpu_seconds(self) -> list[float]:
+        """CPU time each server has used so far (user + system), in seconds."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out = []
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out.append((int(fields[11]) + int(fields[12])) / tick)
+            except (OSError, IndexError, ValueError):
+                out.append(0.0)
+        return out
+
     def stop(self) -> None:
         self._stop.set()
         for process in self.processes:
@@ -392,6 +404,14 @@ class AppServers:
 
     def tracebacks(self) -> int:
         return sum(log.read_text(errors="replace").count("Traceback") for log in self.logs if log.exists())
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 def wait_until_serving(url: str, server: subprocess.Popen, limit: float = 120.0) -> None:
@@ -538,12 +558,18 @@ def main(argv: list[str] | None = None) -> int:
         writer_process = subprocess.Popen([sys.executable, __file__, "--writer", "--seconds", str(args.seconds)],
                                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         timings = Timings()
+        load_before = os.getloadavg()[0]
+        cpu_before, machine_before = servers.cpu_seconds(), machine_cpu()
         load_started = time.monotonic()
         # Each librarian on a server of their own (straight to it, not through the proxy).
         librarian_urls = [servers.urls[n % len(servers.urls)] for n in range(args.librarians)]
         sessions, librarians = asyncio.run(drive(reader_url, librarian_urls, args.sessions, args.seconds,
                                                  args.chromium, timings))
         load_seconds = time.monotonic() - load_started
+        cpu_used = [after - before for after, before in zip(servers.cpu_seconds(), cpu_before)]
+        machine_after = machine_cpu()
+        machine_busy = (machine_after[0] - machine_before[0]) / max(1e-9, machine_after[1] - machine_before[1])
+        load_after = os.getloadavg()[0]
         out, err = writer_process.communicate(timeout=args.seconds + 180)
         if writer_process.returncode != 0:
             print(err.decode(), file=sys.stderr)
@@ -602,6 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {line}")
     print(f"packs built: {sum(1 for s in sessions if s['added'])}, opened from {args.servers} server(s) each")
     print("peak memory per app server: " + ", ".join(f"{mb:.0f} MB" for mb in servers.peak_rss_mb))
+    cores = os.cpu_count() or 1
+    print("CPU during the load: app servers " + ", ".join(
+        f"{used:.0f} s ({used / load_seconds:.0%} of a core)" for used in cpu_used)
+          + f"; the whole machine {machine_busy:.0%} busy on {cores} cores (load average {load_before:.1f} "
+          f"before, {load_after:.1f} after; the browsers, the database, the proxy and anything else running "
+          "share the same cores)")
     print(f"server tracebacks: {tracebacks}")
     print(f"losses: {len(losses)}")
     for line in losses:
