@@ -26,11 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from .store import Change
 from .tables import change_log, change_log_files
@@ -38,6 +39,7 @@ from .tables import change_log, change_log_files
 if TYPE_CHECKING:
     from .database import Database
 
+_CATCH_UP_LOCK_ID = zlib.crc32(b"trauma-informed-evidence-library:change-log-index")
 TAIL_BYTES = 256  # how much of the file before the point reached is fingerprinted
 CHUNK_BYTES = 1 << 20  # the file is read this much at a time
 BATCH_ROWS = 500
@@ -111,6 +113,10 @@ class ChangeLogIndex:
             return False
 
     def _catch_up(self, connection: Connection) -> SyncOutcome:
+        if self.database.dialect == "postgresql":
+            # Servers catching up at once take turns (SQLite's write transactions already do),
+            # also before the first state row exists for FOR UPDATE to lock.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CATCH_UP_LOCK_ID})
         state = self._state(connection, for_update=True)
         size = self._size()
         offset, rebuilt = (state[0], False) if state else (0, True)

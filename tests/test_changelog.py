@@ -183,3 +183,21 @@ def test_a_save_while_the_database_is_down_says_so_and_the_index_catches_up(tmp_
     finally:
         library.database.close()
         postgres_server.drop_database(name)
+
+
+def test_servers_catching_up_at_once_keep_each_line_once(tmp_path: Path, database_url: str) -> None:
+    """Several processes read the log for the first time together (the app servers after an upgrade)."""
+    seed_collection(tmp_path, 1)
+    library = Library(settings_for(tmp_path, database_url=database_url))
+    for number in range(30):
+        library.add_text(entry_text(f"race{number}", number), who="ann@example.org")
+    code = ("import sys\nfrom pathlib import Path\nfrom library.changelog import ChangeLogIndex\n"
+            "from library.database import Database\n"
+            "database = Database(sys.argv[1])\nChangeLogIndex(database, Path(sys.argv[2])).sync()\n")
+    readers = [subprocess.Popen([sys.executable, "-c", code, database_url, str(library.collection.log_path)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    for reader in readers:
+        _, err = reader.communicate(timeout=120)
+        assert reader.returncode == 0, err.decode()
+    assert library.changes.count() == 30
+    assert as_tuples(library.changes.recent(100)) == as_tuples(library.collection.changes(limit=100))
