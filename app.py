@@ -60,4 +60,5 @@ def routes() -> dict[str, list[st.Page]]:
 page = st.navigation(routes())
 st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=":material/local_library:", layout="wide")
 ui.page_style()
+ui.account_panel()  # who is signed in with the organisation's account, when that sign-in is set up
 page.run()

@@ -31,6 +31,7 @@ from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnava
                      WriteFailed)
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
 from .journal import FileChange
+from .locks import writer_lock
 from .records import Record, bare_doi
 from .review import (CERTAINTIES, DECISIONS, BatchDuplicates, Duplicate, ReviewBatch, ReviewItem, ReviewStore,
                      duplicates_within, item_from_entry, new_id as new_review_id, tagged_entry)
@@ -44,6 +45,7 @@ from .values import TypedValue, apply_changes, canonical, field_changes, shorten
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .changelog import ChangeLogIndex
     from .database import Database
     from .packs import Pack
     from .packstore import PackStore
@@ -106,13 +108,16 @@ class Library:
                  sync: bool = True) -> None:
         self.settings = settings or Settings.from_env()
         self.collection = Collection(self.settings.references_dir, self.settings.data_dir,
-                                     lock_timeout=self.settings.lock_timeout, user=self.settings.user)
+                                     lock_timeout=self.settings.lock_timeout, user=self.settings.user,
+                                     lock=writer_lock(self.settings.references_dir, self.settings.database_url,
+                                                      self.settings.lock_timeout))
         self.index = SearchIndex(self.settings.index_dir, lock_timeout=self.settings.lock_timeout)
         self._searcher = Searcher(self.index)
         self._lock = threading.RLock()
         self._state_lock = threading.RLock()
         self._database: "Database | None" = None
         self._packs: "PackStore | None" = None
+        self._changes: "ChangeLogIndex | None" = None
         self._vocabulary: Vocabulary | None = None
         self._vocabulary_digest = ""
         self._last_refresh = 0.0
@@ -301,11 +306,17 @@ class Library:
     def _writing(self) -> Iterator[list[str]]:
         with self.collection.locked():
             notices: list[str] = []
-            outcome = journal.recover(self.collection)
-            if outcome is not None:
-                notices.extend(outcome.notices(recovered=True))
-                self._load_vocabulary()
-            yield notices
+            try:
+                outcome = journal.recover(self.collection)
+                if outcome is not None:
+                    notices.extend(outcome.notices(recovered=True))
+                    self._load_vocabulary()
+                yield notices
+            finally:
+                # Still under the lock: the change log's index takes the lines just appended.
+                problem = self._index_changes()
+                if problem:
+                    notices.append(problem)
 
     def _recover_at_open(self) -> None:
         if not journal.path_of(self.collection).exists():
@@ -1091,6 +1102,33 @@ class Library:
                 store.import_legacy(self.settings.data_dir)
                 self._packs = store
             return self._packs
+
+    @property
+    def changes(self) -> "ChangeLogIndex":
+        """The change log, indexed in the shared database (kept in step with changes.jsonl)."""
+        from .changelog import ChangeLogIndex
+
+        with self._state_lock:
+            if self._changes is None:
+                self._changes = ChangeLogIndex(self.database, self.collection.log_path)
+            return self._changes
+
+    def _index_changes(self) -> str:
+        """Bring the change log's index up to date after a save; '' or what went wrong.
+
+        Only where this process already uses the database (the app does from its first page):
+        the command line does not open it just for this, and the next read catches up."""
+        if self._database is None:
+            return ""
+        from .database import DatabaseUnavailable
+
+        try:
+            self.changes.sync()
+        except (DatabaseUnavailable, OSError) as error:
+            return (f"The change was saved and written to the change log, but the change log's index in the "
+                    f"database could not be updated ({error}). The librarian page's change log catches up "
+                    "by itself once the database can be used.")
+        return ""
 
     def close(self) -> None:
         self.index.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .errors import SettingsError
+from .signin import Librarians
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +58,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("LIBRARY_LIBRARIAN_PASSWORD_HASH", "librarian_password_hash", "",
                 "Salted hash of the librarian password (make one with `python -m library hash-password`). "
                 "Empty means the app is read-only."),
+    SettingSpec("LIBRARY_LIBRARIANS", "librarians", "",
+                "Who is a librarian when signed in with the organisation's account (OpenID Connect, set up in "
+                ".streamlit/secrets.toml): comma-separated e-mail addresses and/or claim:NAME=VALUE for a group "
+                "or role claim in the ID token (claim:roles=Library.Librarian). Empty: nobody signs in as a "
+                "librarian that way."),
     SettingSpec("LIBRARY_USER", "user", "",
                 "Name recorded in the change log for CLI changes (default: the login name)."),
     SettingSpec("LIBRARY_PUBLIC_URL", "public_url", "",
@@ -100,6 +106,7 @@ class Settings:
     lock_timeout: float = 15.0
     max_upload_mb: float = 5.0
     librarian_password_hash: str = field(default="", repr=False)
+    librarians: Librarians = Librarians()
     user: str = ""
     public_url: str = ""
 
@@ -122,6 +129,7 @@ class Settings:
             "lock_timeout": _positive_number("LIBRARY_LOCK_TIMEOUT", raw["lock_timeout"], float),
             "max_upload_mb": _positive_number("LIBRARY_MAX_UPLOAD_MB", raw["max_upload_mb"], float),
             "librarian_password_hash": raw["librarian_password_hash"],
+            "librarians": Librarians.parse(raw["librarians"]),
             "user": raw["user"] or _login_name(),
             "public_url": _public_url(raw["public_url"]),
         }
@@ -134,6 +142,8 @@ class Settings:
                 value = _positive_number(name, str(value), float)
             elif name == "public_url":
                 value = _public_url(str(value))
+            elif name == "librarians" and not isinstance(value, Librarians):
+                value = Librarians.parse(str(value))
             values[name] = value
         return cls(**values)  # type: ignore[arg-type]
 

@@ -25,13 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from filelock import FileLock, Timeout
-
 from .bibtex import Entry, ParseResult, format_entry, parse_bytes, parse_file, parse_text
-from .errors import LockTimeout, ReferenceNotFound, SaveRefused, WriteFailed
+from .errors import ReferenceNotFound, SaveRefused, WriteFailed
+from .locks import LOCK_NAME, FileWriterLock, WriterLock  # noqa: F401 - LOCK_NAME: where it lives
 from .validation import check_key
 
-LOCK_NAME = ".library.lock"
 TEMP_PREFIX = ".tmp-"
 # Change-log lines that could not be written to the data folder wait here (beside the
 # files they describe, which were just written) and are added on the next successful write.
@@ -66,6 +64,8 @@ class Change:
 
     @classmethod
     def from_json(cls, data: dict) -> "Change":
+        if not isinstance(data, dict):  # a line of JSON that is not a change (damage from outside)
+            raise TypeError("a change-log line must be a JSON object")
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -87,14 +87,15 @@ class Collection:
     """The folder of `.bib` files, plus the trash and change log in the data folder."""
 
     def __init__(self, references_dir: Path, data_dir: Path, *, lock_timeout: float = 15.0,
-                 user: str = "unknown") -> None:
+                 user: str = "unknown", lock: WriterLock | None = None) -> None:
         self.root = Path(references_dir)
         self.data_dir = Path(data_dir)
         self.lock_timeout = lock_timeout
         self.user = user
         # One lock object per collection: re-entrant within a thread (rename_theme saves the
-        # vocabulary while holding it), exclusive between threads and processes.
-        self._file_lock = FileLock(str(self.root / LOCK_NAME), timeout=lock_timeout)
+        # vocabulary while holding it), exclusive between threads, processes and, with the
+        # PostgreSQL lock (library/locks.py), app servers.
+        self.writer_lock: WriterLock = lock or FileWriterLock(self.root, lock_timeout)
 
     # ------------------------------------------------------------ reading
     def scan(self) -> dict[str, FileStat]:
@@ -153,17 +154,12 @@ class Collection:
     # ------------------------------------------------------------ writing
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the collection lock; one writer at a time across processes."""
+        """Hold the collection lock; one writer at a time across processes (and servers).
+        Raises `LockTimeout` after waiting `lock_timeout` seconds for another writer."""
+        lock = self.writer_lock
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            lock = self._file_lock
             lock.acquire()
-        except Timeout:
-            raise LockTimeout(
-                f"Another librarian (or process) has been saving to the collection for over "
-                f"{self.lock_timeout:g} seconds. Wait a moment and try again; if it persists, "
-                f"check for a stuck process."
-            ) from None
         except OSError as error:
             raise WriteFailed(self._os_message(error, self.root)) from None
         try:

@@ -7,7 +7,7 @@ migrated database agree, so a table added here needs a migration too.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # Named constraints, so that migrations can refer to them on every database.
 metadata = MetaData(naming_convention={
@@ -138,3 +138,35 @@ signin_attempts = Table(
     Column("last_failure", Float, nullable=False),
 )
 Index("ix_signin_attempts_last_failure", signin_attempts.c.last_failure)
+
+# ------------------------------------------------------------------ the change log's index
+# The change log itself is `LIBRARY_DATA_DIR/changes.jsonl` (library/store.py), the durable
+# record; these tables are a queryable copy of it (library/changelog.py), kept in step by
+# every save and rebuilt from the file whenever they are missing, behind or out of step.
+# `position` is the byte offset of the line in the file, so newest first is `position DESC`;
+# `changes` is the line's {"field": [old, new]} as JSON.
+change_log = Table(
+    "change_log", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("changed_at", String(40), nullable=False),
+    Column("who", Text, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("version", String(40), nullable=False),
+)
+Index("ix_change_log_position", change_log.c.position)
+Index("ix_change_log_who", change_log.c.who)
+Index("ix_change_log_key", change_log.c.key)
+
+# How far into each log file the index has read: `indexed_bytes` whole lines, ending with
+# bytes whose fingerprint is `tail` (a replaced or shortened file is noticed and re-read).
+change_log_files = Table(
+    "change_log_files", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("indexed_bytes", BigInteger, nullable=False),
+    Column("tail", String(64), nullable=False),
+    Column("updated", String(40), nullable=False),
+)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs (Python packages; Debian's Chromium for the end-to-end
-# tests and PostgreSQL for the shared-database tests) and run the whole suite.  Extra arguments
+# tests, PostgreSQL for the shared-database tests, nginx for the proxy configuration's tests and the
+# soak) and run the whole suite.  Extra arguments
 # go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian's ${missing[*]} for the tests..."

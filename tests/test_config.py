@@ -8,6 +8,7 @@ import pytest
 
 from library.config import REPO_ROOT, SETTINGS, Settings
 from library.errors import SettingsError
+from library.signin import Librarians
 
 SPEC = {spec.attr: spec for spec in SETTINGS}
 
@@ -29,6 +30,9 @@ CASES = [
     ("lock_timeout", "30", 30.0, 0.2, 0.2),
     ("max_upload_mb", "1.5", 1.5, 20, 20),
     ("librarian_password_hash", "env-hash", "env-hash", "arg-hash", "arg-hash"),
+    ("librarians", " Jo.Bloggs@NHS.net, claim:roles=Library.Librarian ",
+     Librarians(frozenset({"jo.bloggs@nhs.net"}), (("roles", "Library.Librarian"),)),
+     "arg@example.org", Librarians(frozenset({"arg@example.org"}))),
     ("user", "env-user", "env-user", "arg-user", "arg-user"),
     ("public_url", "https://evidence.example.org/library/", "https://evidence.example.org/library",
      "http://127.0.0.1:8501", "http://127.0.0.1:8501"),
@@ -61,6 +65,8 @@ def test_defaults_come_from_the_registry(attr: str) -> None:
         assert value == REPO_ROOT / default
     elif attr == "user":
         assert value  # the login name, or "unknown" where there is none
+    elif attr == "librarians":
+        assert value == Librarians.parse(default) == Librarians() and not value
     elif isinstance(value, float):
         assert value == float(default)
     else:
@@ -135,3 +141,31 @@ def test_the_database_defaults_to_a_file_in_the_data_folder_and_hides_its_passwo
     configured = Settings.from_env(env={"LIBRARY_DATABASE_URL": "postgresql+psycopg://u:s3cret@db/library"})
     assert configured.database == "postgresql+psycopg://u:s3cret@db/library"
     assert "s3cret" not in repr(configured)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("jo", "neither an e-mail address nor claim:NAME=VALUE"),
+    ("jo@nhs", "neither an e-mail address"),
+    ("jo@nhs.net; ann@nhs.net", "neither an e-mail address"),
+    ("*@nhs.net", "is a pattern"),
+    ("claim:roles", "must read claim:NAME=VALUE"),
+    ("claim:=Librarian", "must read claim:NAME=VALUE"),
+    ("claim:roles=", "must read claim:NAME=VALUE"),
+    ("claim:ro les=Librarian", "is not a claim name"),
+    ("claim:is_logged_in=true", "everyone would be a librarian"),
+    ("claim:email_verified=true", "everyone would be a librarian"),
+    ("claim:ISS=https://login.example", "everyone would be a librarian"),
+    (",".join(f"p{n}@nhs.net" for n in range(501)), "at most 500"),
+])
+def test_unusable_librarians_are_refused_with_the_item_named(bad: str, message: str) -> None:
+    with pytest.raises(SettingsError, match="LIBRARY_LIBRARIANS") as caught:
+        Settings.from_env(env={"LIBRARY_LIBRARIANS": bad})
+    assert message in str(caught.value)
+    with pytest.raises(SettingsError, match="LIBRARY_LIBRARIANS"):
+        Settings.from_env(env={}, librarians=bad)
+
+
+def test_librarians_may_be_one_a_line_and_repeat() -> None:
+    read = Settings.from_env(env={"LIBRARY_LIBRARIANS": "a@x.org\nA@X.org,\n claim:groups=g1, claim:groups=g1,"})
+    assert read.librarians == Librarians(frozenset({"a@x.org"}), (("groups", "g1"),))
+    assert read.librarians.describe() == "1 e-mail address and the claim groups=g1"

@@ -16,8 +16,7 @@ from library import SearchRequest
 from library.api import read_references
 from library.bibtex import Entry, ParseResult, make_key, parse_text
 from library.dates import readable
-from library.errors import (AccessDenied, EditConflict, EntryProblems, InvalidValue, LibraryError, Problem,
-                            ReferenceNotFound)
+from library.errors import EditConflict, EntryProblems, InvalidValue, LibraryError, Problem, ReferenceNotFound
 from library.forms import (MAX_THEMES, TEXT_FIELDS, AuthorRow, ReferenceForm, entry_types_for, field_label,
                            form_changes, form_from_entry, type_label)
 from library.records import Record
@@ -46,41 +45,12 @@ lib = ui.library()
 vocabulary = lib.vocabulary
 
 st.title("Add and edit references")
-who = ui.librarian_name()
-
-if who is None:
-    configured = ui.password_sign_in_configured(lib)
-    if not configured and not ui.organisation_librarians():
-        st.info("Editing is switched off, so the collection can only be searched. To let librarians add and "
-                "edit references, whoever runs this app sets a password hash: run "
-                "`python -m library hash-password` and put the result in the environment variable "
-                "`LIBRARY_LIBRARIAN_PASSWORD_HASH` (or `librarian_password_hash` in "
-                "`.streamlit/secrets.toml`), then restart the app.", icon=":material/lock:")
-        st.stop()
-    st.markdown("Searching and building packs are open to everyone. Changing the collection needs the "
-                "librarian password.")
-    if configured:
-        with st.form("sign-in"):
-            name = st.text_input("Your name", key="signin_name", autocomplete="name",
-                                 help="The change log records it with every change you make.")
-            password = st.text_input("Librarian password", type="password", key="password",
-                                     autocomplete="current-password")
-            if st.form_submit_button("Sign in", type="primary"):
-                try:
-                    ui.sign_in_with_password(lib, name, password)
-                except (AccessDenied, InvalidValue) as error:
-                    st.error(str(error))
-                else:
-                    st.rerun()
-    if ui.organisation_librarians():
-        st.button("Sign in with your organisation's account", on_click=st.login)
-    st.stop()
+who = ui.librarian_sign_in()  # the sign-in choices, and the page stopped, for anyone not a librarian
 
 left, right = st.columns([4, 1], vertical_alignment="center")
 left.caption(f"Signed in as {ui.escape_markdown(who)}.")
 if right.button("Sign out", key="sign-out"):
     ui.sign_out()
-    st.rerun()
 
 
 # ------------------------------------------------------------------ adding: reading the input
@@ -577,10 +547,15 @@ def trash_list() -> None:
 def change_log() -> None:
     for notice in lib.notices:  # what opening the library did, such as finishing an interrupted change
         st.info(ui.escape_markdown(notice))
+    # The change log's index in the shared database (library/changelog.py), in step with changes.jsonl.
+    everyone = "Everyone"
+    c1, c2 = st.columns(2)
+    person = c1.selectbox("Changes made by", [everyone, *lib.changes.people()], key="log_who")
+    log_key = c2.text_input("Reference key", key="log_key", max_chars=200, placeholder="All references").strip()
     shown = int(st.session_state.get("log_shown", LOG_PAGE))
-    changes = lib.collection.changes(limit=shown + 1)
+    changes = lib.changes.recent(shown + 1, who=None if person == everyone else person, key=log_key or None)
     if not changes:
-        st.info("No changes have been recorded yet.")
+        st.info("No changes match." if person != everyone or log_key else "No changes have been recorded yet.")
         return
     zone = st.context.timezone
     for change in changes[:shown]:

@@ -13,10 +13,11 @@ from typing import Callable, Iterator
 
 import streamlit as st
 
-from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts
+from library import Hit, Library, LibraryError, SearchRequest, Settings, drafts, signin
 from library.auth import DatabaseAttemptStore, Signer, Throttle, is_configured, signer_name
-from library.errors import PackAccessDenied, PackConflict, PackError, PackNotFound
+from library.errors import AccessDenied, InvalidValue, PackAccessDenied, PackConflict, PackNotFound
 from library.owners import Identity
+from library.signin import SignedIn
 from library.packs import Pack
 from library.packstore import MAX_HELD_LINKS, StoredPack
 from library.taxonomy import Vocabulary
@@ -62,65 +63,131 @@ def friendly_errors() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ who is signed in
-# The one place that says who is signed in: `signed_in()` for whom the packs this session makes
-# belong to, `librarian_name()` for whether they may change the collection (and the name the change
-# log records).  A librarian signs in with a name and the shared librarian password, or with an
-# organisation account on the allow-list in `.streamlit/secrets.toml` (`librarian_emails`, with an
-# `[auth]` section).
+#
+# Every sign-in question the pages ask is answered here: the organisation's account (Streamlit's
+# `st.login`/`st.user`, set up by an [auth] section in .streamlit/secrets.toml) and the librarian
+# password (LIBRARY_LIBRARIAN_PASSWORD_HASH).  What the ID token's claims mean (who someone is,
+# whether LIBRARY_LIBRARIANS names them) is decided in library/signin.py, not here.
+
+LIBRARIAN = "librarian"  # session state: the name typed, set only after a correct librarian password
+SIGN_IN_SESSION = "sign_in_session"  # session state: this browser session's id for the throttle
+
+
+def organisation_sign_in() -> bool:
+    """Whether the organisation's sign-in is set up ([auth] in .streamlit/secrets.toml)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def _claims() -> dict[str, object]:
+    """The ID token's claims as Streamlit keeps them for this session ({} when not signed in)."""
+    # Streamlit sets is_logged_in only from its own signed cookie, after the provider's sign-in.
+    if st.user.get("is_logged_in") is not True:
+        return {}
+    return dict(st.user.to_dict())
+
+
+def session() -> SignedIn | None:
+    """Who this browser session is signed in as, and whether they may change the collection."""
+    return signin.signed_in(_claims(), librarians=_open_library().settings.librarians,
+                            password_name=str(st.session_state.get(LIBRARIAN) or "") or None)
 
 
 def signed_in() -> Identity | None:
     """Who owns the packs this session makes (see `library.owners`): the organisation's account
-    (Streamlit's `st.login`) first, else the librarian password sign-in; None when nobody is signed in."""
-    if getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email", "") or "")
-        try:
-            return Identity.oidc(email)
-        except PackError:  # a provider that gives no usable e-mail: treated as not signed in for packs
-            pass
-    if st.session_state.get("librarian"):
-        return Identity.librarian()
-    return None
+    first, else the librarian password sign-in; None when nobody is signed in."""
+    current = session()
+    return current.identity if current else None
 
 
-LIBRARIAN = "librarian"  # session state: the name a librarian signed in with the password
-SIGN_IN_SESSION = "sign_in_session"  # session state: this browser session's id for the throttle
+def librarian() -> str | None:
+    """The name the change log records for this session's changes, if it may change the collection."""
+    current = session()
+    return current.name if current and current.librarian else None
 
 
-def _secrets() -> dict:
+def password_hash() -> str:
     try:
-        return dict(st.secrets)
-    except FileNotFoundError:  # no secrets file at all is the normal, unconfigured case
-        return {}
+        from_secrets = str(st.secrets.get("librarian_password_hash", "") or "") \
+            if st.secrets.load_if_toml_exists() else ""
+    except AttributeError:
+        from_secrets = ""
+    return _open_library().settings.librarian_password_hash or from_secrets
 
 
-def password_hash(lib: Library) -> str:
-    return lib.settings.librarian_password_hash or str(_secrets().get("librarian_password_hash", "") or "")
+def sign_out() -> None:
+    """Forget the password sign-in and, for the organisation's account, sign out there too."""
+    st.session_state.pop(LIBRARIAN, None)
+    if _claims():
+        st.logout()  # also ends the session with the organisation's sign-in, where it allows
+    else:
+        st.rerun()
 
 
-def password_sign_in_configured(lib: Library) -> bool:
-    return is_configured(password_hash(lib))
+def account_panel() -> None:
+    """In the sidebar of every page, when the organisation's sign-in is set up: who is signed in,
+    with Sign out, or Sign in."""
+    if not organisation_sign_in():
+        return
+    with st.sidebar:
+        problem = signin.person_from_claims(_claims())
+        current = session()
+        if current is not None and current.via == "organisation":
+            role = " (librarian)" if current.librarian else ""
+            st.caption(f"Signed in as {escape_markdown(current.name)}{role}.")
+            st.button("Sign out", key="account-sign-out", on_click=sign_out)
+        else:
+            if isinstance(problem, signin.SignInProblem):
+                st.warning(problem.message, icon=":material/warning:")
+            st.caption("Sign in to keep your evidence packs under your name.")
+            st.button("Sign in with your organisation's account", key="account-sign-in", on_click=st.login)
 
 
-def organisation_librarians() -> set[str]:
-    """The e-mail addresses allowed to edit through the organisation's sign-in (OIDC), if set up."""
-    found = _secrets()
-    if "auth" not in found:
-        return set()
-    return {str(e).lower() for e in found.get("librarian_emails", [])}
-
-
-def librarian_name() -> str | None:
-    """Who is signed in as a librarian (the name for the change log), or None for a reader."""
-    name = st.session_state.get(LIBRARIAN)
-    if name:
-        return str(name)
-    allowed = organisation_librarians()
-    if allowed and getattr(st.user, "is_logged_in", False):
-        email = str(st.user.get("email", "")).lower()
-        if email in allowed:
-            return email
-    return None
+def librarian_sign_in() -> str:
+    """The librarian page's door: the name to record for this session's changes, or the ways to
+    sign in shown and the page stopped."""
+    name = librarian()
+    if name is not None:
+        return name
+    settings = _open_library().settings
+    password = is_configured(password_hash())
+    organisation = organisation_sign_in() and bool(settings.librarians)
+    if not password and not organisation:
+        st.info("Editing is switched off, so the collection can only be searched. To let librarians add and "
+                "edit references, whoever runs this app either sets a password hash (run "
+                "`python -m library hash-password` and put the result in the environment variable "
+                "`LIBRARY_LIBRARIAN_PASSWORD_HASH`, or `librarian_password_hash` in `.streamlit/secrets.toml`) "
+                "or connects the organisation's sign-in and names the librarians in `LIBRARY_LIBRARIANS` "
+                "(docs/deploy.md), then restarts the app.", icon=":material/lock:")
+        st.stop()
+    current = session()
+    if current is not None and current.via == "organisation":
+        st.warning(f"You are signed in as {escape_markdown(current.name)}, who is not one of this library's "
+                   "librarians, so you can search and make packs but not change the collection. Ask whoever "
+                   "runs this app to add you to LIBRARY\\_LIBRARIANS.", icon=":material/lock:")
+    else:
+        st.markdown("Searching and building packs are open to everyone. Changing the collection needs "
+                    + ("a librarian's sign-in." if organisation else "the librarian password."))
+    if organisation and (current is None or current.via != "organisation"):
+        problem = signin.person_from_claims(_claims())
+        if isinstance(problem, signin.SignInProblem):
+            st.warning(problem.message, icon=":material/warning:")
+        st.button("Sign in with your organisation's account", key="librarian-sign-in", type="primary",
+                  on_click=st.login)
+    if password:
+        with st.form("sign-in"):
+            name = st.text_input("Your name", key="signin_name", autocomplete="name",
+                                 help="The change log records it with every change you make.")
+            typed = st.text_input("Librarian password", type="password", key="password",
+                                  autocomplete="current-password")
+            if st.form_submit_button("Sign in", type="primary" if not organisation else "secondary"):
+                try:
+                    sign_in_with_password(name, typed)
+                except (AccessDenied, InvalidValue) as error:
+                    st.error(plain(str(error)))
+                else:
+                    st.rerun()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() ends the run
 
 
 def signer(name: str) -> Signer:
@@ -130,16 +197,14 @@ def signer(name: str) -> Signer:
     return Signer(session=session, address=address, name=name)
 
 
-def sign_in_with_password(lib: Library, name: str, password: str) -> str:
-    """Sign in as `name`, or raise `AccessDenied` / `InvalidValue` with a plain reason."""
+def sign_in_with_password(name: str, password: str) -> str:
+    """Sign in as `name`, or raise `AccessDenied` / `InvalidValue` with a plain reason. Wrong guesses
+    slow down this browser session, its address and that name (library/auth.py), in the shared
+    database, so every app server counts them alike."""
     who = signer_name(name)
-    Throttle(DatabaseAttemptStore(lib.database)).sign_in(password, password_hash(lib), signer(who))
+    Throttle(DatabaseAttemptStore(_open_library().database)).sign_in(password, password_hash(), signer(who))
     st.session_state[LIBRARIAN] = who
     return who
-
-
-def sign_out() -> None:
-    st.session_state.pop(LIBRARIAN, None)
 
 
 # ------------------------------------------------------------------ the pack in progress
@@ -381,7 +446,7 @@ def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str)
 
 def edit_link(key: str) -> None:
     """For a signed-in librarian only: the reference's edit form on the librarian page."""
-    if librarian_name() is not None:
+    if librarian() is not None:
         st.page_link("views/librarian.py", label="Edit", icon=":material/edit:", query_params={"edit": key},
                      width="content", help="Change this reference (librarians only)")
 
