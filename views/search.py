@@ -109,6 +109,7 @@ with ui.friendly_errors():
     # Each option's count is what choosing it finds: the library counts every facet with the
     # other filters applied but not its own.
     facets = result.facets
+    filtered = request.themes or request.evidence_types or request.settings or request.year_from or request.year_to
 
     # The filters sit on the page, under the search box, where a phone shows them too (Streamlit's
     # sidebar is folded away on a small screen); the expander keeps them out of the way until wanted.

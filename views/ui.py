@@ -183,7 +183,7 @@ def librarian_sign_in() -> str:
                 try:
                     sign_in_with_password(name, typed)
                 except (AccessDenied, InvalidValue) as error:
-                    st.error(plain(str(error)))
+                    st.error(str(error))  # our own messages; none quotes what was typed
                 else:
                     st.rerun()
     st.stop()
