@@ -69,7 +69,8 @@ def find_duplicates(entry: Entry, searcher, *, exclude_key: str | None = None) -
     words = [w for w in normalise_title(record.title).split() if len(w) > 2][:12]
     if words:
         results = searcher.search(wq.Or([wq.Term("title_x", w) for w in words]), limit=MAX_CANDIDATES)
-        family = normalise_title(record.creators[0].family) if record.creators else ""
+        # The whole family name, particle included ("van der Kolk"), as the card's author line has it.
+        family = normalise_title(record.creators[0].full_family) if record.creators else ""
         for hit in results:
             stored = hit.fields()
             key = stored["key"]

@@ -96,6 +96,18 @@ def test_duplicates_inside_a_batch_are_found_as_in_the_collection(library: Libra
     assert decisions["fresh2021"] == ("new", ("new", "skip"))
 
 
+@pytest.mark.parametrize("author", ["van der Kolk, Bessel A.", "de Souza, Ana", "Kolk, Bessel van der"])
+def test_a_family_name_with_a_particle_is_the_same_first_author(library: Library, author: str) -> None:
+    """The collection's card keeps 'van der Kolk'; the entry under review must be compared whole."""
+    held = article("held2014", "The body keeps the score in mental health services", author=author)
+    saved = library.save_batch(library.start_review(ParseResult((held,), ())).items, who="test")
+    assert saved.added == ("held2014",), saved
+    again = article("again2014", "The body keeps the score in mental health services!", author=author)
+    batch = library.start_review(ParseResult((again,), ()))
+    assert [(d.key, d.certainty) for d in batch.items[0].duplicates] == [("held2014", "likely")]
+    assert batch.items[0].decision == "skip"
+
+
 def test_a_file_with_the_same_doi_twice_is_refused_whole_and_check_passes(root: Path, tmp_path: Path) -> None:
     text = (entry_text("twin2021a", 1, extra=",\n  doi = {10.5555/twin.1}")
             + entry_text("twin2021b", 2, extra=",\n  doi = {10.5555/TWIN.1}"))
