@@ -1221,8 +1221,9 @@ def _checked_theme(theme: Theme) -> Theme:
     if not isinstance(theme.slug, str) or not SLUG.fullmatch(theme.slug):
         raise VocabularyError(f"'{shorten(str(theme.slug))}' cannot be a theme's slug: use lower-case letters, "
                               "digits and single hyphens, such as 'staff-wellbeing'.")
+    # Synonyms are checked with the rest of the vocabulary when it is saved (taxonomy._synonyms).
     return Theme(theme.slug, _checked_label(theme.label), canonical(theme.description, field="description"),
-                 theme.parent or None)
+                 theme.parent or None, tuple(canonical(s, field="synonym") for s in theme.synonyms))
 
 
 def _when(stamp: str) -> str:

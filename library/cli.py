@@ -385,7 +385,8 @@ def cmd_themes(args: argparse.Namespace) -> int:
     library = _open(args)
     who = library.settings.user
     if action == "add":
-        result = library.add_theme(Theme(args.slug, args.label, args.description or "", args.parent or None), who=who)
+        result = library.add_theme(Theme(args.slug, args.label, args.description or "", args.parent or None,
+                                         tuple(args.synonym or ())), who=who)
         print(f"Added the theme {args.slug}.")
     elif action == "rename":
         result = library.rename_theme(args.old, args.new, label=args.label, who=who)
@@ -807,6 +808,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("slug")
     t.add_argument("label")
     t.add_argument("--parent", metavar="SLUG", help="the broader theme it goes under")
+    t.add_argument("--synonym", metavar="WORDS", action="append",
+                   help="another word or phrase for the theme, searched with its label (repeat for more)")
     t.add_argument("--description", metavar="TEXT")
     t = theme_commands.add_parser("rename", help="give a theme a new slug (and label), in every reference too")
     t.add_argument("old")

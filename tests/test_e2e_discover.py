@@ -51,6 +51,7 @@ def test_one_key_press_excludes_the_work_shown(openalex_and_sign_in: str, chromi
             page.set_default_timeout(STEP_TIMEOUT_MS)
             expect.set_options(timeout=STEP_TIMEOUT_MS)
             page.goto(f"{server}/librarian")
+            page.get_by_role("textbox", name="Your name").fill("Jo Librarian")
             page.get_by_label("Librarian password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("tab", name="Discover").click()

@@ -89,3 +89,17 @@ def test_editing_the_vocabulary_keeps_synonyms_and_searches_them(tmp_path: Path)
     assert library.search("restrictive practice", per_page=100).total == before
     assert library.search(SearchRequest(text="lived experience")).total > 0
     library.close()
+
+
+def test_the_cli_adds_a_theme_with_synonyms_that_search_finds(tmp_path: Path) -> None:
+    from tests.security_support import cli
+
+    shutil.copytree(REPO / "references", tmp_path / "references")
+    done = cli(tmp_path, "themes", "add", "de-escalation", "De-escalation", "--parent", "restraint-seclusion",
+               "--synonym", "talking down", "--synonym", "calming")
+    assert done.returncode == 0, done.stderr.decode()
+    saved = load_vocabulary(tmp_path / "references" / "themes.toml")
+    assert saved.theme_by_slug["de-escalation"].synonyms == ("talking down", "calming")
+    refused = cli(tmp_path, "themes", "add", "other-theme", "Other", "--synonym", "x" * 500)
+    assert refused.returncode != 0 and "synonym" in refused.stderr.decode().lower()
+    assert "other-theme" not in load_vocabulary(tmp_path / "references" / "themes.toml").theme_by_slug

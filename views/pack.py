@@ -350,23 +350,25 @@ if current is None:
 
 who = ui.signed_in()
 pack, style = current.pack, current.style
-status = st.columns([4, 1, 1, 1], vertical_alignment="center")
-status[0].caption(f"Saved automatically, {when(current.updated)}. "
-                  + (f"Only you ({ui.escape_markdown(describe_owner(current.owner))}) can change it."
-                     if current.owner else
-                     "Anyone with this page's address can change it: keep the address to yourself."))
-status[1].button("New pack", key="new-pack", on_click=new_pack, icon=":material/add:")
-status[2].button("Duplicate", key="duplicate-pack", on_click=duplicate, icon=":material/content_copy:")
+st.caption(f"Saved automatically, {when(current.updated)}. "
+           + (f"Only you ({ui.escape_markdown(describe_owner(current.owner))}) can change it."
+              if current.owner else
+              "Anyone with this page's address can change it: keep the address to yourself."))
+# Buttons sized to their labels, in a row that wraps on a narrow screen (never cut short).
+with st.container(horizontal=True, gap="small"):
+    st.button("New pack", key="new-pack", on_click=new_pack, icon=":material/add:", width="content")
+    st.button("Duplicate", key="duplicate-pack", on_click=duplicate, icon=":material/content_copy:", width="content")
+    if st.session_state.get("confirm_delete") != current.id:
+        st.button("Delete", key="delete-pack", icon=":material/delete:", width="content",
+                  on_click=lambda: st.session_state.update(confirm_delete=current.id))
 if st.session_state.get("confirm_delete") == current.id:
     st.warning(f"Delete “{ui.plain(pack.title)}” for good? This cannot be undone"
                + (", and its share link will say the pack was withdrawn." if current.share_token else "."),
                icon=":material/delete:")
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.button("Yes, delete it", key="confirm-delete", type="primary", on_click=delete)
-    c2.button("Cancel", key="cancel-delete", on_click=lambda: st.session_state.pop("confirm_delete", None))
-else:
-    status[3].button("Delete", key="delete-pack", icon=":material/delete:",
-                     on_click=lambda: st.session_state.update(confirm_delete=current.id))
+    with st.container(horizontal=True, gap="small"):
+        st.button("Yes, delete it", key="confirm-delete", type="primary", on_click=delete, width="content")
+        st.button("Cancel", key="cancel-delete", width="content",
+                  on_click=lambda: st.session_state.pop("confirm_delete", None))
 with st.expander("Start another pack, or open one of yours"):
     starting_points(current)
 if not current.owner:

@@ -467,6 +467,9 @@ PAGE_CSS = """
 <style>
 [data-testid="stCaptionContainer"] { opacity: 1; color: #4a4a4a; }
 [data-testid="stCaptionContainer"] p { color: #4a4a4a; }
+/* Long values (a web address, a DOI) wrap inside a table cell instead of making it scroll sideways. */
+[data-testid="stTable"] td [data-testid="stMarkdownContainer"],
+[data-testid="stTable"] td p { overflow-wrap: anywhere !important; word-break: normal !important; }
 </style>
 """
 
