@@ -573,6 +573,10 @@ def change_log() -> None:
                   on_click=lambda: st.session_state.update(log_shown=shown + LOG_PAGE))
 
 
+def open_editor(key: str) -> None:
+    st.query_params["edit"] = key
+
+
 def find_to_edit() -> None:
     st.text_input("Find the reference to change", key="edit_find",
                   placeholder="Words from its title or authors",
@@ -587,8 +591,10 @@ def find_to_edit() -> None:
         text_col, link_col = st.columns([4, 1], vertical_alignment="center")
         text_col.markdown(f"{ui.escape_markdown(hit.title)} ({hit.year or 'n.d.'}) · "
                           f"{ui.escape_markdown(hit.authors)}")
-        link_col.page_link("views/librarian.py", label="Edit", icon=":material/edit:",
-                           query_params={"edit": hit.key})
+        # A button, not a link: Streamlit's link to the page already open drops its ?edit= from the
+        # address, so the form vanished at the first keystroke.
+        link_col.button("Edit", key=f"find-edit-{hit.key}", icon=":material/edit:", on_click=open_editor,
+                        args=(hit.key,))
 
 
 # ------------------------------------------------------------------ the page
