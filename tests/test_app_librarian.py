@@ -366,3 +366,33 @@ def test_trash_shows_a_readable_time(collection: Path) -> None:
     at = librarian_session()
     [line] = [m for m in texts(at, "markdown") if m.startswith(f"`{key}` · deleted")]
     assert re.search(r"deleted (Today|Yesterday), \d\d:\d\d$", line), line
+
+
+UNDERSCORED = """@article{walk_2024_second,
+  author = {Walker, Anna},
+  title = {A second walk through the library},
+  journal = {Journal of Walking},
+  year = {2023},
+  themes = {burnout},
+  evidence-type = {qualitative}
+}
+"""
+
+
+def test_a_key_shows_as_it_is_spelt_in_review_trash_and_change_log(collection: Path) -> None:
+    """Keys are shown as code: Markdown escapes do not apply inside code, so an escaped key would
+    read 'walk\\_2024\\_second'."""
+    key = "walk_2024_second"
+    at = librarian_session()
+    at.text_area(key="paste_text").input(UNDERSCORED)
+    at.button(key="read-input").click().run()
+    assert not at.exception
+    [line] = [m for m in texts(at, "markdown") if "Walker" in m and "Journal" in m]
+    assert line.startswith(f"`{key}` · "), line
+    at.button(key="save-review").click().run()
+    assert (collection / f"{key}.bib").exists()
+    Library(Settings.from_env()).delete(key, who="Jo Librarian")
+    at = librarian_session()
+    assert [m for m in texts(at, "markdown") if m.startswith(f"`{key}` · deleted")], texts(at, "markdown")
+    logged = [m for m in texts(at, "markdown") if f"`{key}` · by" in m]
+    assert len(logged) == 2 and all("\\_" not in m for m in logged), logged  # added, then moved to the trash

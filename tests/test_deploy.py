@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import threading
+import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -117,8 +118,9 @@ def test_every_variable_the_image_and_compose_set_is_a_real_setting() -> None:
     for name in ("init", *app_services()):
         set_by_us |= set(environment_of(SERVICES[name]))
     python_env = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"}
-    unknown = [name for name in set_by_us
-               if name not in LIBRARY_SETTINGS and name not in streamlit and name not in python_env]
+    uvicorn_env = {"FORWARDED_ALLOW_IPS"}  # Streamlit's web server (uvicorn): whose forwarded address to believe
+    unknown = [name for name in set_by_us if name not in LIBRARY_SETTINGS and name not in streamlit
+               and name not in python_env and name not in uvicorn_env]
     assert unknown == []
     env_example = [line.split("=", 1)[0] for line in (REPO / "deploy" / "env.example").read_text().splitlines()
                    if line and not line.startswith("#")]
@@ -262,3 +264,59 @@ def test_each_browser_stays_on_one_server_and_moves_when_it_stops(nginx: Path, t
             assert get(cookie)[0] == "app2", "its browsers are served by the other server"
     finally:
         proxy.stop()
+
+
+# ------------------------------------------------------------------ the client's address behind the proxy
+
+
+async def _echo_client(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    """An ASGI app that answers with the client address the server gives it (Streamlit's
+    `st.context.ip_address`, which the sign-in throttle counts per address, is that address)."""
+    body = (scope["client"][0] if scope.get("client") else "").encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_behind_the_proxy_the_app_sees_each_browsers_own_address_and_no_forged_one(
+        nginx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit's server (uvicorn) takes the client's address from X-Forwarded-For only when the
+    proxy is trusted (FORWARDED_ALLOW_IPS, 127.0.0.1 by default): in compose the proxy is another
+    container, so without the setting every browser had the proxy's address and the sign-in
+    throttle's per-address count was one count for the whole organisation.  Run for real: uvicorn
+    with compose's setting, nginx with the shipped template, a browser on 127.0.0.2 that forges
+    the header."""
+    import http.client
+
+    import uvicorn
+
+    trusted = {name: environment_of(service).get("FORWARDED_ALLOW_IPS") for name, service in app_services().items()}
+    assert all(trusted.values()), f"each app server must trust the proxy's forwarded address: {trusted}"
+    [value] = set(trusted.values())
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", value)  # as the container's environment gives it to uvicorn
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_echo_client, host="127.0.0.1", port=port, lifespan="off", ws="none",
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:  # nginx answers at once, with an error page until uvicorn listens
+        assert thread.is_alive() and time.monotonic() < deadline, "the stand-in app server did not start"
+        time.sleep(0.05)
+    proxy = ProxyServer(tmp_path / "proxy", (f"127.0.0.1:{port}", f"127.0.0.1:{port}"), free_port(), nginx)
+    try:
+        proxy.start()
+
+        def seen(headers: dict[str, str]) -> str:
+            connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10,
+                                                    source_address=("127.0.0.2", 0))
+            connection.request("GET", "/", headers=headers)
+            answer = connection.getresponse().read().decode()
+            connection.close()
+            return answer
+
+        assert seen({}) == "127.0.0.2"
+        assert seen({"X-Forwarded-For": "203.0.113.9"}) == "127.0.0.2", "a forged address must not be believed"
+    finally:
+        proxy.stop()
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -831,3 +831,18 @@ def test_every_setting_is_listed_in_the_threat_model() -> None:
     for name in re.findall(r"tests/(test_\w+\.py)::(\w+)", text):
         source = (REPO / "tests" / name[0]).read_text(encoding="utf-8")
         assert f"def {name[1]}(" in source, f"docs/security.md names a test that does not exist: {name}"
+
+
+@pytest.mark.parametrize("text", ["walk_2024_second", "a`b", "``x``", "`start", "end`", "[x](javascript:alert(1))",
+                                  "two\nlines"])
+def test_code_spans_show_the_text_as_it_is_spelt(text: str) -> None:
+    """A code span shows its content literally (no escapes are undone inside it): the fence must be
+    longer than any run of backticks in the text, with a space inside when the text starts or ends
+    with one (CommonMark strips one space from each side)."""
+    shown = ui.code(text)
+    fence = re.match("`+", shown).group(0)  # type: ignore[union-attr]
+    inner = shown[len(fence):-len(fence)]
+    assert shown.endswith(fence) and fence not in re.findall("`+", inner)
+    if inner.startswith(" ") and inner.endswith(" ") and inner.strip():
+        inner = inner[1:-1]
+    assert inner == " ".join(text.splitlines())

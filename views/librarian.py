@@ -226,7 +226,7 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
     if item.duplicates:
         label = "⚠ possible duplicate · " + label
     with st.expander(label, expanded=bool(item.duplicates) or bool(issues) or len(batch.items) == 1):
-        st.markdown(f"`{ui.escape_markdown(entry.key)}` · {ui.escape_markdown(record.author_line())} · "
+        st.markdown(f"{ui.code(entry.key)} · {ui.escape_markdown(record.author_line())} · "
                     f"{ui.escape_markdown(record.venue)}"
                     + (f" · {ui.escape_markdown(record.doi_url)}" if record.doi else ""))
         for issue in issues:
@@ -235,7 +235,7 @@ def review_item(batch: ReviewBatch, index: int, item: ReviewItem) -> None:
         if match is not None:
             existing_col, new_col = st.columns(2)
             where = "Already in the collection" if match.in_batch is None else "Earlier in what you are adding"
-            existing_col.markdown(f"**{where}** (`{ui.escape_markdown(match.key)}`, it "
+            existing_col.markdown(f"**{where}** ({ui.code(match.key)}, it "
                                   f"{ui.escape_markdown(match.reason)})\n\n"
                                   f"{ui.escape_markdown(match.title)} ({match.year or 'n.d.'})  \n"
                                   f"{ui.escape_markdown(match.authors)}")
@@ -522,7 +522,7 @@ def trash_list() -> None:
         with st.container(border=True):
             text_col, button_col = st.columns([3, 1], vertical_alignment="center")
             deleted = readable(path.name.rsplit("--", 1)[1].removesuffix(".bib"), zone)
-            text_col.markdown(f"`{ui.escape_markdown(trashed_key)}` · deleted {deleted}")
+            text_col.markdown(f"{ui.code(trashed_key)} · deleted {deleted}")
             if pending == trashed_key:
                 st.markdown(f"Bring '{ui.escape_markdown(trashed_key)}' back into the collection?")
                 yes, no = st.columns(2)
@@ -562,7 +562,7 @@ def change_log() -> None:
         with st.container(border=True):
             action = ACTIONS.get(change.action, change.action)
             st.markdown(f"**{readable(change.when, zone)}** · {ui.escape_markdown(action)} "
-                        f"`{ui.escape_markdown(change.key)}` · by {ui.escape_markdown(change.who)}")
+                        f"{ui.code(change.key)} · by {ui.escape_markdown(change.who)}")
             lines = [f"{field_label(name)}: “{old}” → “{new}”" for name, (old, new) in change.changes.items()]
             if lines:
                 st.markdown("\n".join(f"- {ui.escape_markdown(line)}" for line in lines))
@@ -571,6 +571,10 @@ def change_log() -> None:
     if len(changes) > shown:
         st.button("Show older changes", key="log-more",
                   on_click=lambda: st.session_state.update(log_shown=shown + LOG_PAGE))
+
+
+def open_editor(key: str) -> None:
+    st.query_params["edit"] = key
 
 
 def find_to_edit() -> None:
@@ -587,8 +591,10 @@ def find_to_edit() -> None:
         text_col, link_col = st.columns([4, 1], vertical_alignment="center")
         text_col.markdown(f"{ui.escape_markdown(hit.title)} ({hit.year or 'n.d.'}) · "
                           f"{ui.escape_markdown(hit.authors)}")
-        link_col.page_link("views/librarian.py", label="Edit", icon=":material/edit:",
-                           query_params={"edit": hit.key})
+        # A button, not a link: Streamlit's link to the page already open drops its ?edit= from the
+        # address, so the form vanished at the first keystroke.
+        link_col.button("Edit", key=f"find-edit-{hit.key}", icon=":material/edit:", on_click=open_editor,
+                        args=(hit.key,))
 
 
 # ------------------------------------------------------------------ the page

@@ -506,6 +506,16 @@ def escape_markdown(text: str) -> str:
     return _AUTOLINK.sub(WORD_JOINER, text).translate(_MD_SPECIAL)
 
 
+def code(text: str) -> str:
+    """`text` as inline code for a Markdown-rendering call, shown exactly as it is spelt (a key, a
+    slug).  Inside code Markdown undoes no escapes, so `escape_markdown` there would show its
+    backslashes ('walk\\_2024'); instead the fence is one backtick longer than any run in the text."""
+    text = " ".join(text.splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def plain(text: str) -> str:
     """Text for a Markdown-rendering call (`st.error`, `st.info`, labels...) shown as itself,
     its line breaks kept: for messages that quote what someone typed, uploaded or put in a URL."""
