@@ -29,6 +29,7 @@ from .duplicates import Match, find_duplicates, merge_entries
 from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnavailable, InvalidKey, InvalidValue,
                      LibraryError, LockTimeout, Problem, ReferenceNotFound, SaveRefused, VocabularyError,
                      WriteFailed)
+from .forms import field_label
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
 from .journal import FileChange
 from .locks import writer_lock
@@ -707,7 +708,7 @@ class Library:
         changes = tuple(later)
         if changes:
             latest = changes[0]
-            what = "; ".join(c.describe_changes() for c in changes if c.changes) or "the whole entry"
+            what = "; ".join(c.describe_changes(field_label) for c in changes if c.changes) or "the whole entry"
             message = (f"'{key}' was changed by {latest.who} at {_when(latest.when)} while you were editing it "
                        f"({what}). Your changes were not saved; they are still in the form, so you can "
                        "apply them to the new version or leave them.")

@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .bibtex import Entry, ParseResult, format_entry, parse_bytes, parse_file, parse_text
 from .errors import ReferenceNotFound, SaveRefused, WriteFailed
@@ -69,9 +69,10 @@ class Change:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def describe_changes(self) -> str:
-        """'title: “old” → “new”; themes: “a” → “a, b”' (values already shortened in the log)."""
-        return "; ".join(f"{name}: “{old}” → “{new}”" for name, (old, new) in self.changes.items())
+    def describe_changes(self, label: "Callable[[str], str]" = str) -> str:
+        """'Title: “old” → “new”; Themes: “a” → “a, b”' with `label` naming each field (values
+        already shortened in the log)."""
+        return "; ".join(f"{label(name)}: “{old}” → “{new}”" for name, (old, new) in self.changes.items())
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from library.config import SETTINGS
 from library.values import decoded_value
 from tests.replay_server import serving
 from tests.shared_data import shared_path
-from tests.test_app import (_fresh_resources, collection, goto, librarian, librarian_session,  # noqa: F401
-                            open_app, search, shown_keys, sign_in, texts)
+from tests.test_app import (_fresh_resources, collection, enter_credentials, goto, librarian,  # noqa: F401
+                            librarian_session, open_app, search, shown_keys, sign_in, texts)
 from tests.conftest import REPO
 from tests.test_crossref import PLOS, recorded
 
@@ -396,3 +396,18 @@ def test_a_key_shows_as_it_is_spelt_in_review_trash_and_change_log(collection: P
     assert [m for m in texts(at, "markdown") if m.startswith(f"`{key}` · deleted")], texts(at, "markdown")
     logged = [m for m in texts(at, "markdown") if f"`{key}` · by" in m]
     assert len(logged) == 2 and all("\\_" not in m for m in logged), logged  # added, then moved to the trash
+
+
+def test_a_librarian_named_everyone_can_still_be_chosen_in_the_change_log(collection: Path) -> None:
+    """'Everyone' is the filter's label for all changes, not a value a person's name can collide with."""
+    at = goto(open_app(), "views/librarian.py")
+    enter_credentials(at, name="Everyone")
+    Library(Settings.from_env()).delete(shown_keys(search(open_app(), "burnout"))[0], who="Everyone")
+    Library(Settings.from_env()).delete(shown_keys(search(open_app(), "trauma"))[0], who="Someone Else")
+    at = goto(at, "views/librarian.py")
+    box = at.selectbox(key="log_who")
+    assert box.options == ["Everyone", "Everyone", "Someone Else"]  # all changes, then the two people
+    assert len([m for m in texts(at, "markdown") if " · by " in m]) == 2
+    box.set_value("Everyone").run()
+    [entry] = [m for m in texts(at, "markdown") if " · by " in m]
+    assert entry.endswith("by Everyone"), entry

@@ -272,6 +272,7 @@ def test_two_app_sessions_editing_one_reference_the_second_is_refused_with_who_w
         assert not second.exception, second.exception
         [error] = [e.value for e in second.error]
         assert "changed by Jo Librarian at" in error and "while you were editing it" in error
+        assert "(Title: “" in error.replace("\\", "")  # the field as people read it, not its BibTeX name
         assert "A title changed in the first session" in error.replace("\\", "")
         assert "Your changes were not saved" in error
         [table] = [t for t in second.dataframe if "field" in t.value.columns]  # not the change-log tab's

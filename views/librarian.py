@@ -548,14 +548,15 @@ def change_log() -> None:
     for notice in lib.notices:  # what opening the library did, such as finishing an interrupted change
         st.info(ui.escape_markdown(notice))
     # The change log's index in the shared database (library/changelog.py), in step with changes.jsonl.
-    everyone = "Everyone"
     c1, c2 = st.columns(2)
-    person = c1.selectbox("Changes made by", [everyone, *lib.changes.people()], key="log_who")
+    # None stands for everyone, so that a librarian who signed in as "Everyone" can still be chosen.
+    person = c1.selectbox("Changes made by", [None, *lib.changes.people()], key="log_who",
+                          format_func=lambda who: "Everyone" if who is None else who)
     log_key = c2.text_input("Reference key", key="log_key", max_chars=200, placeholder="All references").strip()
     shown = int(st.session_state.get("log_shown", LOG_PAGE))
-    changes = lib.changes.recent(shown + 1, who=None if person == everyone else person, key=log_key or None)
+    changes = lib.changes.recent(shown + 1, who=person, key=log_key or None)
     if not changes:
-        st.info("No changes match." if person != everyone or log_key else "No changes have been recorded yet.")
+        st.info("No changes match." if person is not None or log_key else "No changes have been recorded yet.")
         return
     zone = st.context.timezone
     for change in changes[:shown]:
