@@ -189,15 +189,19 @@ class ScreeningSessions:
     def update(self, session_id: str, change: Callable[[ScreeningSession], ScreeningSession], *,
                owner: str) -> ScreeningSession:
         """Apply `change` to the list and keep the result, in one transaction (two tabs queue)."""
-        self.load(session_id, owner=owner)  # the id checked, and the list this librarian's
+        if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+            raise ScreeningSessionNotFound(NOT_FOUND.format(days=KEEP_DAYS))
         with self.database.write() as connection:
             row = connection.execute(select(screening_sessions).where(screening_sessions.c.id == session_id)
                                      ).mappings().first()
-            if row is None:
+            if row is None or row["owner_key"] != owner_key(owner):
                 raise ScreeningSessionNotFound(NOT_FOUND.format(days=KEEP_DAYS))
-            changed = replace(change(_session(dict(row))), id=session_id, updated=self._now())
+            session = _session(dict(row))
+            changed = replace(change(session), id=session_id, updated=self._now())
             values = _row(changed)
             del values["id"], values["created"], values["owner"], values["owner_key"]
+            if changed.works == session.works and changed.hidden == session.hidden:
+                del values["body"]  # a move: the works stay as they are
             connection.execute(update(screening_sessions).where(screening_sessions.c.id == session_id).values(values))
         return changed
 
