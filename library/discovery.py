@@ -33,6 +33,7 @@ from .errors import LibraryError, Problem, ScreeningError
 from .holdings import Holdings, holdings_of
 from .records import Record
 from .screening import Decision, SavedSearch, ScreeningStore
+from .screening_session import ScreeningSession, ScreeningSessions
 from .sources import open_source
 from .sources.model import SOURCE_LABELS, Author, Candidate, Query
 from .validation import MAX_FIELD_LENGTH
@@ -112,6 +113,7 @@ class Discovery:
         self._today = today
         self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self.store = ScreeningStore(library.database, now=self._now)
+        self.sessions = ScreeningSessions(library.database, now=self._now)
 
     # ------------------------------------------------------------ searching
     def search(self, query: Query, *, cursor: str | None = None, show_excluded: bool = False,
@@ -125,6 +127,14 @@ class Discovery:
         shown = tuple(f for f in found if show_excluded or f.status != "excluded")
         hidden = tuple(f for f in found if not show_excluded and f.status == "excluded")
         return DiscoveryResult(query, page.total, shown, hidden, page.next_cursor, page.notice, saved_search)
+
+    def result_of(self, session: ScreeningSession) -> DiscoveryResult:
+        """A screening list's works as a result, each with its status as it is now (decided in
+        another tab, or added to the collection since, shows too)."""
+        found = self.classify(session.works + session.hidden)
+        split = len(session.works)
+        return DiscoveryResult(session.query, session.total, tuple(found[:split]), tuple(found[split:]),
+                               session.next_cursor, session.notice, session.saved_search, session.already_shown)
 
     def classify(self, candidates: Sequence[Candidate]) -> list[Found]:
         """Each candidate with its status: in the collection first, then its screening decision."""

@@ -7,7 +7,7 @@ migrated database agree, so a table added here needs a migration too.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # Named constraints, so that migrations can refer to them on every database.
 metadata = MetaData(naming_convention={
@@ -125,6 +125,37 @@ saved_search_seen = Table(
     Column("candidate_id", String(320), primary_key=True),
     Column("first_seen", String(40), nullable=False),
 )
+
+# A librarian's screening lists (library/screening_session.py): what one search found, in order,
+# and the work on screen, so a reload or a restarted server reopens the list at the same place.
+# `body` is {"version": 1, "works": [candidate...], "hidden": [candidate...]} as JSON (each
+# candidate as `Candidate.to_dict`); `owner_key` is the owner's name folded for comparing;
+# `updated` is when the list was last used (lists unused for 30 days are removed).
+screening_sessions = Table(
+    "screening_sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("owner_key", String(320), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("since", Integer),
+    Column("work_type", String(20), nullable=False),
+    Column("max_results", Integer, nullable=False),
+    Column("sort", String(20), nullable=False),
+    Column("saved_search", String(100), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("next_cursor", Text),
+    Column("notice", Text, nullable=False),
+    Column("already_shown", Integer, nullable=False),
+    Column("work_count", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("show_excluded", Boolean, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
+Index("ix_screening_sessions_owner_key", screening_sessions.c.owner_key)
+Index("ix_screening_sessions_updated", screening_sessions.c.updated)
 
 # ------------------------------------------------------------------ sign-in throttling
 # Wrong librarian passwords, counted per subject: a browser session, a client address or a name,

@@ -7,6 +7,8 @@ then times, through the library's own code:
     titles, years, authors and DOIs; again with nothing changed; again after one import);
   * marking a page of works with their status (`Discovery.classify`): 25 and 200 works, half of them
     copies of references in the collection (so both the DOI and the title checks are exercised);
+  * a screening list of those works (`library.screening_session`): reopening it with every status
+    marked afresh (what each rerun of the Discover tab does, and a reload) and moving its place;
   * importing one included work through `Library.add_entries`.
 
     .venv/bin/python scripts/bench_discovery.py                 # 1,000 and 10,000 references
@@ -29,11 +31,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.collection import generate  # noqa: E402
 from library import Library, Settings  # noqa: E402
-from library.discovery import Discovery  # noqa: E402
+from library.discovery import Discovery, DiscoveryResult  # noqa: E402
 from library.holdings import holdings_of  # noqa: E402
 from library.records import Record  # noqa: E402
 from library.sources import crossref, europepmc, openalex, pubmed  # noqa: E402
-from library.sources.model import Author, Candidate  # noqa: E402
+from library.sources.model import Author, Candidate, Query  # noqa: E402
 
 LIT = REPO.parent / "shared" / "testdata" / "literature-apis"
 
@@ -105,6 +107,11 @@ def size(n: int, work: Path) -> None:
         seconds = timed(lambda: discovery.classify(batch), 3)
         print(f"  mark {count} works with their status: {seconds * 1000:.0f} ms "
               f"({seconds / count * 1000:.1f} ms a work; {in_collection} found in the collection)")
+        session = discovery.sessions.start(DiscoveryResult(Query("benchmark"), count, tuple(found)), owner="benchmark")
+        reopen = timed(lambda: discovery.result_of(discovery.sessions.load(session.id, owner="benchmark")), 3)
+        move = timed(lambda: discovery.sessions.move(session.id, 1, owner="benchmark"), 3)
+        print(f"  reopen a list of {count} works, statuses marked afresh: {reopen * 1000:.0f} ms; "
+              f"move its place: {move * 1000:.0f} ms")
     new = Candidate(source="europepmc", source_id="MED:1", title="Calmer wards after team meetings: a benchmark",
                     authors=(Author("Ann Example", family="Example", given="Ann"),), year=2025,
                     venue="Journal of Examples", doi="10.5555/bench.import", abstract="Background: " + "words " * 300)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from library.bibtex import parse_file
 from library.records import Record
 from tests.replay_server import Reply, ReplayServer, serving
 from tests.shared_data import shared_path
-from tests.test_app import (_fresh_resources, collection, goto, librarian,  # noqa: F401
+from tests.test_app import (_fresh_resources, collection, enter_credentials, goto, librarian,  # noqa: F401
                             open_app, sign_in, texts)
 
 
@@ -295,3 +296,119 @@ def test_hostile_values_from_a_service_are_shown_as_text(monkeypatch: pytest.Mon
     assert "javascript:" not in meta and "not known to be free to read" in meta
     assert "<b>" not in meta and "Journal of *Tests*" in meta
     assert not [m for m in texts(at, "markdown") if "href=" in m and "evl-meta" not in m]
+
+
+# ------------------------------------------------------------------ the list survives a reload
+
+
+def restart_and_reload(**query: str) -> AppTest:
+    """A restarted server (no cached library, no open database), then a new browser session on the
+    librarian page with this address; signing in again, as a password sign-in lives in the session."""
+    import streamlit as st
+
+    from library.database import _OPEN
+
+    st.cache_resource.clear()
+    for url in list(_OPEN):
+        _OPEN.pop(url).close()
+    return sign_in(open_app(), **query)
+
+
+def caption_of_work(at: AppTest) -> str:
+    return next(c for c in plain(texts(at, "caption")) if c.startswith("Work "))
+
+
+def test_a_reload_reopens_the_same_list_at_the_same_place(europepmc: ReplayServer) -> None:
+    at = search(sign_in(open_app()))
+    list_id = at.query_params["discover"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22,64}", list_id)
+    at.selectbox(key="discover_reason").select("Wrong population or setting")
+    at.button(key="discover-exclude").click().run()
+    at.button(key="discover-maybe").click().run()
+    at.button(key="discover-next").click().run()
+    assert not at.exception
+    title, caption = shown_title(at), caption_of_work(at)
+    assert caption == "Work 4 of 25 · New"
+    searches = len(europepmc.requests_to("/search"))
+
+    again = restart_and_reload(discover=list_id)
+    assert again.query_params["discover"] == list_id
+    assert (shown_title(again), caption_of_work(again)) == (title, caption)
+    assert len(europepmc.requests_to("/search")) == searches  # the list came from the database, not a new search
+    assert any(m.startswith("Europe PMC search for “cancer”: 5,059,039 found; showing 25. (23 new, 1 maybe)")
+               for m in plain(texts(again, "markdown")))
+    # The search form shows the search the list came from.
+    assert again.text_input(key="discover_query").value == "cancer"
+    assert again.selectbox(key="discover_source").value == "europepmc"
+    # The decisions made before the reload are there, on the works they were made on.
+    again.button(key="discover-previous").click().run()
+    assert caption_of_work(again) == "Work 3 of 25 · New"
+    again.button(key="discover-previous").click().run()
+    assert (shown_title(again), caption_of_work(again)) == (DEPARTMENT, "Work 2 of 25 · Maybe")
+    again.button(key="discover-previous").click().run()
+    assert (shown_title(again), caption_of_work(again)) == (
+        ABSCOPAL, "Work 1 of 25 · Excluded: Wrong population or setting")
+    assert again.button(key="discover-previous").disabled
+
+    # The place moved in the reloaded tab is the list's place: the first tab, rerun, follows it.
+    at.run()
+    assert caption_of_work(at) == "Work 1 of 25 · Excluded: Wrong population or setting"
+
+
+def test_new_search_starts_a_new_list_and_the_old_one_can_be_reopened(europepmc: ReplayServer) -> None:
+    at = search(sign_in(open_app()))
+    first = at.query_params["discover"]
+    at.selectbox(key="discover_reason").select("Not in English")
+    at.button(key="discover-exclude").click().run()
+    assert caption_of_work(at) == "Work 2 of 25 · New"
+
+    at.button(key="discover-new").click().run()
+    assert not at.exception
+    assert "discover" not in at.query_params
+    assert "What the search found" not in texts(at, "subheader")
+    assert at.text_input(key="discover_query").value == ""
+    [others] = [e for e in at.expander if e.label.startswith("Your other screening lists")]
+    assert others.label == "Your other screening lists (1)"
+    assert plain([m.value for m in others.markdown])[0].startswith(
+        "Europe PMC search for “cancer” · 25 works, at work 2 · used just now")
+
+    # A new search is a new list, in which the work excluded earlier is left out unless asked for.
+    search(at)
+    second = at.query_params["discover"]
+    assert second != first
+    assert caption_of_work(at) == "Work 1 of 24 · New"
+    at.checkbox(key="discover_show_excluded").check().run()
+    assert any(e.label == "All 25 works in this list" for e in at.expander)
+    again = restart_and_reload(discover=second)
+    assert again.checkbox(key="discover_show_excluded").value is True
+    assert any(e.label == "All 25 works in this list" for e in again.expander)
+
+    # The first list, opened again from the list of lists, is where it was left.
+    again.button(key="discover-open-0").click().run()
+    assert not again.exception
+    assert again.query_params["discover"] == first
+    assert caption_of_work(again) == "Work 2 of 25 · New"
+
+
+@pytest.mark.parametrize("address", ["../../data/library.sqlite3", "x' OR '1'='1", "A" * 200,
+                                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+def test_an_address_with_no_list_of_yours_says_so(europepmc: ReplayServer, address: str) -> None:
+    at = restart_and_reload(discover=address)
+    assert not at.exception
+    assert [i for i in plain(texts(at, "info")) if i.startswith("That screening list is not open any more")]
+    assert "discover" not in at.query_params
+    assert "What the search found" not in texts(at, "subheader")
+
+
+def test_another_librarian_cannot_open_your_list(europepmc: ReplayServer) -> None:
+    at = search(sign_in(open_app()))
+    list_id = at.query_params["discover"]
+    other = goto(open_app(), "views/librarian.py", discover=list_id)
+    enter_credentials(other, name="Sam Librarian")
+    assert [i for i in plain(texts(other, "info")) if i.startswith("That screening list is not open any more")]
+    assert "What the search found" not in texts(other, "subheader")
+    assert not [e for e in other.expander if e.label.startswith("Your other screening lists")]
+    # Its owner still can, in another case (a name typed again at sign-in).
+    mine = goto(open_app(), "views/librarian.py", discover=list_id)
+    enter_credentials(mine, name="jo librarian")
+    assert shown_title(mine) == ABSCOPAL

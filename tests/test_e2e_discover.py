@@ -1,9 +1,11 @@
 """Screening with the keyboard in the real app, in headless Chromium: the librarian signs in, searches
 OpenAlex (a local server replaying its real recorded answer), switches the keyboard on, and excludes
-the first work with one key press.  Streamlit's own button shortcuts do the work; this checks they do."""
+the first work with one key press.  Streamlit's own button shortcuts do the work; this checks they do.
+Then the browser reloads the page: the same list comes back at the same place."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +69,23 @@ def test_one_key_press_excludes_the_work_shown(openalex_and_sign_in: str, chromi
             page.keyboard.press("e")
             expect(page.get_by_text(f"Excluded: “{FIRST}”")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "discover-keyboard.png"), full_page=True)
+            place = page.get_by_text(re.compile(r"^Work 2 of \d+ · New"))
+            expect(place).to_be_visible()
+            second = page.locator("h4").first.inner_text()
+            assert second and second != FIRST
+
+            # A reload (signing in again: the password sign-in lives in the browser session) reopens
+            # the same list at the same place, from the address.
+            expect(page).to_have_url(re.compile(r"[?&]discover=[A-Za-z0-9_-]{22,64}"))
+            address = page.url
+            page.reload()
+            page.get_by_role("textbox", name="Your name").fill("Jo Librarian")
+            page.get_by_label("Librarian password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("tab", name="Discover").click()
+            expect(page.get_by_role("heading", name=second)).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^Work 2 of \d+ · New"))).to_be_visible()
+            assert page.url == address
         finally:
             browser.close()
 

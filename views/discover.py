@@ -1,30 +1,40 @@
 """The librarian page's Discover tab: search public services for new research, screen what they find
 (include, exclude with a reason, maybe), follow saved searches, and download the screening record.
 
-Thin: every verb is `library.discovery.Discovery`'s; decisions are saved at once in the shared
-database, so a reload loses nothing but the list on screen (search again to bring it back).
+Thin: every verb is `library.discovery.Discovery`'s.  Decisions are saved at once in the shared
+database, and so is the list a search found with the work on screen (`library.screening_session`),
+under an id kept in the address (`?discover=ID`): a reload, a new tab or a restarted server reopens
+the same list at the same place.  Session state holds only which list this browser shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 
 import streamlit as st
 
 from library import Library
 from library.discovery import WATCH_MAX_AGE, Discovery, DiscoveryResult, Found
 from library.errors import LibraryError
-from library.sources.model import DEFAULT_LIMIT, FIRST_YEAR, SORTS, SOURCE_LABELS, TYPE_LABELS, TYPES, Query
+from library.screening_session import MAX_WORKS, ScreeningSession, ScreeningSessionNotFound
+from library.sources.model import (DEFAULT_LIMIT, FIRST_YEAR, SORTS, SOURCE_LABELS, TYPE_LABELS, TYPES, Candidate,
+                                   Query)
 from views import ui
 
-RESULT = "discover_result"
-POSITION = "discover_position"
+PARAM = "discover"  # the address's ?discover=ID: the screening list on screen
+SESSION = "discover_session"  # the id of the list this browser session shows, its form and widgets set from it
+OPEN = "discover_open"  # a list to open on the next run (set by buttons' callbacks)
+CLOSE = "discover_close"  # "New search" was pressed: show no list on the next run
 MESSAGE = "discover_message"
 STATUS_LABELS = {"new": "New", "in collection": "Already in the collection", "included": "Included",
                  "excluded": "Excluded", "maybe": "Maybe"}
 SHORTCUTS = {"include": "I", "exclude": "E", "maybe": "M", "next": "N", "previous": "P"}
 TAG_KEYS = ("discover_themes", "discover_type", "discover_setting")
+FORM_KEYS = ("discover_query", "discover_source", "discover_since", "discover_type_filter", "discover_limit",
+             "discover_sort", "discover_save_name")
+LIMITS = [25, 50, 100, 200]
 
 
 def tab_label(lib: Library) -> str:
@@ -46,18 +56,94 @@ def render(lib: Library, who: str) -> None:
     st.markdown("Search OpenAlex, Europe PMC, PubMed or Crossref for new research, screen what they find, "
                 "and follow searches to hear when something new is published. Works already in the collection "
                 "are marked; works you exclude do not come back.")
-    _saved_searches(discovery)
-    _search_form(discovery)
-    result: DiscoveryResult | None = st.session_state.get(RESULT)
-    if result is not None:
-        _results(discovery, result, who)
+    _saved_searches(discovery, who)
+    session = _open_session(discovery, who)
+    session = _search_form(discovery, who) or session
+    if session is not None:
+        _results(discovery, session, who)
+    _recent_lists(discovery, session, who)
     _record(discovery)
+
+
+# ------------------------------------------------------------------ which screening list is on screen
+
+
+def _open_session(discovery: Discovery, who: str) -> ScreeningSession | None:
+    """The list to show: one a button asked for, else the address's, else this browser session's."""
+    s = st.session_state
+    if s.pop(CLOSE, False):
+        s.pop(SESSION, None)
+        st.query_params.pop(PARAM, None)
+        return None
+    wanted = s.pop(OPEN, None) or st.query_params.get(PARAM) or s.get(SESSION)
+    if not wanted:
+        return None
+    try:
+        session = discovery.sessions.load(str(wanted), owner=who)
+    except ScreeningSessionNotFound as error:
+        s.pop(SESSION, None)
+        st.query_params.pop(PARAM, None)
+        st.info(ui.escape_markdown(str(error)))
+        return None
+    if s.get(SESSION) != session.id:  # newly on screen here (a reload, a link, another list)
+        _fill_form(session)
+        _clear_tags()
+    _keep(session)
+    return session
+
+
+def _keep(session: ScreeningSession) -> None:
+    st.session_state[SESSION] = session.id
+    if st.query_params.get(PARAM) != session.id:
+        st.query_params[PARAM] = session.id
+
+
+def _fill_form(session: ScreeningSession) -> None:
+    """The search form as the list's search was made (widgets not yet drawn on this run)."""
+    q, s = session.query, st.session_state
+    s["discover_query"] = q.text
+    s["discover_source"] = q.source
+    s["discover_since"] = q.since
+    s["discover_type_filter"] = q.type
+    if q.limit in LIMITS:
+        s["discover_limit"] = q.limit
+    s["discover_sort"] = q.sort
+    s.pop("discover_save_name", None)
+
+
+def _new_search() -> None:
+    st.session_state[CLOSE] = True
+    for key in FORM_KEYS:
+        st.session_state.pop(key, None)
+    _clear_tags()
+
+
+def _open_list(session_id: str) -> None:
+    st.session_state[OPEN] = session_id
+
+
+def _recent_lists(discovery: Discovery, session: ScreeningSession | None, who: str) -> None:
+    """This librarian's other screening lists, to go back to (as Rayyan lists a reviewer's reviews)."""
+    others = [r for r in discovery.sessions.recent(owner=who) if session is None or r.id != session.id]
+    if not others:
+        return
+    with st.expander(f"Your other screening lists ({len(others)})"):
+        st.caption("Each search you run keeps its list and your place in it, so you can come back to it "
+                   "(here, or by reloading its address). Lists unused for 30 days are removed.")
+        for index, summary in enumerate(others):
+            left, right = st.columns([5, 1])
+            what = (f"Saved search “{summary.saved_search}”" if summary.saved_search
+                    else summary.query.describe())
+            where = (f"{summary.work_count} work{'s' if summary.work_count != 1 else ''}, "
+                     f"at work {summary.position + 1}" if summary.work_count else "nothing found")
+            left.markdown(ui.escape_markdown(f"{what} · {where} · used {_ago(summary.updated)}"))
+            right.button("Open", key=f"discover-open-{index}", on_click=_open_list, args=(summary.id,))
 
 
 # ------------------------------------------------------------------ saved searches
 
 
-def _saved_searches(discovery: Discovery) -> None:
+def _saved_searches(discovery: Discovery, who: str) -> None:
     stale = discovery.stale_searches(WATCH_MAX_AGE)
     if stale:
         # At most once a day per saved search, so page loads do not keep asking the services.
@@ -84,8 +170,9 @@ def _saved_searches(discovery: Discovery) -> None:
                 left.caption(ui.escape_markdown(f"The last check failed: {saved.check_message}"))
             if middle.button("Show what is new", key=f"discover-run-{index}"):
                 result = discovery.run_saved(saved.name)
-                _show(result)
-                if not result.items:
+                if result.items:
+                    st.session_state[OPEN] = discovery.sessions.start(result, owner=who).id
+                else:  # the list on screen, if any, stays
                     st.session_state[MESSAGE] = ("success", f"Nothing new for “{saved.name}” since it last ran.")
                 st.rerun()
             if right.button("Delete", key=f"discover-delete-{index}"):
@@ -112,7 +199,8 @@ def _ago(when: dt.datetime) -> str:
 # ------------------------------------------------------------------ searching
 
 
-def _search_form(discovery: Discovery) -> None:
+def _search_form(discovery: Discovery, who: str) -> ScreeningSession | None:
+    """The search form; a search run now starts a new screening list, returned."""
     with st.form("discover-form"):
         st.text_input("Search for", key="discover_query", max_chars=500,
                       placeholder="trauma-informed care staff burnout",
@@ -122,8 +210,7 @@ def _search_form(discovery: Discovery) -> None:
         c2.number_input("Published from (year)", min_value=FIRST_YEAR, max_value=dt.date.today().year + 1,
                         value=None, step=1, key="discover_since", placeholder="any year")
         c3.selectbox("Kind of work", TYPES, format_func=lambda t: TYPE_LABELS[t].capitalize(), key="discover_type_filter")
-        c4.selectbox("How many", [25, 50, 100, 200], index=[25, 50, 100, 200].index(DEFAULT_LIMIT),
-                     key="discover_limit")
+        c4.selectbox("How many", LIMITS, index=LIMITS.index(DEFAULT_LIMIT), key="discover_limit")
         st.radio("Order", SORTS, horizontal=True, key="discover_sort",
                  format_func={"relevance": "Best match first", "newest": "Newest first"}.get)
         submitted = st.form_submit_button("Search", type="primary")
@@ -134,21 +221,15 @@ def _search_form(discovery: Discovery) -> None:
                       since=int(since) if since else None, type=s.get("discover_type_filter", "any"),
                       limit=int(s.get("discover_limit", DEFAULT_LIMIT)), sort=s.get("discover_sort", "relevance"))
         with st.spinner(f"Searching {SOURCE_LABELS.get(query.source, query.source)}…"):
-            _show(discovery.search(query))
+            session = discovery.sessions.start(discovery.search(query), owner=who)
+        _keep(session)
+        _clear_tags()
+        return session
+    return None
 
 
-def _show(result: DiscoveryResult) -> None:
-    st.session_state[RESULT] = result
-    items = _listed(result)
-    first_new = next((i for i, f in enumerate(items) if f.status == "new"), 0)
-    st.session_state[POSITION] = first_new
-    _clear_tags()
-
-
-def _listed(result: DiscoveryResult) -> list[Found]:
-    if st.session_state.get("discover_show_excluded"):
-        return list(result.items + result.hidden)
-    return list(result.items)
+def _listed(result: DiscoveryResult, session: ScreeningSession) -> list[Found]:
+    return list(result.items + result.hidden) if session.show_excluded else list(result.items)
 
 
 def _clear_tags() -> None:
@@ -159,7 +240,8 @@ def _clear_tags() -> None:
 # ------------------------------------------------------------------ results and screening
 
 
-def _results(discovery: Discovery, result: DiscoveryResult, who: str) -> None:
+def _results(discovery: Discovery, session: ScreeningSession, who: str) -> None:
+    result = discovery.result_of(session)  # each work's status as it is now
     counts = result.counts()
     if result.saved_search:
         summary = (f"Saved search “{result.saved_search}”: {len(result.items)} work(s) it has not shown before"
@@ -168,13 +250,19 @@ def _results(discovery: Discovery, result: DiscoveryResult, who: str) -> None:
         summary = f"{result.query.describe()}: {result.total:,} found; showing {len(result.items)}."
     details = [f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in ("new", "in collection", "maybe", "included")
                if counts[s]]
-    st.subheader("What the search found")
+    head, new = st.columns([4, 1], vertical_alignment="bottom")
+    head.subheader("What the search found")
+    new.button("New search", key="discover-new", on_click=_new_search, icon=":material/search:",
+               help="Put this list aside (it is kept, with your place, under “Your other screening lists”) "
+                    "and start again with an empty search form.")
     st.markdown(ui.escape_markdown(summary + (f" ({', '.join(details)})" if details else "")))
     if result.notice:
         st.info(ui.escape_markdown(result.notice))
     if result.hidden:
-        st.checkbox(f"Show the {len(result.hidden)} work(s) excluded earlier", key="discover_show_excluded")
-    items = _listed(result)
+        st.session_state["discover_show_excluded"] = session.show_excluded  # the list's, not the widget's
+        st.checkbox(f"Show the {len(result.hidden)} work(s) excluded earlier", key="discover_show_excluded",
+                    on_change=_show_excluded, args=(session.id, who))
+    items = _listed(result, session)
     c1, c2 = st.columns([3, 1])
     if not result.saved_search:
         c1.text_input("Save this search as", key="discover_save_name", placeholder="e.g. Staff burnout reviews",
@@ -191,27 +279,23 @@ def _results(discovery: Discovery, result: DiscoveryResult, who: str) -> None:
     if not items:
         st.info("Nothing to screen here.")
         return
-    position = min(max(0, int(st.session_state.get(POSITION, 0))), len(items) - 1)
-    st.session_state[POSITION] = position
-    _screen(discovery, result, items, position, who)
+    _screen(discovery, session, items, session.current, who)
     with st.expander(f"All {len(items)} works in this list"):
         st.dataframe([{"No.": n, "Status": STATUS_LABELS[f.status], "Title": f.candidate.title,
                        "Year": f.candidate.year, "Published in": f.candidate.venue}
                       for n, f in enumerate(items, 1)], hide_index=True, width="stretch")
-    if result.next_cursor and not result.saved_search:
+    if session.can_extend:
         if st.button("Show more results", key="discover-more"):
             with st.spinner("Asking for more…"):
-                more = discovery.search(result.query, cursor=result.next_cursor)
-            known = {f.candidate.id for f in result.items + result.hidden}
-            st.session_state[RESULT] = DiscoveryResult(
-                result.query, result.total,
-                result.items + tuple(f for f in more.items if f.candidate.id not in known),
-                result.hidden + tuple(f for f in more.hidden if f.candidate.id not in known),
-                more.next_cursor, result.notice)
+                more = discovery.search(session.query, cursor=session.next_cursor)
+            discovery.sessions.update(session.id, lambda s: s.extended(more), owner=who)
             st.rerun()
+    elif session.next_cursor and not session.saved_search:
+        st.caption(f"A list holds at most {MAX_WORKS:,} works. To see others, narrow the search "
+                   "(a year to search from, or reviews only) and search again.")
 
 
-def _screen(discovery: Discovery, result: DiscoveryResult, items: list[Found], position: int, who: str) -> None:
+def _screen(discovery: Discovery, session: ScreeningSession, items: list[Found], position: int, who: str) -> None:
     found = items[position]
     c = found.candidate
     vocabulary = discovery.library.vocabulary
@@ -248,7 +332,7 @@ def _screen(discovery: Discovery, result: DiscoveryResult, items: list[Found], p
                        key="discover_setting")
         st.selectbox("Reason (for excluding)", discovery.store.reasons(), key="discover_reason")
     b1, b2, b3, b4, b5 = st.columns(5)
-    args = (found.candidate.id, who)
+    args = (session.id, found.candidate.id, who)
     b1.button("Include", key="discover-include", type="primary", disabled=in_collection, on_click=_decide,
               args=("included", *args), shortcut=SHORTCUTS["include"] if keys else None, icon=":material/add:",
               help="Adds it to the collection now (its key finding is then written and checked as usual).")
@@ -256,12 +340,13 @@ def _screen(discovery: Discovery, result: DiscoveryResult, items: list[Found], p
               shortcut=SHORTCUTS["exclude"] if keys else None, icon=":material/block:")
     b3.button("Maybe", key="discover-maybe", disabled=in_collection, on_click=_decide, args=("maybe", *args),
               shortcut=SHORTCUTS["maybe"] if keys else None, icon=":material/help:")
-    b4.button("Previous", key="discover-previous", disabled=position == 0, on_click=_move, args=(-1,),
+    b4.button("Previous", key="discover-previous", disabled=position == 0, on_click=_move, args=(session.id, -1, who),
               shortcut=SHORTCUTS["previous"] if keys else None)
-    b5.button("Next", key="discover-next", disabled=position >= len(items) - 1, on_click=_move, args=(1,),
+    b5.button("Next", key="discover-next", disabled=position >= len(items) - 1, on_click=_move,
+              args=(session.id, 1, who),
               shortcut=SHORTCUTS["next"] if keys else None)
     if found.decision is not None and not in_collection:
-        st.button("Forget this decision", key="discover-undo", on_click=_undo, args=(found.candidate.id,))
+        st.button("Forget this decision", key="discover-undo", on_click=_undo, args=args)
 
 
 def _meta_html(found: Found) -> str:
@@ -285,75 +370,73 @@ def _meta_html(found: Found) -> str:
 
 
 # ------------------------------------------------------------------ callbacks (run before the page)
+# Each reads the list from the database, so two tabs on one list never undo each other's place.
 
 
-def _current(candidate_id: str) -> tuple[DiscoveryResult, Found] | None:
-    result: DiscoveryResult | None = st.session_state.get(RESULT)
-    if result is None:
+def _current(discovery: Discovery, session_id: str, candidate_id: str,
+             who: str) -> tuple[ScreeningSession, Candidate] | None:
+    try:
+        session = discovery.sessions.load(session_id, owner=who)
+    except ScreeningSessionNotFound as error:
+        st.session_state[MESSAGE] = ("error", str(error))
         return None
-    for found in result.items + result.hidden:
-        if found.candidate.id == candidate_id:
-            return result, found
-    return None
+    candidate = next((c for c in session.works + session.hidden if c.id == candidate_id), None)
+    return (session, candidate) if candidate is not None else None
 
 
-def _decide(decision: str, candidate_id: str, who: str) -> None:
-    current = _current(candidate_id)
+def _decide(decision: str, session_id: str, candidate_id: str, who: str) -> None:
+    discovery = Discovery(ui.library())
+    current = _current(discovery, session_id, candidate_id, who)
     if current is None:
         return
-    result, found = current
+    session, candidate = current
     s = st.session_state
-    discovery = Discovery(ui.library())
     try:
         outcome = discovery.decide(
-            found.candidate, decision, who=who, reason=s.get("discover_reason", "") if decision == "excluded" else "",
+            candidate, decision, who=who, reason=s.get("discover_reason", "") if decision == "excluded" else "",
             themes=tuple(s.get("discover_themes") or ()), evidence_type=s.get("discover_type") or "",
-            settings=tuple(s.get("discover_setting") or ()), query=result.query, saved_search=result.saved_search)
+            settings=tuple(s.get("discover_setting") or ()), query=session.query, saved_search=session.saved_search)
     except LibraryError as error:
         s[MESSAGE] = ("error", str(error))
         return
-    _replace(result, discovery.classify([found.candidate])[0])
-    title = found.candidate.title
     if outcome.reference_key:
-        s[MESSAGE] = ("success", f"Included “{title}” and added it to the collection as {outcome.reference_key}. "
-                                 "Write its key finding under “Edit or delete”.")
+        s[MESSAGE] = ("success", f"Included “{candidate.title}” and added it to the collection as "
+                                 f"{outcome.reference_key}. Write its key finding under “Edit or delete”.")
     else:
-        s[MESSAGE] = ("success", f"{outcome.decision.label}: “{title}”"
+        s[MESSAGE] = ("success", f"{outcome.decision.label}: “{candidate.title}”"
                                  + (f" ({outcome.decision.reason})." if outcome.decision.reason else "."))
-    _advance()
+    _advance(discovery, session, who)
 
 
-def _undo(candidate_id: str) -> None:
-    current = _current(candidate_id)
-    if current is None:
-        return
-    result, found = current
+def _undo(session_id: str, candidate_id: str, who: str) -> None:
     discovery = Discovery(ui.library())
-    discovery.undo(found.candidate)
-    _replace(result, discovery.classify([found.candidate])[0])
+    current = _current(discovery, session_id, candidate_id, who)
+    if current is not None:
+        discovery.undo(current[1])
 
 
-def _replace(result: DiscoveryResult, updated: Found) -> None:
-    def swap(group: tuple[Found, ...]) -> tuple[Found, ...]:
-        return tuple(updated if f.candidate.id == updated.candidate.id else f for f in group)
-
-    st.session_state[RESULT] = DiscoveryResult(result.query, result.total, swap(result.items), swap(result.hidden),
-                                               result.next_cursor, result.notice, result.saved_search,
-                                               result.already_shown)
-
-
-def _advance() -> None:
+def _advance(discovery: Discovery, session: ScreeningSession, who: str) -> None:
     """On to the next work still to screen (new, or a maybe), else simply the next one."""
-    result: DiscoveryResult = st.session_state[RESULT]
-    items = _listed(result)
-    position = int(st.session_state.get(POSITION, 0))
+    items = _listed(discovery.result_of(session), session)
+    position = session.current
     later = [i for i in range(position + 1, len(items)) if items[i].status in ("new", "maybe")]
-    st.session_state[POSITION] = later[0] if later else min(position + 1, len(items) - 1)
-    _clear_tags()
+    _update(session.id, lambda s: s.at(later[0] if later else position + 1), who)
 
 
-def _move(step: int) -> None:
-    st.session_state[POSITION] = max(0, int(st.session_state.get(POSITION, 0)) + step)
+def _move(session_id: str, step: int, who: str) -> None:
+    _update(session_id, lambda s: s.at(s.current + step), who)
+
+
+def _show_excluded(session_id: str, who: str) -> None:
+    show = bool(st.session_state.get("discover_show_excluded"))
+    _update(session_id, lambda s: s.showing_excluded(show), who)
+
+
+def _update(session_id: str, change: Callable[[ScreeningSession], ScreeningSession], who: str) -> None:
+    try:
+        Discovery(ui.library()).sessions.update(session_id, change, owner=who)
+    except ScreeningSessionNotFound as error:
+        st.session_state[MESSAGE] = ("error", str(error))
     _clear_tags()
 
 
