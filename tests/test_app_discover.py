@@ -49,34 +49,8 @@ def download(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> tup
     name = button.proto.url.rsplit("/", 1)[1]
     return stores[-1].get_file(name).content, button.proto.disabled
 
+
 pytestmark = pytest.mark.usefixtures("librarian")
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
-    """The in-memory file storage of each AppTest run, so a download button's real bytes can be read.
-
-    AppTest makes a fresh MemoryMediaFileStorage for every run and drops it afterwards; this keeps
-    a reference to each.  (It relies on AppTest's module importing that class by name.)  Kept here
-    since tests/test_app.py, where it was, no longer needs it."""
-    import streamlit.testing.v1.app_test as app_test_module
-
-    stores: list[MemoryMediaFileStorage] = []
-
-    class Recording(MemoryMediaFileStorage):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            stores.append(self)
-
-    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
-    return stores
-
-
-def download(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> tuple[bytes, bool]:
-    """The bytes behind the download button `key` in the last run, and whether it is disabled."""
-    button = next(b for b in at.get("download_button") if b.key == key)
-    name = button.proto.url.rsplit("/", 1)[1]
-    return stores[-1].get_file(name).content, button.proto.disabled
 
 SEARCH = "FormSubmitter:discover-form-Search"
 ABSCOPAL = "Abscopal response in a patient with fibrolamellar hepatocellular carcinoma following radiotherapy"

@@ -1,7 +1,7 @@
 """The change log's index: a queryable copy of changes.jsonl.
 
 Revision ID: 0005_change_log
-Revises: 0003_pack_owners
+Revises: 0004_signin_attempts
 
 The change log stays the file `LIBRARY_DATA_DIR/changes.jsonl`; these tables only index
 it (library/changelog.py), so they start empty and are filled from the file the first
