@@ -222,7 +222,7 @@ def test_a_save_over_a_newer_version_is_refused_with_who_when_and_what(root: Pat
 
     conflict = caught.value
     assert bib_files(root / "references") == before
-    assert "changed by bob at" in str(conflict) and "title" in str(conflict) and "Changed by Bob" in str(conflict)
+    assert "changed by bob at" in str(conflict) and "(Title: “" in str(conflict) and "Changed by Bob" in str(conflict)
     assert "Your changes were not saved" in str(conflict)
     [change] = conflict.changes
     assert change.who == "bob" and change.changes["title"][1] == "Changed by Bob"
