@@ -1,51 +1,91 @@
 """Two checkouts of the library and SQLite FTS5, searched in turn on one collection, round after round.
 
     python -m bench.compare --other /path/to/another/checkout --work-dir /tmp/compare [--size 50000] [--rounds 5]
+                            [--out docs/benchmarks.md]
 
 On a machine shared with other work, two benchmark runs minutes apart can see very
-different loads.  Here the same query set (bench/queries.py) runs in three worker
-processes, this checkout, the other one and FTS5, one whole pass each in turn, so
-that all three see the same load; the first pass warms up and is not counted.  The
-collection, the two indexes and the FTS5 database are made in `--work-dir` when
-missing (each checkout builds its own index with its own code).  Prints a Markdown
-table with p50/p95 and the load averages seen.
+different loads.  Here one query set (this checkout's bench/queries.py) runs in
+three worker processes, this checkout, the other one and FTS5, one whole pass each
+in turn, so that all three see the same load; the first pass warms up and is not
+counted.  The collection, the two indexes and the FTS5 database are made in
+`--work-dir` when missing (each checkout builds its own index with its own code).
+
+The query set is handed to the workers as data, not imported: the other checkout's
+worker imports only `library` (its `Library`, `Settings` and `SearchRequest`), so
+a checkout without `bench/queries.py`, or with another query set, runs exactly the
+same queries.  A request field that checkout's `SearchRequest` lacks makes that
+query "not run" there (said in the table), and so does a search that raises.
+
+Prints a Markdown section (p50/p95 of each system, the query-by-query table with
+hits per system, the everyday-phrasing table and the load averages seen) and, with
+`--out`, writes it into that file between `<!-- bench:compare -->` markers, keeping
+the rest.  The raw timings go to `--work-dir`/compare-results.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parent.parent
+THIS, OTHER, FTS = "this checkout", "other checkout", "SQLite FTS5"
 
 _WORKER = r"""
-import json, sys, time
-sys.path.insert(0, sys.argv[1])
-from bench.queries import QUERIES
-kind, references, target = sys.argv[2], sys.argv[3], sys.argv[4]
+import dataclasses, json, sys, time
+checkout, kind, references, target, spec = sys.argv[1:6]
+sys.path.insert(0, checkout)
+queries = json.loads(open(spec, encoding="utf-8").read())
+runs = {}
 if kind == "fts":
     from bench import fts5
+    from bench.queries import FtsQuery
     searcher = fts5.FtsSearcher(target)
-    run = lambda query: searcher.search(query.fts).total
+    for q in queries:
+        fts = FtsQuery(**{k: tuple(v) if isinstance(v, list) else v for k, v in q["fts"].items()})
+        runs[q["label"]] = (lambda fts=fts: (searcher.search(fts).total, None))
+    header = {"fast_path_problem": None}
 else:
     from library import Library, Settings
+    from library.search import SearchRequest
+    known = {f.name: f for f in dataclasses.fields(SearchRequest)}
     library = Library(Settings.from_env(references_dir=references, index_dir=target, data_dir=target + "-data"),
                       sync=False)
     library.search("")
-    run = lambda query: library.search(query.request).total
+    searcher = getattr(library, "_searcher", None)
+    import library as package
+    header = {"fast_path_problem": getattr(searcher, "fast_path_problem", "this checkout does not report it"),
+              "library": package.__file__}
+    for q in queries:
+        missing = [k for k, v in q["request"].items() if k not in known and v not in (None, (), [], "")]
+        if missing:
+            header.setdefault("not_run", {})[q["label"]] = "no " + ", ".join(missing) + " in its SearchRequest"
+            continue
+        request = SearchRequest(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in q["request"].items() if k in known})
+        def run(request=request):
+            found = library.search(request)
+            return found.total, getattr(found, "notice", None)
+        runs[q["label"]] = run
+print(json.dumps(header), flush=True)
 for _ in sys.stdin:
     out = {}
-    for query in QUERIES:
+    for label, run in runs.items():
         started = time.perf_counter()
-        total = run(query)
-        out[query.label] = (time.perf_counter() - started, total)
+        try:
+            total, notice = run()
+        except Exception as error:  # reported in the table as "not run", never hidden
+            out[label] = (None, None, f"{type(error).__name__}: {error}"[:200])
+            continue
+        out[label] = (time.perf_counter() - started, total, notice)
     print(json.dumps(out), flush=True)
 """
 
@@ -64,6 +104,23 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(max(math.ceil(round(fraction * len(ordered), 9)), 1), len(ordered)) - 1]
 
 
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def query_spec() -> list[dict]:
+    """This checkout's query set as data: label, which table, the request's fields and FTS5's."""
+    from .queries import EVERYDAY, QUERIES
+
+    spec = []
+    for group, queries in (("main", QUERIES), ("everyday", EVERYDAY)):
+        for query in queries:
+            request = {f.name: _plain(getattr(query.request, f.name)) for f in dataclasses.fields(query.request)}
+            fts = {f.name: _plain(getattr(query.fts, f.name)) for f in dataclasses.fields(query.fts)}
+            spec.append({"label": query.label, "group": group, "request": request, "fts": fts})
+    return spec
+
+
 def _prepare(work: Path, size: int, other: Path) -> dict[str, tuple[str, str, str]]:
     from library.taxonomy import load_vocabulary
 
@@ -74,18 +131,134 @@ def _prepare(work: Path, size: int, other: Path) -> dict[str, tuple[str, str, st
     if not (references / "themes.toml").exists():
         print(f"generating {size:,} references…", file=sys.stderr, flush=True)
         generate(references, size)
-    workers = {"this checkout": (str(REPO), "library", str(work / "index-this")),
-               "other checkout": (str(other), "library", str(work / "index-other")),
-               "SQLite FTS5": (str(REPO), "fts", str(work / "fts5.sqlite"))}
+    workers = {THIS: (str(REPO), "library", str(work / "index-this")),
+               OTHER: (str(other), "library", str(work / "index-other")),
+               FTS: (str(REPO), "fts", str(work / "fts5.sqlite"))}
     for name, (checkout, kind, target) in workers.items():
         if Path(target).exists():
             continue
         print(f"building {name}…", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         if kind == "fts":
             fts5.build(references, Path(target), load_vocabulary(references / "themes.toml"), procs=2)
         else:
             subprocess.run([sys.executable, "-c", _BUILD, checkout, str(references), target], check=True)
+        print(f"built {name} in {time.perf_counter() - started:,.0f} s (load {_load(os.getloadavg())})",
+              file=sys.stderr, flush=True)
     return workers
+
+
+def _load(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def run(work: Path, size: int, other: Path, rounds: int, spec: list[dict] | None = None) -> dict:
+    """Every query (`query_spec()` unless given), `rounds` counted passes in each system in turn; the raw figures."""
+    workers = _prepare(work, size, other)
+    spec = query_spec() if spec is None else spec
+    spec_path = work / "queries.json"
+    spec_path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    references = str(work / "references")
+    processes = {name: subprocess.Popen([sys.executable, "-c", _WORKER, checkout, kind, references, target,
+                                         str(spec_path)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                 for name, (checkout, kind, target) in workers.items()}
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in processes}
+    totals: dict[str, dict[str, int]] = {name: {} for name in processes}
+    notices: dict[str, dict[str, str]] = {name: {} for name in processes}
+    headers: dict[str, dict] = {}
+    loads = [list(os.getloadavg())]
+    try:
+        for name, process in processes.items():
+            assert process.stdout
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {name} worker stopped before searching (see its error above)")
+            headers[name] = json.loads(line)
+        for number in range(rounds + 1):
+            for name, process in processes.items():
+                assert process.stdin and process.stdout
+                process.stdin.write("go\n")
+                process.stdin.flush()
+                found = json.loads(process.stdout.readline())
+                if number == 0:
+                    continue  # warming up
+                for label, (seconds, total, notice) in found.items():
+                    if notice:
+                        notices[name][label] = notice
+                    if seconds is None:
+                        continue
+                    times[name].setdefault(label, []).append(seconds)
+                    totals[name][label] = total
+            loads.append(list(os.getloadavg()))
+    finally:
+        for process in processes.values():
+            if process.stdin:
+                process.stdin.close()
+            process.wait()
+    return {"size": size, "rounds": rounds, "other": str(other), "spec": spec, "headers": headers,
+            "times": times, "totals": totals, "notices": notices, "loads": loads,
+            "cores": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def _cell(values: list[float] | None) -> str:
+    return f"{statistics.median(values) * 1000:,.1f} ms" if values else "not run"
+
+
+def summary(raw: dict, name: str) -> tuple[float, float, int] | None:
+    """p50, p95 and the number of searches over the main set (not the everyday one)."""
+    labels = [q["label"] for q in raw["spec"] if q["group"] == "main"]
+    every = [t for label in labels for t in raw["times"][name].get(label, [])]
+    if not every:
+        return None
+    return _percentile(every, 0.5), _percentile(every, 0.95), len(every)
+
+
+def render(raw: dict, command: str, title: str) -> str:
+    names = list(raw["times"])
+    short = {THIS: "new", OTHER: "baseline", FTS: "FTS5"}
+    lines = [f"## {title}", "",
+             f"Command: `{command}` ({raw['when']}). {raw['size']:,} references; each system ran the whole query set "
+             f"once to warm up, then {raw['rounds']} counted passes, taking turns pass by pass (new, baseline, FTS5) "
+             f"so that all three saw the same load. Figures are medians of the {raw['rounds']} passes; p50/p95 are "
+             "over every counted search of the main set. *new* is this checkout, *baseline* the code before "
+             "the search work, each with an index it built itself from the same files.", ""]
+    lines += ["| system | p50 | p95 | searches |", "|---|---:|---:|---:|"]
+    for name in names:
+        got = summary(raw, name)
+        if got:
+            lines.append(f"| {short.get(name, name)} | {got[0] * 1000:,.1f} ms | {got[1] * 1000:,.1f} ms | {got[2]} |")
+    for group, heading in (("main", "Query by query (median of the counted passes)"),
+                           ("everyday", "Everyday phrasing (not in p50/p95; FTS5 runs its closest plain "
+                                        "translation, the baseline the same words as typed)")):
+        labels = [q["label"] for q in raw["spec"] if q["group"] == group]
+        if not labels:
+            continue
+        lines += ["", f"{heading}:", "",
+                  "| query | " + " | ".join(short.get(n, n) for n in names) + " | new ÷ baseline | new ÷ FTS5 | "
+                  "hits (" + " / ".join(short.get(n, n) for n in names) + ") |",
+                  "|---|" + "---:|" * (len(names) + 3)]
+        for label in labels:
+            cells = [_cell(raw["times"][name].get(label)) for name in names]
+            medians = {n: statistics.median(raw["times"][n][label]) for n in names if raw["times"][n].get(label)}
+            ratios = [f"{medians[THIS] / medians[n]:.2f}×" if THIS in medians and n in medians else "—"
+                      for n in (OTHER, FTS)]
+            hits = " / ".join(f"{raw['totals'][n][label]:,}" if label in raw["totals"][n] else "—" for n in names)
+            lines.append(f"| `{label}` | " + " | ".join(cells) + " | " + " | ".join(ratios) + f" | {hits} |")
+    notes = []
+    for name in names:
+        header = raw["headers"].get(name, {})
+        for label, why in sorted(header.get("not_run", {}).items()):
+            notes.append(f"{short.get(name, name)} did not run `{label}`: {why}.")
+        for label, notice in sorted(raw["notices"][name].items()):
+            notes.append(f"{short.get(name, name)} said for `{label}`: “{notice}”")
+        if name != FTS and header.get("fast_path_problem"):
+            notes.append(f"{short.get(name, name)}, on its fast path? {header['fast_path_problem']}")
+    loads = raw["loads"]
+    notes.append(f"Load average (1, 5, 15 min) on {raw['cores']} cores shared with other work, before the first "
+                 "pass and after each: " + "; ".join(_load(load) for load in loads) + ".")
+    lines += [""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,48 +267,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, required=True, help="where the collection and indexes are kept")
     parser.add_argument("--size", type=int, default=50_000, help="references in the collection (default 50,000)")
     parser.add_argument("--rounds", type=int, default=5, help="counted passes over the query set (default 5)")
+    parser.add_argument("--out", type=Path, help="write the section into this report (e.g. docs/benchmarks.md)")
+    parser.add_argument("--title", default="Search at {size} references: before and after, same run",
+                        help="heading of the section")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    workers = _prepare(args.work_dir, args.size, args.other.resolve())
-    references = str(args.work_dir / "references")
-    processes = {name: subprocess.Popen([sys.executable, "-c", _WORKER, checkout, kind, references, target],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                 for name, (checkout, kind, target) in workers.items()}
-    times: dict[str, dict[str, list[float]]] = {name: {} for name in processes}
-    totals: dict[str, dict[str, int]] = {name: {} for name in processes}
-    loads = [os.getloadavg()]
-    try:
-        for number in range(args.rounds + 1):
-            for name, process in processes.items():
-                assert process.stdin and process.stdout
-                process.stdin.write("go\n")
-                process.stdin.flush()
-                found = json.loads(process.stdout.readline())
-                if number == 0:
-                    continue  # warming up
-                for label, (seconds, total) in found.items():
-                    times[name].setdefault(label, []).append(seconds)
-                    totals[name][label] = total
-            loads.append(os.getloadavg())
-    finally:
-        for process in processes.values():
-            if process.stdin:
-                process.stdin.close()
-            process.wait()
-    names = list(processes)
-    print("| query | " + " | ".join(names) + " | hits (" + " / ".join(names) + ") |")
-    print("|---|" + "---:|" * (len(names) + 1))
-    for label in times[names[0]]:
-        cells = [f"{statistics.median(times[name][label]) * 1000:,.1f} ms" for name in names]
-        hits = " / ".join(f"{totals[name][label]:,}" for name in names)
-        print(f"| `{label}` | " + " | ".join(cells) + f" | {hits} |")
-    print()
-    for name in names:
-        every = [t for values in times[name].values() for t in values]
-        print(f"- {name}: p50 {_percentile(every, 0.5) * 1000:,.1f} ms, p95 {_percentile(every, 0.95) * 1000:,.1f} ms "
-              f"over {len(every)} searches")
-    print("- load average (1, 5, 15 min) before the first pass and after each: "
-          + "; ".join(", ".join(f"{v:.2f}" for v in load) for load in loads))
+    raw = run(args.work_dir, args.size, args.other.resolve(), args.rounds)
+    (args.work_dir / "compare-results.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    command = "python -m bench.compare " + " ".join(argv if argv is not None else sys.argv[1:])
+    body = render(raw, command.strip(), args.title.format(size=f"{args.size:,}"))
+    if args.out:
+        from .report import write
+        from .run import NOTES
+
+        write(args.out, body, "compare", NOTES)
+    print(body)
     return 0
 
 

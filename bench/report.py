@@ -186,7 +186,8 @@ def write(path: Path, body: str, label: str | None, notes: str = "") -> str:
         sections[label] = f"<!-- bench:{label} -->\n{body}<!-- /bench:{label} -->\n"
     else:
         sections["main"] = f"<!-- bench:main -->\n{body}<!-- /bench:main -->\n"
-    ordered = [sections.pop("main")] if "main" in sections else []
+    # The latest figures first, then the same-run comparison (bench/compare.py), then older labelled runs.
+    ordered = [sections.pop(name) for name in ("main", "compare") if name in sections]
     ordered += [sections[name] for name in sorted(sections)]
     text = HEADER + (notes + "\n\n" if notes else "") + "\n".join(ordered)
     path.parent.mkdir(parents=True, exist_ok=True)
