@@ -48,6 +48,11 @@ def test_compare_runs_the_same_queries_in_each_system_and_writes_its_section(tmp
     for system in ("new", "baseline", "FTS5"):
         assert re.search(rf"^\| {system} \| [\d,.]+ ms \| [\d,.]+ ms \| {len(QUERIES)} \|$", section, re.M), system
     assert "Load average (1, 5, 15 min)" in section
+    p95 = compare.summary(raw, compare.THIS)[1]
+    fts_p95 = compare.summary(raw, compare.FTS)[1]
+    assert f"- at or below FTS5's p95 in the same run (goal): {p95 * 1000:,.1f} ms against {fts_p95 * 1000:,.1f} ms" \
+        in section
+    assert ("met" if p95 <= 0.150 else "**not met**") in section.split("- at or below 150 ms (goal)")[1].split("\n")[0]
 
 
 @pytest.mark.slow
