@@ -1,7 +1,7 @@
 """Two checkouts of the library and SQLite FTS5, searched in turn on one collection, round after round.
 
     python -m bench.compare --other /path/to/another/checkout --work-dir /tmp/compare [--size 50000] [--rounds 5]
-                            [--out docs/benchmarks.md]
+                            [--upkeep-rounds 3] [--out docs/benchmarks.md]
 
 On a machine shared with other work, two benchmark runs minutes apart can see very
 different loads.  Here one query set (this checkout's bench/queries.py) runs in
@@ -19,7 +19,10 @@ query "not run" there (said in the table), and so does a search that raises.
 Prints a Markdown section (p50/p95 of each system, the query-by-query table with
 hits per system, the everyday-phrasing table and the load averages seen) and, with
 `--out`, writes it into that file between `<!-- bench:compare -->` markers, keeping
-the rest.  The raw timings go to `--work-dir`/compare-results.json.
+the rest.  The raw timings go to `--work-dir`/compare-results.json.  With `--upkeep-rounds N`
+it also times, for each checkout in turn, opening the library with nothing changed
+(in a new process) and syncing one deleted, restored and edited file on an open
+library, putting every file back as it was.
 """
 
 from __future__ import annotations
@@ -86,6 +89,61 @@ for _ in sys.stdin:
             out[label] = (None, None, f"{type(error).__name__}: {error}"[:200])
             continue
         out[label] = (time.perf_counter() - started, total, notice)
+    print(json.dumps(out), flush=True)
+"""
+
+_OPEN = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from library import Library, Settings
+started = time.perf_counter()  # as the main table's figure: Library(settings), not the imports
+library = Library(Settings.from_env(references_dir=sys.argv[2], index_dir=sys.argv[3], data_dir=sys.argv[3] + "-data"))
+seconds = time.perf_counter() - started
+report = library.last_sync
+print(json.dumps({"seconds": seconds, "parsed_files": report.parsed_files, "touched": report.touched,
+                  "rebuilt": report.rebuilt}))
+"""
+
+# A library kept open; on each "go <deleted file> <edited file>" it times a sync after the first file is
+# deleted, after it is put back (bytes and modification time as they were), and after the second is
+# edited, then puts that one back too: the other checkout's index finds the folder as it left it.
+_SYNC = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from library import Library, Settings
+library = Library(Settings.from_env(references_dir=sys.argv[2], index_dir=sys.argv[3], data_dir=sys.argv[3] + "-data"))
+print(json.dumps({"opened": library.last_sync.touched}), flush=True)
+
+def timed(expect, parsed):
+    started = time.perf_counter()
+    report = library.refresh()
+    seconds = time.perf_counter() - started
+    got = (report.added, report.changed, report.deleted, report.parsed_files, report.rebuilt)
+    if got != expect + (parsed, False):
+        raise SystemExit(f"expected {expect} and {parsed} parsed, got {report}")
+    return seconds
+
+def put_back(path, data, stat):
+    with open(path, "wb") as handle:
+        handle.write(data)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+for line in sys.stdin:
+    _, gone, edited = line.split()
+    out = {}
+    data, stat = open(gone, "rb").read(), os.stat(gone)
+    os.unlink(gone)
+    out["sync after one file deleted"] = timed((0, 0, 1), 0)
+    put_back(gone, data, stat)
+    out["sync after one file added"] = timed((1, 0, 0), 1)
+    data, stat = open(edited, "rb").read(), os.stat(edited)
+    text = data.decode("utf-8")
+    at = text.index("title = {") + len("title = {")
+    with open(edited, "w", encoding="utf-8") as handle:
+        handle.write(text[:at] + "Revisited " + text[at:])
+    out["sync after one file edited"] = timed((0, 1, 0), 1)
+    put_back(edited, data, stat)
+    timed((0, 1, 0), 1)
     print(json.dumps(out), flush=True)
 """
 
@@ -201,6 +259,66 @@ def run(work: Path, size: int, other: Path, rounds: int, spec: list[dict] | None
             "cores": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M %Z")}
 
 
+def upkeep(work: Path, other: Path, rounds: int) -> dict:
+    """Opening with nothing changed (a new process each time) and syncing one change on an open
+    library, for each checkout in turn, `rounds` times; the same files for both."""
+    references = work / "references"
+    checkouts = {THIS: (str(REPO), str(work / "index-this")), OTHER: (str(other), str(work / "index-other"))}
+    files = sorted(references.glob("*.bib"))
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
+    loads = [list(os.getloadavg())]
+    for name, (checkout, index) in checkouts.items():  # each index as the folder is now, before timing
+        subprocess.run([sys.executable, "-c", _OPEN, checkout, str(references), index], check=True,
+                       capture_output=True)
+    syncs = {name: subprocess.Popen([sys.executable, "-c", _SYNC, checkout, str(references), index],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for name, (checkout, index) in checkouts.items()}
+    try:
+        for process in syncs.values():
+            assert process.stdout
+            if not process.stdout.readline():
+                raise RuntimeError("a sync worker stopped before its first change (see its error above)")
+        for number in range(rounds):
+            gone, edited = files[(number * 7919) % len(files)], files[(number * 104729 + 1) % len(files)]
+            for name, (checkout, index) in checkouts.items():
+                done = subprocess.run([sys.executable, "-c", _OPEN, checkout, str(references), index], check=True,
+                                      capture_output=True, text=True)
+                opened = json.loads(done.stdout.strip().splitlines()[-1])
+                if opened["parsed_files"] or opened["touched"] or opened["rebuilt"]:
+                    raise RuntimeError(f"{name}: opening an unchanged library did work: {opened}")
+                times[name].setdefault("open with nothing changed (new process)", []).append(opened["seconds"])
+                process = syncs[name]
+                assert process.stdin and process.stdout
+                process.stdin.write(f"go {gone} {edited}\n")
+                process.stdin.flush()
+                line = process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"{name}: the sync worker stopped (see its error above)")
+                for measure, seconds in json.loads(line).items():
+                    times[name].setdefault(measure, []).append(seconds)
+            loads.append(list(os.getloadavg()))
+    finally:
+        for process in syncs.values():
+            if process.stdin:
+                process.stdin.close()
+            process.wait()
+    return {"rounds": rounds, "times": times, "loads": loads}
+
+
+def render_upkeep(found: dict) -> str:
+    names = list(found["times"])
+    lines = ["", f"Opening and syncing on the same collection, each checkout in turn, {found['rounds']} times "
+             "(median; an open library syncing one file deleted, put back, or edited; every sync checked to "
+             "re-index exactly that file):", "",
+             "| measure | new | baseline | new ÷ baseline |", "|---|---:|---:|---:|"]
+    for measure in found["times"][names[0]]:
+        new, old = (statistics.median(found["times"][name][measure]) for name in names)
+        lines.append(f"| {measure} | {new:,.2f} s | {old:,.2f} s | {new / old:.2f}× |")
+    lines += ["", "- Load average (1, 5, 15 min) before the first round and after each: "
+              + "; ".join(_load(load) for load in found["loads"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
 def _cell(values: list[float] | None) -> str:
     return f"{statistics.median(values) * 1000:,.1f} ms" if values else "not run"
 
@@ -289,12 +407,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the section into this report (e.g. docs/benchmarks.md)")
     parser.add_argument("--title", default="Search at {size} references: before and after, same run",
                         help="heading of the section")
+    parser.add_argument("--upkeep-rounds", type=int, default=0,
+                        help="also time opening and syncing in both checkouts, this many times each (default 0)")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     raw = run(args.work_dir, args.size, args.other.resolve(), args.rounds)
+    if args.upkeep_rounds:
+        raw["upkeep"] = upkeep(args.work_dir, args.other.resolve(), args.upkeep_rounds)
     (args.work_dir / "compare-results.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
     command = "python -m bench.compare " + " ".join(argv if argv is not None else sys.argv[1:])
     body = render(raw, command.strip(), args.title.format(size=f"{args.size:,}"))
+    if "upkeep" in raw:
+        body += render_upkeep(raw["upkeep"])
     if args.out:
         from .report import write
         from .run import NOTES

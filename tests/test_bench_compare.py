@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ def test_compare_runs_the_same_queries_in_each_system_and_writes_its_section(tmp
     out = tmp_path / "benchmarks.md"
     out.write_text("<!-- bench:main -->\n## Results\n\nmain figures\n<!-- /bench:main -->\n", encoding="utf-8")
     assert compare.main(["--other", str(REPO), "--work-dir", str(tmp_path / "work"), "--size", "60",
-                         "--rounds", "1", "--out", str(out)]) == 0
+                         "--rounds", "1", "--upkeep-rounds", "1", "--out", str(out)]) == 0
     raw = json.loads((tmp_path / "work" / "compare-results.json").read_text(encoding="utf-8"))
     labels = [q.label for q in QUERIES + EVERYDAY]
     assert [q["label"] for q in raw["spec"]] == labels
@@ -48,6 +50,17 @@ def test_compare_runs_the_same_queries_in_each_system_and_writes_its_section(tmp
     for system in ("new", "baseline", "FTS5"):
         assert re.search(rf"^\| {system} \| [\d,.]+ ms \| [\d,.]+ ms \| {len(QUERIES)} \|$", section, re.M), system
     assert "Load average (1, 5, 15 min)" in section
+    for measure in ("open with nothing changed (new process)", "sync after one file deleted",
+                    "sync after one file added", "sync after one file edited"):
+        assert all(len(raw["upkeep"]["times"][name][measure]) == 1 for name in (compare.THIS, compare.OTHER))
+        assert re.search(rf"^\| {re.escape(measure)} \| [\d,.]+ s \| [\d,.]+ s \| [\d.]+× \|$", section, re.M)
+    # Every file is back as it was: both indexes open again finding nothing changed.
+    work = tmp_path / "work"
+    for index in ("index-this", "index-other"):
+        done = subprocess.run([sys.executable, "-c", compare._OPEN, str(REPO), str(work / "references"),
+                               str(work / index)], check=True, capture_output=True, text=True)
+        opened = json.loads(done.stdout.strip().splitlines()[-1])
+        assert (opened["parsed_files"], opened["touched"], opened["rebuilt"]) == (0, 0, False), index
     p95 = compare.summary(raw, compare.THIS)[1]
     fts_p95 = compare.summary(raw, compare.FTS)[1]
     assert f"- at or below FTS5's p95 in the same run (goal): {p95 * 1000:,.1f} ms against {fts_p95 * 1000:,.1f} ms" \
