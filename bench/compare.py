@@ -21,7 +21,7 @@ hits per system, the everyday-phrasing table and the load averages seen) and, wi
 `--out`, writes it into that file between `<!-- bench:compare -->` markers, keeping
 the rest.  The raw timings go to `--work-dir`/compare-results.json.  With `--upkeep-rounds N`
 it also times, for each checkout in turn, opening the library with nothing changed
-(in a new process) and syncing one deleted, restored and edited file on an open
+(in a new process), the CLI's cold start to its first result, and syncing one deleted, restored and edited file on an open
 library, putting every file back as it was.
 """
 
@@ -287,6 +287,15 @@ def upkeep(work: Path, other: Path, rounds: int) -> dict:
                 if opened["parsed_files"] or opened["touched"] or opened["rebuilt"]:
                     raise RuntimeError(f"{name}: opening an unchanged library did work: {opened}")
                 times[name].setdefault("open with nothing changed (new process)", []).append(opened["seconds"])
+                env = dict(os.environ, LIBRARY_REFERENCES_DIR=str(references), LIBRARY_INDEX_DIR=index,
+                           LIBRARY_DATA_DIR=index + "-data", PYTHONPATH=checkout)
+                started = time.perf_counter()
+                cold = subprocess.run([sys.executable, "-m", "library", "search", "trauma care"], cwd=checkout,
+                                      env=env, capture_output=True, text=True)
+                seconds = time.perf_counter() - started
+                if cold.returncode != 0 or "found" not in cold.stdout:
+                    raise RuntimeError(f"{name}: the CLI search failed:\n{cold.stderr[-2000:]}")
+                times[name].setdefault("cold start: CLI process to first result", []).append(seconds)
                 process = syncs[name]
                 assert process.stdin and process.stdout
                 process.stdin.write(f"go {gone} {edited}\n")
