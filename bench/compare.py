@@ -5,9 +5,9 @@
 
 On a machine shared with other work, two benchmark runs minutes apart can see very
 different loads.  Here one query set (this checkout's bench/queries.py) runs in
-three worker processes, this checkout, the other one and FTS5, one whole pass each
-in turn, so that all three see the same load; the first pass warms up and is not
-counted.  The collection, the two indexes and the FTS5 database are made in
+three worker processes, this checkout, the other one and FTS5, each query in each
+system in turn, so that all three see the same load; the first pass over the set
+warms up and is not counted.  The collection, the two indexes and the FTS5 database are made in
 `--work-dir` when missing (each checkout builds its own index with its own code).
 
 The query set is handed to the workers as data, not imported: the other checkout's
@@ -79,17 +79,18 @@ else:
             return found.total, getattr(found, "notice", None)
         runs[q["label"]] = run
 print(json.dumps(header), flush=True)
-for _ in sys.stdin:
-    out = {}
-    for label, run in runs.items():
-        started = time.perf_counter()
-        try:
-            total, notice = run()
-        except Exception as error:  # reported in the table as "not run", never hidden
-            out[label] = (None, None, f"{type(error).__name__}: {error}"[:200])
-            continue
-        out[label] = (time.perf_counter() - started, total, notice)
-    print(json.dumps(out), flush=True)
+for line in sys.stdin:  # one query's label a line: that query, once
+    label = json.loads(line)
+    if label not in runs:
+        print(json.dumps((None, None, None)), flush=True)
+        continue
+    started = time.perf_counter()
+    try:
+        total, notice = runs[label]()
+    except Exception as error:  # reported in the table as "not run", never hidden
+        print(json.dumps((None, None, f"{type(error).__name__}: {error}"[:200])), flush=True)
+        continue
+    print(json.dumps((time.perf_counter() - started, total, notice)), flush=True)
 """
 
 _OPEN = r"""
@@ -234,20 +235,22 @@ def run(work: Path, size: int, other: Path, rounds: int, spec: list[dict] | None
                 raise RuntimeError(f"the {name} worker stopped before searching (see its error above)")
             headers[name] = json.loads(line)
         for number in range(rounds + 1):
-            for name, process in processes.items():
-                assert process.stdin and process.stdout
-                process.stdin.write("go\n")
-                process.stdin.flush()
-                found = json.loads(process.stdout.readline())
-                if number == 0:
-                    continue  # warming up
-                for label, (seconds, total, notice) in found.items():
+            for query in spec:
+                for name, process in processes.items():  # one query in each system in turn: the same load
+                    assert process.stdin and process.stdout
+                    process.stdin.write(json.dumps(query["label"]) + "\n")
+                    process.stdin.flush()
+                    line = process.stdout.readline()
+                    if not line:
+                        raise RuntimeError(f"the {name} worker stopped (see its error above)")
+                    seconds, total, notice = json.loads(line)
+                    if number == 0:
+                        continue  # warming up
                     if notice:
-                        notices[name][label] = notice
-                    if seconds is None:
-                        continue
-                    times[name].setdefault(label, []).append(seconds)
-                    totals[name][label] = total
+                        notices[name][query["label"]] = notice
+                    if seconds is not None:
+                        times[name].setdefault(query["label"], []).append(seconds)
+                        totals[name][query["label"]] = total
             loads.append(list(os.getloadavg()))
     finally:
         for process in processes.values():
@@ -346,8 +349,8 @@ def render(raw: dict, command: str, title: str) -> str:
     short = {THIS: "new", OTHER: "baseline", FTS: "FTS5"}
     lines = [f"## {title}", "",
              f"Command: `{command}` ({raw['when']}). {raw['size']:,} references; each system ran the whole query set "
-             f"once to warm up, then {raw['rounds']} counted passes, taking turns pass by pass (new, baseline, FTS5) "
-             f"so that all three saw the same load. Figures are medians of the {raw['rounds']} passes; p50/p95 are "
+             f"once to warm up, then {raw['rounds']} counted passes, taking turns query by query (new, baseline, "
+             f"FTS5) so that all three saw the same load. Figures are medians of the {raw['rounds']} passes; p50/p95 are "
              "over every counted search of the main set. *new* is this checkout, *baseline* the code before "
              "the search work, each with an index it built itself from the same files.", ""]
     lines += ["| system | p50 | p95 | searches |", "|---|---:|---:|---:|"]
