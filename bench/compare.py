@@ -65,7 +65,7 @@ else:
     library.search("")
     searcher = getattr(library, "_searcher", None)
     import library as package
-    header = {"fast_path_problem": getattr(searcher, "fast_path_problem", "this checkout does not report it"),
+    header = {"fast_path_problem": getattr(searcher, "fast_path_problem", "it does not say (its Searcher has no fast_path_problem)"),
               "library": package.__file__}
     for q in queries:
         missing = [k for k, v in q["request"].items() if k not in known and v not in (None, (), [], "")]
@@ -405,8 +405,11 @@ def render(raw: dict, command: str, title: str) -> str:
             notes.append(f"{short.get(name, name)} did not run `{label}`: {why}.")
         for label, notice in sorted(raw["notices"][name].items()):
             notes.append(f"{short.get(name, name)} said for `{label}`: “{notice}”")
-        if name != FTS and header.get("fast_path_problem"):
-            notes.append(f"{short.get(name, name)}, on its fast path? {header['fast_path_problem']}")
+        if name != FTS and "library" in header:
+            notes.append(f"{short.get(name, name)} ran `{Path(header['library']).parent}`.")
+            problem = header.get("fast_path_problem")
+            notes.append(f"{short.get(name, name)} searched on its fast path (`Searcher.fast_path_problem` is None)."
+                         if problem is None else f"{short.get(name, name)}, on its fast path? {problem}.")
     loads = raw["loads"]
     notes.append(f"Load average (1, 5, 15 min) on {raw['cores']} cores shared with other work, before the first "
                  "pass and after each: " + "; ".join(_load(load) for load in loads) + ".")
