@@ -171,7 +171,10 @@ HEADER = """# Benchmarks
 
 Written by `python -m bench` (see `bench/`): synthetic collections of realistic references, measured
 through the library's own code, with the same records and queries in SQLite FTS5 as a baseline.
-Targets are for this machine (2 cores, 24 GiB). Regenerate with the command shown in each section.
+`python -m bench.compare` adds a same-run comparison of search in two checkouts (this code and the
+code before a change) and FTS5, taking turns so that all three see the same load. Targets are for
+this machine (2 cores, 24 GiB, shared with other work: the load average is noted beside each run).
+Regenerate with the command shown in each section.
 
 """
 _SECTION = re.compile(r"<!-- bench:(?P<label>[\w-]+) -->\n.*?<!-- /bench:(?P=label) -->\n", re.S)
@@ -186,7 +189,8 @@ def write(path: Path, body: str, label: str | None, notes: str = "") -> str:
         sections[label] = f"<!-- bench:{label} -->\n{body}<!-- /bench:{label} -->\n"
     else:
         sections["main"] = f"<!-- bench:main -->\n{body}<!-- /bench:main -->\n"
-    ordered = [sections.pop("main")] if "main" in sections else []
+    # The latest figures first, then the same-run comparison (bench/compare.py), then older labelled runs.
+    ordered = [sections.pop(name) for name in ("main", "compare") if name in sections]
     ordered += [sections[name] for name in sorted(sections)]
     text = HEADER + (notes + "\n\n" if notes else "") + "\n".join(ordered)
     path.parent.mkdir(parents=True, exist_ok=True)

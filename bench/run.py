@@ -37,8 +37,11 @@ and a GROUP BY facet on evidence type; its build parses the files with the same 
 two processes). A ratio above 1 means ours is slower. Our searches do more per query than the
 baseline: facet counts on themes (with their ancestors), evidence types, settings and years, each
 counted with the other filters applied, and the theme labels are searched with the text. Phrases are
-exact in both. Totals can differ from FTS5's where the analysis differs: ours joins UK and US spellings
-and word forms (Snowball stems), drops stop words, and searches theme labels too."""
+exact in both: ours checks every phrase on the word positions its index keeps, a block of postings at
+a time with numpy (`library/ranking.py`), and returns exactly the documents and scores of Whoosh's own
+phrase search; it no longer matches phrases through hashed word pairs, so no phrase total is high.
+Totals can differ from FTS5's where the analysis differs: ours joins UK and US spellings, compounds
+and word forms (Snowball stems), drops stop words, and searches theme labels and their synonyms too."""
 
 
 class _PeakMemory:
@@ -126,6 +129,7 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
 
     # Full rebuild, in a child process so that its memory (and its workers') is its own.
     builds, peaks = [], []
+    loads = {"rebuild": [os.getloadavg()]}
     for run in range(repeat):
         out, peak = _probe("build", *args, str(procs), env=env, memory=True)
         if out["parsed_files"] != size or out["problems"]:
@@ -137,6 +141,7 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
         _say(f"[{size:,}] rebuild {run + 1}/{repeat}: {out['seconds']:.1f} s, peak {peak / MIB:,.0f} MiB, "
              f"{out['progress_calls']} progress updates, last {out['last_progress']}")
     figures["full rebuild, 2 processes, with progress"] = median(builds)
+    loads["rebuild"].append(os.getloadavg())
     figures["peak memory during full rebuild (process + workers)"] = max(peaks)
     result.notes.append(f"Rebuild: {out['progress_calls']} progress updates, the last {tuple(out['last_progress'])}; "
                         f"peak resident memory summed over the building process and its workers, polled every "
@@ -152,12 +157,14 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
 
     # Opening with nothing changed, in a new process each time: must parse no BibTeX.
     opens = []
+    loads["open"] = [os.getloadavg()]
     for _ in range(repeat):
         out, _ = _probe("open", *args, env=env)
         if out["parsed_files"] != 0 or out["rebuilt"]:
             raise RuntimeError(f"opening an unchanged library parsed {out['parsed_files']} file(s)")
         opens.append(out["seconds"])
     figures["open with nothing changed (BibTeX files parsed: 0)"] = median(opens)
+    loads["open"].append(os.getloadavg())
     result.notes.append(f"Open: a new process creates `Library(settings)`, which syncs; report.parsed_files == "
                         f"{out['parsed_files']} in every run.")
 
@@ -165,6 +172,7 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
     settings = Settings.from_env(references_dir=refs, index_dir=index, data_dir=data)
     library = Library(settings)
     added, edited, deleted = [], [], []
+    loads["sync"] = [os.getloadavg()]
     for run in range(repeat):
         gone = synthetic.keys[(run * 7919) % size]
         path = refs / f"{gone}.bib"
@@ -192,11 +200,13 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
     figures["sync after one file added"] = median(added)
     figures["sync after one file edited"] = median(edited)
     figures["sync after one file deleted"] = median(deleted)
+    loads["sync"].append(os.getloadavg())
     result.notes.append("Sync: `Library.refresh()` on an open library after a file is added, edited or deleted "
                         "behind its back; each re-indexes exactly that one document (checked).")
 
     # Cold start: a new process running the CLI to its first result.
     colds = []
+    loads["cold start"] = [os.getloadavg()]
     for _ in range(repeat):
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "library", "search", CLI_QUERY], cwd=REPO, env=env,
@@ -205,6 +215,10 @@ def bench_size(size: int, work: Path, repeat: int, search_runs: int, procs: int)
         if done.returncode != 0 or "found" not in done.stdout:
             raise RuntimeError(f"the CLI search failed:\n{done.stderr[-2000:]}")
     figures["cold start: CLI process to first result"] = median(colds)
+    loads["cold start"].append(os.getloadavg())
+    result.notes.append("Load average (1, 5, 15 min) on 2 cores shared with other work, before and after: "
+                        + "; ".join(f"{what} {_load(before)} → {_load(after)}" for what, (before, after) in loads.items())
+                        + ".")
 
     # Search: every query several times on the open library, then the same in FTS5.
     library.search("")  # opens the searcher, as the first page load does

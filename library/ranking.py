@@ -64,6 +64,9 @@ FAST_SCORING = (0.75, 1.2)
 # Whoosh's Or preloads its parts into an array in segments of at most this many documents
 # (whoosh.query.compound.Or._matcher).
 _PRELOAD_SEGMENT_LIMIT = 5000
+# Phrases are matched in a table of one byte per document and word position while it needs at
+# most this many bytes (64 MiB: 50,000 documents of up to about 1,300 words), else by sorting.
+_PHRASE_TABLE_LIMIT = 1 << 26
 
 
 def fast_path_problem(searcher) -> str | None:  # type: ignore[no-untyped-def]
@@ -473,22 +476,44 @@ class Evaluator:
         mask = np.logical_and.reduce(masks)
         if len(words) == 1 or not mask.any():
             return mask.copy()
-        # Document and position as one number, each word's position moved back by its place in
-        # the phrase: the phrase starts where all the words' numbers meet.
+        found = [self._positions(fieldname, word) for word in words]
+        stride = max(int(positions.max()) for _, positions in found if positions.size) + len(words)
+        out = np.zeros(self.size, dtype=bool)
+        if self.size * stride <= _PHRASE_TABLE_LIMIT:
+            # Document and position as one number (document × stride + position), each word's
+            # position moved back by its place in the phrase and forward by the phrase's length
+            # less one (so never below 0 nor into the next document): the phrase starts where all
+            # the words' numbers meet.  The rarest word's numbers are looked up in a table of
+            # each other word's, one word at a time.
+            numbers = sorted((docs * stride + (positions + (len(words) - 1 - step))
+                              for step, (docs, positions) in enumerate(found)), key=len)
+            keys, table = numbers[0], np.zeros(self.size * stride, dtype=bool)
+            for other in numbers[1:]:
+                table[other] = True
+                keys = keys[table[keys]]
+                if not keys.size:
+                    break
+                table[other] = False
+            out[keys // stride] = True
+            return out & mask  # (a deleted document's positions are still in its segment)
+        # A collection too large for the table: the same numbers as sorted keys, intersected by
+        # looking the smaller set up in the larger (both ascending and without repeats).
         keys = None
-        for step, word in enumerate(words):
-            docs, positions = self._positions(fieldname, word)
+        for step, (docs, positions) in enumerate(found):
             keep = mask[docs] & (positions >= step)
             chain = (docs[keep] << 32) | (positions[keep] - step)  # ascending: by document, then position
             if keys is None:
                 keys = chain
-            else:  # both ascending and without repeats: look each up instead of sorting them together
-                found = np.searchsorted(chain, keys)
-                found[found == chain.size] = 0
-                keys = keys[chain[found] == keys] if chain.size else chain
+            elif keys.size <= chain.size:
+                at = np.searchsorted(chain, keys)
+                at[at == chain.size] = 0
+                keys = keys[chain[at] == keys] if chain.size else chain
+            else:
+                at = np.searchsorted(keys, chain)
+                at[at == keys.size] = 0
+                keys = chain[keys[at] == chain]
             if not keys.size:
                 break
-        out = np.zeros(self.size, dtype=bool)
         out[keys >> 32] = True
         return out
 

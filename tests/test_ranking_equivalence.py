@@ -223,6 +223,24 @@ def test_match_follows_whoosh_whichever_way_it_joins_or(searcher, monkeypatch: p
         _assert_same(searcher, q, filter_query(request) if request else None)
 
 
+_PHRASED = [(text, request) for _, text, request in QUERIES if '"' in text or "-" in text]
+
+
+@pytest.mark.parametrize("limit", [ranking._PHRASE_TABLE_LIMIT, 0], ids=["table", "sorted keys"])
+def test_phrases_match_whoosh_both_ways_they_are_checked(searcher, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                                         limit: int) -> None:
+    # A phrase's positions are matched in a table while the collection's documents times its longest
+    # field fit in _PHRASE_TABLE_LIMIT bytes (this one does), else as sorted keys: both are Whoosh's.
+    monkeypatch.setattr(ranking, "_PHRASE_TABLE_LIMIT", limit)
+    assert len(_PHRASED) >= 30
+    for text, request in _PHRASED:
+        q = parse_query(text, IndexLexicon(searcher)).query
+        _assert_same(searcher, q, filter_query(request) if request else None)
+    for q in _TREES:
+        if isinstance(q, wq.Phrase):
+            _assert_same(searcher, q, None)
+
+
 # ---------------------------------------------------------------- an index the fast path was not written for
 
 
