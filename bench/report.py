@@ -184,7 +184,11 @@ def write(path: Path, body: str, label: str | None, notes: str = "") -> str:
     """Write the report; a labelled run replaces its own section and keeps everything else."""
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    sections = {m.group("label"): m.group(0) for m in _SECTION.finditer(old)}
+    found = list(_SECTION.finditer(old))
+    sections = {m.group("label"): m.group(0) for m in found}
+    # Text written by hand after the first section (such as the soak's figures) is kept, after the sections.
+    kept = "".join(old[m.end():(found[i + 1].start() if i + 1 < len(found) else len(old))]
+                   for i, m in enumerate(found)).strip()
     if label:
         sections[label] = f"<!-- bench:{label} -->\n{body}<!-- /bench:{label} -->\n"
     else:
@@ -192,7 +196,7 @@ def write(path: Path, body: str, label: str | None, notes: str = "") -> str:
     # The latest figures first, then the same-run comparison (bench/compare.py), then older labelled runs.
     ordered = [sections.pop(name) for name in ("main", "compare") if name in sections]
     ordered += [sections[name] for name in sorted(sections)]
-    text = HEADER + (notes + "\n\n" if notes else "") + "\n".join(ordered)
+    text = HEADER + (notes + "\n\n" if notes else "") + "\n".join(ordered) + ("\n" + kept + "\n" if kept else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return text

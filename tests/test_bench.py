@@ -52,6 +52,22 @@ def test_a_labelled_run_keeps_the_other_sections(tmp_path: Path) -> None:
     assert len(MEASURE_NAMES) == len(set(MEASURE_NAMES))
 
 
+def test_a_run_keeps_the_sections_written_by_hand(tmp_path: Path) -> None:
+    """docs/benchmarks.md also holds figures no benchmark writes (the soak's): a run keeps them."""
+    from bench.report import write
+
+    out = tmp_path / "benchmarks.md"
+    write(out, "## Results\n\nfirst figures\n", None)
+    out.write_text(out.read_text(encoding="utf-8") + "\n## Two app servers\n\nsoak figures by hand\n",
+                   encoding="utf-8")
+    write(out, "## Before optimisation\n\nold figures\n", "before")
+    write(out, "## Results\n\nsecond figures\n", None)
+    text = out.read_text(encoding="utf-8")
+    assert "soak figures by hand" in text and text.count("soak figures by hand") == 1
+    assert text.index("second figures") < text.index("old figures") < text.index("## Two app servers")
+    assert "first figures" not in text
+
+
 # ------------------------------------------------------------------ what the figures rely on
 
 
