@@ -486,7 +486,7 @@ def edit_view(edit_key: str) -> None:
     edit_form(record)
     st.divider()
     st.subheader("Delete")
-    confirm = st.checkbox(f"Yes, move '{record.key}' to the trash (it can be restored)", key="confirm-delete")
+    confirm = st.checkbox(f"Yes, move {ui.code(record.key)} to the trash (it can be restored)", key="confirm-delete")
     if st.button("Delete", disabled=not confirm, key="delete-ref", icon=":material/delete:"):
         state = st.session_state.get(EDIT) or {}
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,7 @@ TOOL_NAME = "trauma-informed-evidence-library"  # NCBI asks each tool to name it
 ADVICE = "or try another source."
 
 
-class Source:
+class Source(ABC):
     """One service's client: one HTTP session, closed with `close()` (or `with`)."""
 
     name = ""
@@ -65,9 +66,10 @@ class Source:
         self.http.close()
 
     # ------------------------------------------------------------ searching
+    @abstractmethod
     def search(self, query: Query, *, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
-        """One page of at most `size` works, starting at `cursor` (None: the first page)."""
-        raise NotImplementedError
+        """One page of at most `size` works, starting at `cursor` (None: the first page); each
+        service's module says how it asks."""
 
     def fetch(self, query: Query, *, cursor: str | None = None) -> Page:
         """Up to `query.limit` works, asking page by page; the cursor says where the rest start."""
