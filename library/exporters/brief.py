@@ -445,47 +445,26 @@ def pack_over_limits(pack: Pack, records: Sequence[Record]) -> list[str]:
     Cheap (lengths only), so a pack far beyond one page is refused before
     citeproc or the layout spend seconds on it.
     """
-    found: list[str] = []
-
-    def check(name: str, what: str, text: str) -> None:
-        if len(text) > LIMITS[name]:
-            found.append(f"{what} ({len(text):,} characters; at most {LIMITS[name]:,})")
-
-    check("title", "the title", pack.title)
-    check("audience", "who it is for", pack.audience)
-    check("ask", "what you are asking for", pack.ask)
-    check("concern", "the concern", pack.concern)
-    for number, message in enumerate(pack.key_messages, 1):
-        check("message", f"key message {number}", message.text)
+    check = _LimitCheck()
+    check.opening(pack.title, pack.audience, pack.ask, pack.concern, [m.text for m in pack.key_messages])
     for number, (reference, record) in enumerate(zip(pack.references, records), 1):
         check("evidence", f"the kind of evidence for reference {number}", reference.evidence)
         if not reference.further_reading:
             check("note", f"the note for reference {number}", reference.note)
         names = [n.natural() for n in (*record.authors[:21], *record.editors[:21])]
         details = " ".join([*(record.fields.get(f, "") for f in _REFERENCE_FIELDS), record.title, *names])
-        check("reference", f"the details of reference {number} (its title, authors or journal, from the "
-                           "collection or the saved pack)", details)
+        check.reference(number, details)
     check("prepared_by", "prepared by", pack.prepared_by)
     selection = pack.selection
     check("footer", "how the references were chosen",
           " ".join([*selection.searches, *selection.filters, selection.note]))
-    return found
+    return check.found
 
 
 def over_limits(brief: Brief) -> list[str]:
     """Each text of the brief too long for one page, in plain words with its length and the limit."""
-    found: list[str] = []
-
-    def check(name: str, what: str, text: str) -> None:
-        if len(text) > LIMITS[name]:
-            found.append(f"{what} ({len(text):,} characters; at most {LIMITS[name]:,})")
-
-    check("title", "the title", brief.title)
-    check("audience", "who it is for", brief.audience)
-    check("ask", "what you are asking for", brief.ask)
-    check("concern", "the concern", brief.concern)
-    for number, message in enumerate(brief.messages, 1):
-        check("message", f"key message {number}", message.text)
+    check = _LimitCheck()
+    check.opening(brief.title, brief.audience, brief.ask, brief.concern, [m.text for m in brief.messages])
     for item in (*brief.evidence, *brief.further_reading):
         check("evidence", f"the kind of evidence for reference {item.number}", item.evidence)
     for item in brief.evidence:
@@ -493,6 +472,29 @@ def over_limits(brief: Brief) -> list[str]:
     check("prepared_by", "prepared by", brief.prepared_by)
     check("footer", "how the references were chosen", " ".join(brief.footer))
     for reference in brief.references:
-        check("reference", f"the details of reference {reference.number} (its title, authors or "
-                           "journal, from the collection or the saved pack)", reference.citation.text)
-    return found
+        check.reference(reference.number, reference.citation.text)
+    return check.found
+
+
+class _LimitCheck:
+    """Collects each text longer than its limit in `LIMITS`, named in plain words."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, name: str, what: str, text: str) -> None:
+        if len(text) > LIMITS[name]:
+            self.found.append(f"{what} ({len(text):,} characters; at most {LIMITS[name]:,})")
+
+    def opening(self, title: str, audience: str, ask: str, concern: str, messages: Sequence[str]) -> None:
+        """The texts that open every brief: its title, audience, ask, concern and key messages."""
+        self("title", "the title", title)
+        self("audience", "who it is for", audience)
+        self("ask", "what you are asking for", ask)
+        self("concern", "the concern", concern)
+        for number, message in enumerate(messages, 1):
+            self("message", f"key message {number}", message)
+
+    def reference(self, number: int, details: str) -> None:
+        self("reference", f"the details of reference {number} (its title, authors or journal, from the "
+                          "collection or the saved pack)", details)
