@@ -45,14 +45,30 @@ def describe_char(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name.lower()})" if name else "")
 
 
-def canonical(text: str, *, field: str = "") -> str:
-    """The value as BibTeX will read it back: whitespace runs as one space, ends trimmed.
+# Invisible characters text copied from PDFs and web pages carries inside words (a soft
+# hyphen, a zero-width space, a word joiner, a byte-order mark): dropped, since they only
+# hide the word from search.  Joiners that some scripts need (U+200C, U+200D) are kept.
+INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+_INVISIBLE = re.compile("[" + "".join(sorted(INVISIBLE)) + "]")
+# Characters that reorder how the text around them is shown: refused, since they can make
+# a value read differently from what it holds.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
-    Raises `InvalidValue` for control characters other than whitespace (and for
-    unpaired surrogates, which cannot be saved as UTF-8)."""
+
+def canonical(text: str, *, field: str = "") -> str:
+    """The value as BibTeX will read it back: whitespace runs as one space, ends trimmed,
+    invisible characters (`INVISIBLE`) dropped.
+
+    Raises `InvalidValue` for control characters other than whitespace, for characters that
+    reorder the text's direction (and for unpaired surrogates, which cannot be saved as UTF-8)."""
     if not isinstance(text, str):
         raise InvalidValue(f"{_where(field)}must be text, not {type(text).__name__}.")
     for index, char in enumerate(text):
+        if char in _BIDI_CONTROLS:
+            raise InvalidValue(
+                f"{_where(field)}contains the invisible character {describe_char(char)} at position "
+                f"{index + 1}, which changes the order text is shown in, so it cannot be saved. Remove it "
+                "and try again.")
         category = unicodedata.category(char)
         if category == "Cs":
             raise InvalidValue(f"{_where(field)}contains a broken character ({describe_char(char)}, half of a "
@@ -62,7 +78,7 @@ def canonical(text: str, *, field: str = "") -> str:
                 f"{_where(field)}contains the invisible control character {describe_char(char)} at position "
                 f"{index + 1}, which cannot be saved. Remove it (it often comes from copying out of a PDF) "
                 "and try again.")
-    return _WHITESPACE.sub(" ", text).strip()
+    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 def _where(field: str) -> str:
@@ -216,7 +232,7 @@ def names_from_text(text: str, *, field: str = "author") -> tuple[Name, ...]:
     a name wrapped in braces ('{World Health Organization}') is an organisation."""
     value = canonical(text, field=field)
     names = []
-    for piece in re.split(r"\s+and\s+", value) if value else []:
+    for piece in _name_pieces(value, field):
         piece = piece.strip()
         if not piece:
             continue
@@ -227,6 +243,28 @@ def names_from_text(text: str, *, field: str = "author") -> tuple[Name, ...]:
         else:
             names.append(_person(piece, field))
     return tuple(names)
+
+
+def _name_pieces(value: str, field: str) -> list[str]:
+    """`value` split at each ' and ' outside braces: an organisation's name in braces
+    ('{Substance Abuse and Mental Health Services Administration}') stays whole."""
+    pieces: list[str] = []
+    depth, start = 0, 0
+    for match in re.finditer(r"[{}]|;|\s+and\s+", value):
+        token = match.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth = max(0, depth - 1)
+        elif depth == 0 and token == ";":
+            raise InvalidValue(f"The names in '{field}' are separated by ';'. Separate names with ' and ', "
+                               "as in 'Smith, Jane and Doe, J.' (put an organisation's name in braces: "
+                               "'{NHS England}').")
+        elif depth == 0 and token != ";":
+            pieces.append(value[start:match.start()])
+            start = match.end()
+    pieces.append(value[start:])
+    return [piece for piece in pieces if piece.strip()] if value else []
 
 
 def name_from_line(line: str, *, field: str = "author") -> Name:

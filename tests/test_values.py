@@ -23,9 +23,11 @@ EXAMPLES = int(os.environ.get("LIBRARY_PROPERTY_EXAMPLES", "300"))
 # Text as people type or paste it: any character at all, biased towards the ones BibTeX and
 # LaTeX give a meaning to.
 SPECIALS = "{}\\%#@\"'`~^$&_-,=() \n\t\r"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 ANY_TEXT = st.text(st.one_of(st.characters(), st.sampled_from(list(SPECIALS))), max_size=60)
-TYPEABLE = st.text(st.one_of(st.characters(blacklist_categories=("Cc", "Cs")), st.sampled_from(list(SPECIALS))),
-                   max_size=60)
+# Typeable: not refused by `canonical` (control characters, half surrogates, direction overrides).
+TYPEABLE = st.text(st.one_of(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI),
+                             st.sampled_from(list(SPECIALS + "\u00ad\u200b"))), max_size=60)
 HOSTILE = [
     "Staff found the {pilot useful.",
     "Reduced burnout.}, doi = {10.9999/forged.doi}, url = {https://evil.example/x",
@@ -69,14 +71,16 @@ def test_any_text_reads_back_exactly(text: str) -> None:
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(ANY_TEXT)
+@example("a\u202eb")
+@example("trau\u00admatic\u200b")
 def test_control_characters_are_refused_with_their_code_and_nothing_else_is(text: str) -> None:
     controls = [c for c in text if ((c < " " or "\x7f" <= c <= "\x9f") and not c.isspace())
-                or "\ud800" <= c <= "\udfff"]
+                or "\ud800" <= c <= "\udfff" or c in BIDI]
     if controls:
         with pytest.raises(InvalidValue, match=f"U\\+{ord(controls[0]):04X}"):
             canonical(text, field="title")
     else:
-        assert canonical(text) == " ".join(text.split())
+        assert canonical(text) == " ".join("".join(c for c in text if c not in "\u00ad\u200b\u2060\ufeff").split())
 
 
 @pytest.mark.parametrize(("field", "typed", "stored"), [
@@ -114,6 +118,8 @@ def test_raw_and_vocabulary_fields_are_validated_not_encoded(field: str, typed: 
     ("title", "bell\x07", "U\\+0007"),
     ("title", "nul\x00", "U\\+0000"),
     ("title", "escape\x1b[31m", "U\\+001B"),
+    ("title", "invoice\u202eexe.pdf", "U\\+202E.*changes the order"),
+    ("key-finding", "\u2066isolated\u2069", "U\\+2066"),
 ])
 def test_values_that_cannot_be_saved_are_refused_with_the_field_and_reason(field: str, typed: str,
                                                                           message: str | None) -> None:
@@ -146,14 +152,15 @@ def test_unchanged_fields_keep_their_raw_latex() -> None:
 
 # ---------------------------------------------------------------- names
 
-NAME_TEXT = st.text(st.one_of(st.characters(blacklist_categories=("Cc", "Cs")), st.sampled_from(list(SPECIALS))),
+NAME_TEXT = st.text(st.one_of(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI),
+                              st.sampled_from(list(SPECIALS))),
                     max_size=20)
 NAMES = st.one_of(
     st.builds(lambda f, g, p, s: Name(family=f, given=g, particle=p, suffix=s),
               NAME_TEXT, NAME_TEXT, st.one_of(st.just(""), st.sampled_from(["van", "van der", "de la", "d'", "Van", "von und zu"]), NAME_TEXT),
               st.one_of(st.just(""), st.sampled_from(["Jr", "III"]), NAME_TEXT)),
     st.builds(lambda f: Name(family=f, literal=True), NAME_TEXT),
-).filter(lambda n: n.family.strip())
+).filter(lambda n: canonical(n.family))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -182,6 +189,41 @@ def test_any_names_read_back_exactly(names: list[Name]) -> None:
 def test_names_typed_on_one_line(typed: str, names: tuple[Name, ...]) -> None:
     assert names_from_text(typed) == names
     assert names_from_text(format_names(names)) == names
+
+
+@pytest.mark.parametrize(("typed", "names"), [
+    ("{Substance Abuse and Mental Health Services Administration}",
+     (Name("Substance Abuse and Mental Health Services Administration", literal=True),)),
+    ("{Department of Health and Social Care} and Smith, Jane",
+     (Name("Department of Health and Social Care", literal=True), Name("Smith", "Jane"))),
+    ("Smith, Jane and {Royal College of Nursing; Scotland}",
+     (Name("Smith", "Jane"), Name("Royal College of Nursing; Scotland", literal=True))),
+])
+def test_an_organisation_in_braces_keeps_its_and(typed: str, names: tuple[Name, ...]) -> None:
+    """' and ' inside braces is part of the name; the saved entry reads back as those names."""
+    assert names_from_text(typed) == names
+    assert names_from_text(format_names(names)) == names
+    entry = apply_changes(Entry("k2014x", "misc", {"title": "T"}, {}), {"author": typed})
+    [back] = parse_text(format_entry(entry)).entries
+    assert Record.from_entry(back).authors == names
+
+
+@pytest.mark.parametrize("typed", ["Smith, J.; Jones, K.", "Smith, J.;Jones"])
+def test_names_separated_by_semicolons_are_refused(typed: str) -> None:
+    with pytest.raises(InvalidValue, match="separated by ';'.*' and '"):
+        apply_changes(Entry("k1", "misc", {}, {}), {"author": typed})
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("Secondary trau\u00admatic stress", "Secondary traumatic stress"),
+    ("psy\u200bchiatric \ufeffwards\u2060", "psychiatric wards"),
+    ("\u200d\u200c kept joiners", "\u200d\u200c kept joiners"),
+])
+def test_invisible_characters_inside_words_are_dropped(typed: str, kept: str) -> None:
+    assert canonical(typed) == kept
+    entry = apply_changes(Entry("k1", "misc", {}, {}), {"title": typed})
+    [back] = parse_text(format_entry(entry)).entries
+    assert Record.from_entry(back).title == kept
 
 
 def test_a_name_without_a_family_name_is_refused() -> None:
