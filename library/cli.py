@@ -22,7 +22,7 @@ from .api import Library, read_references
 from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
-                     SaveRefused)
+                     PackDoesNotFit, SaveRefused)
 from .search import SORTS, SearchRequest
 from .taxonomy import Theme
 from .values import apply_changes
@@ -351,12 +351,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = library.export(request)
     _index_notice(library)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_output(library, args.output, text.encode("utf-8"))
         print(f"Wrote {text.count(chr(10) + '@') + (1 if text.startswith('@') else 0)} reference(s) "
               f"to {args.output}.", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _write_output(library: Library, output: str, data: bytes) -> None:
+    """Write an export the user asked for, never into the collection's own folder (a copy of the
+    references there would be read as duplicates of every one of them)."""
+    path = Path(output)
+    references = library.settings.references_dir.resolve()
+    if path.resolve().parent == references or references in path.resolve().parents:
+        raise _Usage(f"{output} is inside the collection's folder ({library.settings.references_dir}), "
+                     "where every file is read as part of the collection. Write it somewhere else.")
+    path.write_bytes(data)
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -407,7 +418,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     data, _ = _read_input(args.pack, library)
     data = library.render_pack(library.read_pack(data), args.format, args.style)
     if args.output:
-        Path(args.output).write_bytes(data)
+        _write_output(library, args.output, data)
         print(f"Wrote {args.output} ({len(data):,} bytes).", file=sys.stderr)
     elif args.format in ("pdf", "docx"):
         raise _Usage(f"give -o FILE for the {args.format} format (it is not text).")
@@ -603,7 +614,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if args.action == "export":
         data = store.export_csv()
         if args.output and args.output != "-":
-            Path(args.output).write_bytes(data)
+            _write_output(library, args.output, data)
             print(f"Wrote {len(store.decisions())} decision(s) to {args.output}.", file=sys.stderr)
         else:
             sys.stdout.write(data.decode("utf-8").lstrip("\ufeff"))
@@ -851,7 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused) as error:
+    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit) as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     except LibraryError as error:

@@ -90,7 +90,9 @@ def cmd_save(args: argparse.Namespace, library: "Library", data: bytes) -> int:
         try:
             stored = store.share(stored.edit_token, ADMIN, check=one_page)
         except PackDoesNotFit as error:
-            raise LibraryError(f"Saved, but not shared: the brief does not fit on one page. {error}") from None
+            # Saved, and the follow-up (sharing) was not done: exit 4, as for any save whose follow-up failed.
+            print(f"Saved, but not shared: the brief does not fit on one page. {error}", file=sys.stderr)
+            return 4
         print(f"Read-only link: {pack_address(library.settings.public_url, share=stored.share_token or '')}")
     if not library.settings.public_url:
         print("(Put the app's address in front of each link, or set LIBRARY_PUBLIC_URL to print them in full.)",

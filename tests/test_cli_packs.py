@@ -133,7 +133,7 @@ def test_share_refuses_a_brief_longer_than_a_page(cli, library: Library, tmp_pat
     pack = {"title": "Far too long", "references": [{"key": k, "note": long_note} for k in keys]}
     (tmp_path / "long.json").write_text(json.dumps(pack), encoding="utf-8")
     done = cli("pack", "save", "long.json", "--share")
-    assert done.returncode == 3 and "Saved, but not shared: the brief does not fit on one page" in done.stderr
+    assert done.returncode == 4 and "Saved, but not shared: the brief does not fit on one page" in done.stderr
     [listed] = json.loads(cli("pack", "list", "--format", "json").stdout)
     assert listed["title"] == "Far too long" and listed["shared"] is False  # kept as a draft
 
@@ -143,3 +143,29 @@ def test_the_pack_commands_are_documented() -> None:
     for usage in ("pack template CONCERN [-o PACK.json]", "pack save PACK.json", "pack list [--format json]",
                   "pack delete ID"):
         assert usage in readme, usage
+
+
+def test_a_brief_longer_than_a_page_is_an_input_problem(cli, library: Library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    keys = [h.key for h in library.search(SearchRequest(text="burnout")).hits[:6]]
+    long_note = " ".join(["This note runs on and on about why the reference matters here."] * 25)
+    pack = {"title": "Far too long", "references": [{"key": k, "note": long_note} for k in keys]}
+    (tmp_path / "long.json").write_text(json.dumps(pack), encoding="utf-8")
+    built = cli("pack", "build", "long.json", "--format", "pdf", "-o", "long.pdf")
+    assert built.returncode == 1 and "note for reference 1" in built.stderr, built.stderr
+    assert not (tmp_path / "long.pdf").exists()
+
+
+@pytest.mark.parametrize("command", [("export",), ("pack", "build", "p.json", "--format", "bib"),
+                                     ("screen", "export")], ids=["export", "pack", "screen"])
+def test_exports_are_never_written_into_the_collection(cli, tmp_path: Path, command: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """A copy of the references inside references/ would be read as a duplicate of each of them."""
+    (tmp_path / "p.json").write_text(json.dumps({"title": "P", "references": [{"key": "felitti1998relationship"}]}),
+                                     encoding="utf-8")
+    before = sorted(p.name for p in (tmp_path / "references").iterdir())
+    for target in ("references/backup.bib", str(tmp_path / "references" / "sub" / ".." / "x.bib")):
+        done = cli(*command, "-o", target)
+        assert done.returncode == 2 and "inside the collection's folder" in done.stderr, done.stderr
+    assert sorted(p.name for p in (tmp_path / "references").iterdir()) == before
+    assert cli("check").returncode == 0
+    elsewhere = cli(*command, "-o", "elsewhere.out")
+    assert elsewhere.returncode == 0 and (tmp_path / "elsewhere.out").stat().st_size > 0, elsewhere.stderr
