@@ -18,12 +18,12 @@ import threading
 import time
 import tomllib
 from contextlib import contextmanager
-from dataclasses import dataclass, replace as dc_replace
+from dataclasses import dataclass, field, replace as dc_replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import journal
-from .bibtex import Entry, ParseResult, format_entries, parse_bytes, parse_text, split_list
+from .bibtex import PROJECT_FIELDS, Entry, ParseResult, format_entries, parse_bytes, parse_text, split_list
 from .config import Settings
 from .duplicates import Match, find_duplicates, merge_entries
 from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnavailable, InvalidKey, InvalidValue,
@@ -41,7 +41,8 @@ from .store import Collection, atomic_write, version_of
 from .taxonomy import (SLUG, VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
                        vocabulary_to_dict)
 from .validation import CollectionReport, KNOWN_TYPES, check_collection, check_entry, check_key
-from .values import TypedValue, apply_changes, canonical, field_changes, shorten
+from .values import (TypedValue, apply_changes, canonical, change_kinds, describe_change_kinds, field_changes,
+                     shorten)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,10 +76,17 @@ class EditResult:
     changes: dict[str, list[str]]  # field: [old, new], shortened; empty when nothing changed
     sync: SyncReport
     notices: tuple[str, ...] = ()
+    kinds: dict[str, str] = field(default_factory=dict)  # field: "added", "removed" or "changed"
+    kept: tuple[str, ...] = ()  # the library's own fields a replacing record left out, kept as they were
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def summary(self) -> str:
+        """What the save did to each field: 'volume changed; note removed; pages added'."""
+        return describe_change_kinds({name: self.kinds.get(name, "changed") for name in self.changes})
 
 
 @dataclass(frozen=True)
@@ -626,19 +634,62 @@ class Library:
         `Name`s; None or '' removes the field); fields not named keep their raw LaTeX.  With
         `base_version`, a reference changed by anyone since that version is not touched:
         `EditConflict` says who changed it, when and what."""
+        finish = self._edit_steps(key, changes, new_key, entry_type)
+        return self._save_edit(key, finish, base_version=base_version, who=who)
+
+    def _edit_steps(self, key: str, changes: Mapping[str, TypedValue], new_key: str | None,
+                    entry_type: str | None) -> "Callable[[Entry], Entry]":
+        """The last steps of an edit (typed changes, then type, then key), every value checked now,
+        before waiting for the lock."""
         apply_changes(Entry(key or "x", "misc", {}, {}), changes)  # refuse bad values before waiting
         if entry_type is not None:
             entry_type = _check_type(entry_type)
         if new_key is not None:
             check_key(new_key)
 
-        def change(entry: Entry) -> Entry:
+        def finish(entry: Entry) -> Entry:
             edited = apply_changes(entry, changes)
             if entry_type is not None:
                 edited = Entry(edited.key, entry_type, edited.fields, edited.persons, edited.source, edited.line)
             return edited.with_key(new_key) if new_key else edited
 
-        return self._save_edit(key, change, base_version=base_version, who=who)
+        return finish
+
+    def replace_record(self, key: str, entry: Entry, *, changes: Mapping[str, TypedValue] | None = None,
+                       new_key: str | None = None, entry_type: str | None = None, base_version: str | None = None,
+                       who: str | None = None) -> "EditResult":
+        """Replace the bibliographic record of `key` with `entry` (read from a .bib or .ris file, as
+        `edit --file` does), under the lock.
+
+        `entry` is the new bibliographic record: standard fields and people it leaves out are
+        removed.  The library's own fields (`PROJECT_FIELDS`: themes, key finding, provenance...)
+        that `entry` leaves out are kept as they were, since an export from a reference manager
+        never carries them; the result's `kept` names them.  `changes`, `entry_type` and
+        `new_key` are then applied as `edit` applies them.  `entry.key` must be `key` or `new_key`:
+        a file whose key differs renames nothing by itself (`EntryProblems`, nothing changed)."""
+        changes = dict(changes or {})
+        if entry.key not in (key, new_key):
+            if new_key is None:
+                reason = (f"the file's entry has the key '{entry.key}', but the reference being edited is "
+                          f"'{key}'. To rename {key} to {entry.key}, give the new key as such (--new-key "
+                          f"{entry.key}); to keep the key {key}, change the key in the file to {key}.")
+            else:
+                reason = (f"the file's entry has the key '{entry.key}', which is neither the reference being "
+                          f"edited ('{key}') nor its new key ('{new_key}'). Change the key in the file to "
+                          f"{key} or {new_key}.")
+            raise EntryProblems([Problem(entry.source, entry.line, entry.key, reason)], "Nothing was changed:")
+        finish = self._edit_steps(key, changes, new_key, entry_type)
+        kept: list[str] = []
+
+        def change(current: Entry) -> Entry:
+            own = {name: current.fields[name] for name in PROJECT_FIELDS
+                   if name in current.fields and name not in entry.fields}
+            kept[:] = [name for name in own if name not in changes]
+            record = Entry(key, entry.type, {**entry.fields, **own}, dict(entry.persons), entry.source, entry.line)
+            return finish(record)
+
+        result = self._save_edit(key, change, base_version=base_version, who=who)
+        return dc_replace(result, kept=tuple(kept))
 
     def update(self, entry: Entry, *, who: str | None = None, previous_key: str | None = None,
                base_version: str | None = None) -> "EditResult":
@@ -664,6 +715,7 @@ class Library:
             diff = field_changes(entry, edited)
             if not diff:
                 return EditResult(key, version, {}, SyncReport(), tuple(notices))
+            kinds = change_kinds(entry, edited, diff)
             self._sync_for_write()
             if edited.key != key:
                 holder = self._key_holder(edited.key)
@@ -696,7 +748,7 @@ class Library:
                      FileChange(f"{key}.bib", version, None, trash_name)], [line]))
                 notices.extend(outcome.notices(recovered=False))
             sync, more = self._sync_after_write()
-        return EditResult(edited.key, new_version, diff, sync, tuple(notices) + more)
+        return EditResult(edited.key, new_version, diff, sync, tuple(notices) + more, kinds)
 
     def _conflict(self, key: str, base_version: str, version: str) -> EditConflict:
         later, base_found = self.collection.changes_since(key, base_version)
@@ -1135,10 +1187,15 @@ class Library:
         self.index.close()
 
 
+def is_ris(source: str) -> bool:
+    """Whether `read_references` reads a file of this name as RIS (by its name: .ris), else BibTeX."""
+    return source.lower().endswith(".ris")
+
+
 def read_references(data: bytes, source: str) -> ParseResult:
     """The entries of an uploaded or given file: RIS by its name (.ris), else BibTeX, decoded the
     same way everywhere (byte-order marks, UTF-16, Windows-1252 with a warning)."""
-    if source.lower().endswith(".ris"):
+    if is_ris(source):
         from .bibtex import decode_bytes
         from .ris import parse_ris
 

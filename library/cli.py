@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __doc__ as PACKAGE_DOC
-from .api import Library, read_references
+from .api import Library, is_ris, read_references
 from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
@@ -293,6 +293,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     library = _open(args)
     changes = _assignments(args.set or ())
     who = library.settings.user
+    source = ""
     if args.file:
         data, source = _read_input(args.file, library)
         parsed = _read_entries(data, source)
@@ -303,20 +304,25 @@ def cmd_edit(args: argparse.Namespace) -> int:
             raise EntryProblems(problems, "The changes were not saved:")
         for problem in parsed.problems:
             print(problem.describe(), file=sys.stderr)
-        entry = apply_changes(parsed.entries[0], changes)
-        if args.type:
-            entry = Entry(entry.key, args.type.lower(), entry.fields, entry.persons, entry.source, entry.line)
-        if args.new_key:
-            entry = entry.with_key(args.new_key)
-        result = library.update(entry, previous_key=args.key, who=who)
+        entry = parsed.entries[0]
+        if is_ris(source):
+            # RIS has no citation key (its ID, when there is one, is the exporting program's record
+            # number): the file's reference is the one named on the command line.
+            entry = entry.with_key(args.key)
+        # The file is the new bibliographic record; the library's own fields it leaves out (themes,
+        # key finding, provenance...) are kept; the whole read-modify-write is under the lock.
+        result = library.replace_record(args.key, entry, changes=changes, new_key=args.new_key,
+                                        entry_type=args.type, who=who)
     else:
         # The whole read-modify-write happens under the collection lock: another process's
         # edit of another field between our read and our write is never lost.
         result = library.edit(args.key, changes, new_key=args.new_key, entry_type=args.type, who=who)
     if result.changed:
-        print(f"Saved {result.key}: " + "; ".join(f"{name} changed" for name in result.changes) + ".")
+        print(f"Saved {result.key}: {result.summary}.")
     else:
         print(f"Nothing to change: {args.key} already reads like that.")
+    if result.kept:
+        print(f"Kept the library's own fields, which {source} does not have: {', '.join(result.kept)}.")
     return _finish(result.notices)
 
 
@@ -783,7 +789,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "same time by others are never lost.")
     p.add_argument("key")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="set a field (repeatable)")
-    p.add_argument("--file", help="a .bib or .ris file holding the whole edited entry (read as `add` reads it)")
+    p.add_argument("--file", help="a .bib or .ris file holding the reference's new bibliographic record (read as "
+                   "`add` reads it): fields it leaves out are removed, except the library's own (themes, key "
+                   "finding, provenance...), which are kept; a .bib entry's key must be KEY or --new-key")
     p.add_argument("--new-key", help="rename the reference (the old file goes to the trash)")
     p.add_argument("--type", metavar="TYPE", help="change the entry type, e.g. article, book, techreport")
     p.set_defaults(func=cmd_edit)

@@ -370,3 +370,23 @@ def field_changes(old: Entry | None, new: Entry) -> dict[str, list[str]]:
         if _WHITESPACE.sub(" ", before).strip() != _WHITESPACE.sub(" ", after).strip():
             out[name] = [shorten(decoded_value(name, before)), shorten(decoded_value(name, after))]
     return out
+
+
+def change_kinds(old: Entry, new: Entry, changes: Iterable[str]) -> dict[str, str]:
+    """For each field `field_changes` named: "added" (`old` did not have it), "removed" (`new`
+    does not have it) or "changed".  Decided by whether each entry has the field, not by its
+    shortened text, so a value that reads as nothing is still "changed", never "added"."""
+
+    def has(entry: Entry, name: str) -> bool:
+        return name in ("key", "type") or bool(entry.persons.get(name)) or name in entry.fields
+
+    kinds = {}
+    for name in changes:
+        before, after = has(old, name), has(new, name)
+        kinds[name] = "added" if after and not before else "removed" if before and not after else "changed"
+    return kinds
+
+
+def describe_change_kinds(kinds: Mapping[str, str]) -> str:
+    """'volume changed; note removed; pages added', in the order the fields are given."""
+    return "; ".join(f"{name} {kind}" for name, kind in kinds.items())

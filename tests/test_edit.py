@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from library import Library
-from library.bibtex import Entry, parse_bytes, parse_file
+from library.bibtex import PROJECT_FIELDS, Entry, parse_bytes, parse_file
 from library.errors import (DuplicateReference, EditConflict, InvalidKey, InvalidValue, ReferenceNotFound,
                             SaveRefused, WriteFailed)
 from library.forms import field_label
@@ -383,6 +383,141 @@ def test_cli_edit_file_reads_latin1_as_add_does(root: Path, tmp_path: Path) -> N
     assert Library(settings_for(root)).get(KEY).authors[0].given == "Chrïstina"
     assert parse_bytes((root / "references" / f"{KEY}.bib").read_bytes(), "x").entries[0].persons["author"][0] \
         == "Maslach, Chrïstina"
+
+
+# ---------------------------------------------------------------- edit --file: a new bibliographic record
+
+# The entry as Zotero or EndNote exports it (CRLF, EndNote's record number as ID): no themes, key
+# finding or provenance, which no reference manager has.  Against the file on disk it leaves out
+# the issue number, gives the journal's full NLM title and adds a note.
+MASLACH_RIS = ("TY  - JOUR\r\nID  - 17\r\nAU  - Maslach, Christina\r\nAU  - Leiter, Michael P.\r\n"
+               "TI  - Understanding the burnout experience: recent research and its implications for psychiatry\r\n"
+               "T2  - World psychiatry : official journal of the World Psychiatric Association (WPA)\r\n"
+               "PY  - 2016\r\nVL  - 15\r\nSP  - 103\r\nEP  - 111\r\nDO  - 10.1002/wps.20311\r\n"
+               "N1  - Open access.\r\nER  - \r\n")
+
+
+def bib_of(root: Path, key: str, *, drop: tuple[str, ...] = (), new_key: str | None = None) -> str:
+    """The reference's file as a reference manager would export it: some fields left out, perhaps
+    another key."""
+    lines = (root / "references" / f"{key}.bib").read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(line for line in lines if not any(line.lstrip().startswith(f"{name} =") for name in drop))
+    return text.replace("{" + key + ",", "{" + (new_key or key) + ",", 1)
+
+
+def own_fields(entry: Entry) -> dict[str, str]:
+    return {name: value for name, value in entry.fields.items() if name in PROJECT_FIELDS}
+
+
+def test_cli_edit_file_ris_keeps_the_librarys_own_fields_and_says_what_changed(root: Path, tmp_path: Path) -> None:
+    before = only_entry(root, KEY)
+    assert set(own_fields(before)) >= {"themes", "evidence-type", "key-finding", "provenance", "added"}
+    ris = tmp_path / "maslach.ris"
+    ris.write_bytes(MASLACH_RIS.encode("utf-8"))
+
+    result = cli(root, "edit", KEY, "--file", str(ris))
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode().splitlines()
+    assert out[0] == f"Saved {KEY}: journal changed; number removed; annote added."
+    assert out[1] == (f"Kept the library's own fields, which {ris} does not have: "
+                      + ", ".join(own_fields(before)) + ".")
+    after = only_entry(root, KEY)
+    assert own_fields(after) == own_fields(before)  # byte for byte
+    assert "number" not in after.fields  # the file is the new bibliographic record
+    assert after.fields["annote"] == "Open access."
+    assert after.fields["journal"].startswith("World psychiatry : official journal")
+    assert (after.fields["volume"], after.fields["pages"], after.persons) == \
+        (before.fields["volume"], before.fields["pages"], before.persons)
+    assert not (root / "references" / "17.bib").exists()  # EndNote's record number is not a key
+    [line] = log_lines(root)
+    assert (line["action"], line["key"], sorted(line["changes"])) == ("edit", KEY, ["annote", "journal", "number"])
+    assert cli(root, "check").returncode == 0
+    assert KEY in [h.key for h in Library(settings_for(root)).search("burnout", themes=("burnout",)).hits]
+
+
+def test_cli_edit_file_bib_values_win_and_set_still_removes(root: Path, tmp_path: Path) -> None:
+    """A field the file does have replaces the library's; --set applies after the file, so it can
+    remove one of the library's own fields the file leaves out."""
+    before = only_entry(root, KEY)
+    source = tmp_path / "edited.bib"
+    source.write_text(bib_of(root, KEY, drop=("pages", "provenance")).replace(
+        "themes = {burnout}", "themes = {burnout, leadership}"), encoding="utf-8")
+
+    result = cli(root, "edit", KEY, "--file", str(source), "--set", "key-finding=", "--set", "note=Read in full.")
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode().splitlines()
+    assert out[0] == f"Saved {KEY}: pages removed; themes changed; key-finding removed; note added."
+    assert out[1] == f"Kept the library's own fields, which {source} does not have: provenance."
+    after = only_entry(root, KEY)
+    assert after.fields["themes"] == "burnout, leadership"
+    assert after.fields["provenance"] == before.fields["provenance"]
+    assert "key-finding" not in after.fields and "pages" not in after.fields
+
+
+@pytest.mark.parametrize(("new_key", "message"), [
+    (None, "To rename maslach2016understanding to otherkey2016burnout, give the new key as such "
+           "(--new-key otherkey2016burnout); to keep the key maslach2016understanding, change the key in the "
+           "file to maslach2016understanding."),
+    ("third2016key", "which is neither the reference being edited ('maslach2016understanding') nor its new "
+                     "key ('third2016key')"),
+])
+def test_cli_edit_file_with_another_key_renames_nothing_by_itself(root: Path, tmp_path: Path, new_key: str | None,
+                                                                  message: str) -> None:
+    source = tmp_path / "other.bib"
+    source.write_text(bib_of(root, KEY, new_key="otherkey2016burnout"), encoding="utf-8")
+    before = bib_files(root / "references")
+
+    result = cli(root, "edit", KEY, "--file", str(source), *(["--new-key", new_key] if new_key else []))
+
+    assert result.returncode == 1, result.stderr
+    stderr = result.stderr.decode()
+    assert stderr.startswith("Nothing was changed:\n") and "Traceback" not in stderr
+    assert f"{source}, line 1, entry 'otherkey2016burnout': Error: the file's entry has the key" in stderr
+    assert message in " ".join(stderr.split())
+    assert bib_files(root / "references") == before and log_lines(root) == []
+
+
+def test_cli_edit_file_with_new_key_renames_through_the_rename_path(root: Path, tmp_path: Path) -> None:
+    before = only_entry(root, KEY)
+    source = tmp_path / "other.bib"
+    source.write_text(bib_of(root, KEY, drop=("themes", "key-finding"), new_key="maslach2016burnout"),
+                      encoding="utf-8")
+
+    result = cli(root, "edit", KEY, "--file", str(source), "--new-key", "maslach2016burnout")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines()[0] == "Saved maslach2016burnout: key changed."
+    assert not (root / "references" / f"{KEY}.bib").exists()
+    assert own_fields(only_entry(root, "maslach2016burnout")) == own_fields(before)
+    library = Library(settings_for(root))
+    assert [k for k, _ in library.collection.trashed()] == [KEY]
+    assert "renamed from maslach2016understanding" in log_lines(root)[-1]["detail"]
+
+
+def test_cli_edit_file_refuses_a_bad_value_and_changes_nothing(root: Path, tmp_path: Path) -> None:
+    source = tmp_path / "edited.bib"
+    source.write_text(bib_of(root, KEY).replace("themes = {burnout}", "themes = {no-such-theme}"), encoding="utf-8")
+    before = bib_files(root / "references")
+
+    result = cli(root, "edit", KEY, "--file", str(source))
+
+    assert result.returncode == 1 and b"unknown theme" in result.stderr
+    assert bib_files(root / "references") == before and log_lines(root) == []
+
+
+def test_cli_edit_says_added_changed_or_removed_per_field(root: Path) -> None:
+    steps = [(["--set", "note=First reading."], "note added"),
+             (["--set", "note=Second reading.", "--set", "volume=16"], "volume changed; note changed"),
+             (["--set", "note=", "--set", "editor=Leiter, Michael P."], "editor added; note removed"),
+             (["--set", "editor=", "--set", "themes="], "editor removed; themes removed")]
+    for args, summary in steps:
+        result = cli(root, "edit", KEY, *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.decode() == f"Saved {KEY}: {summary}.\n"
+    entry = only_entry(root, KEY)
+    assert "note" not in entry.fields and "themes" not in entry.fields and "editor" not in entry.persons
 
 
 @settings(max_examples=int(os.environ.get("LIBRARY_CLI_EXAMPLES", "5")), deadline=None,
