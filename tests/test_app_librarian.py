@@ -115,6 +115,40 @@ def test_an_upload_saves_the_new_references_and_skips_the_duplicate(collection: 
     assert shown_keys(found) == ["example2024wards"]
 
 
+def test_an_edit_survives_a_visit_to_another_page(collection: Path) -> None:
+    """Streamlit forgets widget values while another page is open: the form came back empty,
+    and saving it removed volume, pages, DOI, themes and the key finding while saying "Saved"."""
+    key = "figley2002compassion"
+    before = (collection / f"{key}.bib").read_text(encoding="utf-8")
+    at = librarian_session(edit=key)
+    saved_title = labelled(at.text_area, "Title").value
+    assert saved_title and labelled(at.text_input, "Volume").value
+    labelled(at.text_area, "Key finding").input("Staff who care for traumatised people can be harmed by it.").run()
+    goto(at, "views/reference.py", key=key)
+    goto(at, "views/librarian.py", edit=key)
+    assert labelled(at.text_area, "Title").value == saved_title
+    assert labelled(at.text_input, "Volume").value and labelled(at.text_input, "DOI").value
+    assert labelled(at.multiselect, "Themes").value
+    assert labelled(at.text_area, "Key finding").value == "Staff who care for traumatised people can be harmed by it."
+    at.button(key="edit-save").click().run()
+    assert not at.exception and not texts(at, "error")
+    assert texts(at, "success") == ["Saved. Changed: Key finding. Search shows the change now."]
+    after = (collection / f"{key}.bib").read_text(encoding="utf-8")
+    changed = set(before.splitlines()) ^ set(after.splitlines())
+    assert all("key-finding" in line for line in changed), changed
+
+
+def test_a_save_names_the_fields_it_removed(collection: Path) -> None:
+    key = "figley2002compassion"
+    at = librarian_session(edit=key)
+    labelled(at.text_input, "Volume").input("")
+    labelled(at.text_input, "Country or region").input("England")
+    labelled(at.text_area, "Title").input("Compassion fatigue: psychotherapists’ chronic lack of self-care")
+    at.button(key="edit-save").click().run()
+    assert texts(at, "success") == ["Saved. Changed: Title; Added: Country or region; Removed: Volume. "
+                                    "Search shows the change now."]
+
+
 def test_a_reference_is_edited_deleted_and_restored(collection: Path) -> None:
     key = "maslach2016understanding"
     at = librarian_session(edit=key)
@@ -122,7 +156,7 @@ def test_a_reference_is_edited_deleted_and_restored(collection: Path) -> None:
     labelled(at.checkbox, "The key finding has been checked against the full text").check()
     at.button(key="edit-save").click().run()
     assert not at.exception and not texts(at, "error")
-    assert texts(at, "success") == ["Saved: Themes; Key finding checked. Search shows the change now."]
+    assert texts(at, "success") == ["Saved. Changed: Themes, Key finding checked. Search shows the change now."]
     text = (collection / f"{key}.bib").read_text(encoding="utf-8")
     assert "themes = {burnout, leadership}" in text and "finding-checked = {yes}" in text
 
@@ -217,7 +251,7 @@ def test_every_bibliographic_field_is_edited_through_the_form_and_logged(collect
     at.button(key="edit-save").click().run()
     assert not at.exception and not texts(at, "error"), texts(at, "error")
     [saved] = texts(at, "success")
-    assert saved.startswith("Saved: ") and "Authors" in saved and "Title" in saved
+    assert saved.startswith("Saved. Changed: ") and "Authors" in saved and "Title" in saved
 
     record = Library(Settings.from_env()).get(key)
     assert (record.title, record.year, record.venue, record.abstract, record.key_finding) == (

@@ -263,7 +263,7 @@ def test_two_app_sessions_editing_one_reference_the_second_is_refused_with_who_w
         first, second = _app_session(key), _app_session(key)  # both open the form on the same version
         first.text_area(key=f"edit-{key}-title").input("A title changed in the first session")
         first.button(key="edit-save").click().run()
-        assert [s.value for s in first.success] == ["Saved: Title. Search shows the change now."]
+        assert [s.value for s in first.success] == ["Saved. Changed: Title. Search shows the change now."]
 
         typed = "The second librarian's finding: {kept} exactly, 50% -- as typed."
         second.text_area(key=f"edit-{key}-key_finding").input(typed)
@@ -286,7 +286,7 @@ def test_two_app_sessions_editing_one_reference_the_second_is_refused_with_who_w
         second.button(key="edit-reapply").click().run()
 
         assert not second.exception, second.exception
-        assert [s.value for s in second.success] == ["Saved: Key finding. Search shows the change now."]
+        assert [s.value for s in second.success] == ["Saved. Changed: Key finding. Search shows the change now."]
         both = Library(settings_for(tmp_path), sync=False).get(key)
         assert (both.title, both.key_finding) == ("A title changed in the first session", typed)
         assert_sound(tmp_path)

@@ -64,5 +64,5 @@ def test_a_reference_found_on_the_librarian_page_is_edited_and_saved(walk_server
         pages.press("Tab")
         settle(page)
         page.get_by_role("button", name=re.compile("Save changes")).click()
-        expect(page.get_by_text("Saved: Pages. Search shows the change now.")).to_be_visible()
+        expect(page.get_by_text("Saved. Changed: Pages. Search shows the change now.")).to_be_visible()
     assert decoded_value("pages", saved(folder, key).entry.fields["pages"]) == "103–112"

@@ -590,9 +590,10 @@ def test_any_text_in_the_app_edit_form_reads_back_exactly(app_collection: Path, 
     at.button(key="edit-save").click().run()
 
     assert not at.exception, at.exception
-    assert [s.value for s in at.success] in ([f"Saved: {field_label(field)}. Search shows the change now."],
-                                             ["Nothing had changed, so nothing was saved."],
-                                             ["You have not changed anything, so nothing was saved."])
+    saved = [[f"Saved. {kind}: {field_label(field)}. Search shows the change now."]
+             for kind in ("Changed", "Added", "Removed")]
+    assert [s.value for s in at.success] in [*saved, ["Nothing had changed, so nothing was saved."],
+                                             ["You have not changed anything, so nothing was saved."]]
     library = Library(settings_for(app_collection), sync=False)
     assert library.get(KEY).fields[field] == canonical(text)
     assert only_entry(app_collection, KEY).fields.get("doi")

@@ -8,6 +8,7 @@ for a signed-in librarian, so nobody types a citation key.
 from __future__ import annotations
 
 import math
+from typing import Iterable, Mapping
 from dataclasses import replace as dc_replace
 
 import streamlit as st
@@ -302,6 +303,36 @@ def start_editing(record: Record) -> dict:
     return state
 
 
+def _form_values(state: dict) -> dict[str, object]:
+    """Each of the form's widget names (without the prefix), with the saved version's value."""
+    base: ReferenceForm = state["base"]
+    values: dict[str, object] = {"key": base.key, "entry_type": base.entry_type, "themes": list(base.themes),
+                                 "evidence_type": base.evidence_type, "settings": list(base.settings),
+                                 "finding_checked": base.finding_checked}
+    values.update({attribute: getattr(base, attribute) for attribute in TEXT_FIELDS})
+    originals = dict(zip(range(len(base.authors)), base.authors))
+    for row in state["rows"]:
+        original = originals.get(row)
+        values[f"author-{row}-family"] = original.family if original else ""
+        values[f"author-{row}-given"] = original.given if original else ""
+    return values
+
+
+def keep_typed(state: dict) -> None:
+    """Streamlit forgets a widget's value while another page is open; the form would come back
+    empty and saving it would remove every field.  So what the librarian has typed is kept in
+    the edit's own state at every run, and any widget Streamlit forgot is filled from it (or
+    from the saved version for a field not yet touched)."""
+    typed = state.setdefault("typed", {})
+    key = state["key"]
+    for name, saved in _form_values(state).items():
+        widget = _widget(key, name)
+        if widget in st.session_state:
+            typed[name] = st.session_state[widget]
+        else:
+            st.session_state[widget] = typed.get(name, saved)
+
+
 def edited_form(state: dict) -> ReferenceForm:
     """The form as the librarian has left it, read from its widgets."""
     base: ReferenceForm = state["base"]
@@ -365,14 +396,22 @@ def save_edit(state: dict, author: str, *, version: str) -> None:
     except (EntryProblems, InvalidValue) as error:
         st.session_state["edit_error"] = str(error)
         return
-    what = "; ".join(f"{field_label(name)}" for name in result.changes) if result.changes else ""
-    message = (f"Saved: {what}. Search shows the change now." if result.changed
+    message = (f"Saved. {saved_fields(result.changes, result.kinds)}. Search shows the change now." if result.changed
                else "Nothing had changed, so nothing was saved.")
     st.session_state["edit_saved"] = (message, list(result.notices), result.key)
     st.session_state.pop(EDIT, None)
     st.session_state.pop(EDIT_CONFLICT, None)
     if result.key != state["key"]:
         st.query_params["edit"] = result.key
+
+
+def saved_fields(changes: Iterable[str], kinds: Mapping[str, str]) -> str:
+    """'Changed: Title, Pages; Added: DOI; Removed: Volume': what a save did to each field, so
+    that a removal is never hidden behind "Saved"."""
+    groups: dict[str, list[str]] = {"changed": [], "added": [], "removed": []}
+    for name in changes:
+        groups[kinds.get(name, "changed")].append(field_label(name))
+    return "; ".join(f"{kind.capitalize()}: {', '.join(labels)}" for kind, labels in groups.items() if labels)
 
 
 def authors_editor(state: dict) -> None:
@@ -404,6 +443,7 @@ def edit_form(record: Record) -> None:
     state = st.session_state.get(EDIT)
     if not state or state["key"] != record.key:
         state = start_editing(record)
+    keep_typed(state)
     base: ReferenceForm = state["base"]
     key = record.key
     error = st.session_state.pop("edit_error", None)
