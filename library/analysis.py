@@ -36,7 +36,7 @@ from collections import defaultdict
 from functools import lru_cache
 
 import numpy as np
-from whoosh.analysis import STOP_WORDS, CharsetFilter, Filter, LowercaseFilter, StemFilter, StopFilter, Tokenizer
+from whoosh.analysis import STOP_WORDS, CharsetFilter, LowercaseFilter, StemFilter, StopFilter, Tokenizer
 from whoosh.analysis.acore import Token
 from whoosh.fields import TEXT
 from whoosh.formats import Format, tokens
@@ -194,10 +194,9 @@ def stem(word: str) -> str:
 
 # ------------------------------------------------------------------ words in a text
 
-# Unicode's format characters (category Cf, as Python 3.11's Unicode 14 lists them), as the body of
-# a regular-expression character class: soft hyphen,
-# zero-width space and joiners, direction marks, word joiner, byte order mark, tags...  Invisible;
-# text copied from PDFs and web pages carries them inside words.
+# Unicode's format characters (category Cf, as Python 3.11's Unicode 14 lists them), as the body of a
+# regular-expression character class: soft hyphen, zero-width space and joiners, direction marks, word
+# joiner, byte order mark, tags...  Invisible; text copied from PDFs and web pages carries them inside words.
 FORMAT_CHARACTERS = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
                      "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
                      "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
@@ -209,11 +208,13 @@ _TO_APOSTROPHE = str.maketrans({c: "'" for c in _APOSTROPHES[1:]})
 # and an apostrophe between two parts of it (O'Connor) kept in the word.
 WORD = re.compile(f"[\\w*]+(?:[{FORMAT_CHARACTERS}]*[.{_APOSTROPHES}]?[{FORMAT_CHARACTERS}]*[\\w*]+)*")
 _SPECIAL = re.compile(f"[{FORMAT_CHARACTERS}{_APOSTROPHES}]")
+# `WORD` for a text without those characters (the same matches, found sooner).
+_SIMPLE_WORD = re.compile(r"[\w*]+(?:\.?[\w*]+)*")
 
 
 def needs_splitting(text: str) -> bool:
     """Whether a text holds a format character or an apostrophe (else `split_word` leaves its words as found)."""
-    return _SPECIAL.search(text) is not None
+    return "'" in text if text.isascii() else _SPECIAL.search(text) is not None
 
 
 def drop_invisible(text: str) -> str:
@@ -227,6 +228,8 @@ def split_word(written: str) -> tuple[str, tuple[str, ...]]:
     "O’Connor" gives ("O'Connor" without the apostrophe, ("O", "Connor")); "children's" gives
     ("children", ()); a soft hyphen or zero-width space inside is dropped.
     """
+    if not needs_splitting(written):
+        return written, ()
     word = drop_invisible(written).translate(_TO_APOSTROPHE)
     if word[-2:] in ("'s", "'S"):
         word = word[:-2]
@@ -239,13 +242,15 @@ def split_word(written: str) -> tuple[str, tuple[str, ...]]:
 class WordTokenizer(Tokenizer):
     """Whoosh's RegexTokenizer with `WORD` and `split_word`: format characters dropped, apostrophes joined.
 
-    Each token carries `parts` (see `split_word`); `WordParts` adds them to the index.
+    When indexing, the parts of an apostrophe word follow it, marked `part`, so that the index
+    holds them at its position too ("connor" for O'Connor).  Only the whole word stands for it
+    in a query: "O'Connor" asks for O'Connor, not any Connor; "Connor" finds O'Connor by its part.
     """
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,  # type: ignore[no-untyped-def]
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+    def __call__(self, value, positions=False, chars=False,  # type: ignore[no-untyped-def]
+                 keeporiginal=False, removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        token.parts = ()
+        token.part = False
         if not tokenize:
             token.original = token.text = value
             token.boost = 1.0
@@ -255,9 +260,25 @@ class WordTokenizer(Tokenizer):
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        special = needs_splitting(value)
+        if not needs_splitting(value):
+            # Most texts hold neither format characters nor apostrophes: Whoosh's own loop.
+            for pos, match in enumerate(_SIMPLE_WORD.finditer(value)):
+                token.text = match.group()
+                token.boost = 1.0
+                if keeporiginal:
+                    token.original = token.text
+                token.stopped = False
+                if positions:
+                    token.pos = start_pos + pos
+                if chars:
+                    token.startchar = start_char + match.start()
+                    token.endchar = start_char + match.end()
+                yield token
+            return
+        indexing = mode == "index"
         for pos, match in enumerate(WORD.finditer(value)):
-            token.text, token.parts = split_word(match.group()) if special else (match.group(), ())
+            token.text, parts = split_word(match.group())
+            token.part = False
             token.boost = 1.0
             if keeporiginal:
                 token.original = token.text
@@ -265,42 +286,68 @@ class WordTokenizer(Tokenizer):
             if positions:
                 token.pos = start_pos + pos
             if chars:
-                token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
             yield token
+            if parts and indexing:
+                for part in dict.fromkeys(parts):
+                    token.text, token.part, token.stopped = part, True, False
+                    if keeporiginal:
+                        token.original = part
+                    if positions:
+                        token.pos = start_pos + pos
+                    yield token
 
 
-def part_texts(parts: tuple[str, ...], word: str) -> list[str]:
-    """The parts of an apostrophe word worth indexing: lower case, accents folded, not stop words."""
-    out = []
-    for part in parts:
-        text = part.lower().translate(accent_map)
-        if len(text) >= 2 and text not in STOP_WORDS and text != word and text not in out:
-            out.append(text)
-    return out
-
-
-class WordParts(Filter):
-    """When indexing, the parts of an apostrophe word at its position too ("connor" for O'Connor).
-
-    Only the whole word stands for it in a query: "O'Connor" asks for O'Connor, not any Connor;
-    "Connor" finds O'Connor by its part.  After the stop filter, which would renumber the parts.
-    """
+class WordStopFilter(StopFilter):
+    """Whoosh's StopFilter (stop words out, positions renumbered without them), where a word's parts
+    keep its position, and are left out with it or when they are stop words themselves."""
 
     def __call__(self, tokens):  # type: ignore[no-untyped-def]
-        for token in tokens:
-            parts = getattr(token, "parts", ())
-            word = token.text
-            yield token
-            if parts and token.mode == "index" and not token.stopped:
-                for text in part_texts(parts, word):
-                    token.text = text
-                    yield token
+        stoplist, minsize = self.stops, self.min
+        pos = None
+        kept = False  # the last whole word, for its parts
+        for t in tokens:
+            text = t.text
+            if t.part:
+                if kept and len(text) >= minsize and text not in stoplist:
+                    if t.positions:
+                        t.pos = pos
+                    yield t
+                continue
+            if len(text) >= minsize and text not in stoplist:
+                if t.positions:
+                    if pos is None:
+                        pos = t.pos
+                    else:
+                        pos += 1
+                        t.pos = pos
+                t.stopped = False
+                kept = True
+                yield t
+            else:
+                kept = False
+                if not t.removestops:
+                    t.stopped = True
+                    yield t
+
+
+def part_texts(parts: tuple[str, ...]) -> list[str]:
+    """The parts of an apostrophe word the index holds (see WordTokenizer), as `PLAIN` makes them."""
+    out = []
+    for part in parts:
+        text = part.lower()
+        if len(text) >= 2 and text not in STOP_WORDS:
+            text = text.translate(accent_map)
+            if text not in out:
+                out.append(text)
+    return out
 
 
 def _analyzer(*, stemmed: bool):  # type: ignore[no-untyped-def]
     # Stop words as Whoosh's defaults, so "the" in a query never demands a match; accents folded
     # before stemming, so that a rule sees "naive" whether "naïve" or "naive" was written.
-    chain = WordTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map) | WordParts()
+    chain = WordTokenizer() | LowercaseFilter() | WordStopFilter() | CharsetFilter(accent_map)
     # An unbounded cache (a dict): one entry per distinct word of the collection and its queries.
     return chain | StemFilter(stemfn=stem, cachesize=-1) if stemmed else chain
 

@@ -69,7 +69,8 @@ class SearchRequest:
         if year_from is not None and year_to is not None and year_from > year_to:
             year_from, year_to = year_to, year_from
         # Invisible format characters (a soft hyphen pasted from a PDF) are no part of a search.
-        return replace(self, text=drop_invisible(self.text or "")[:MAX_QUERY_LENGTH], sort=sort,  # type: ignore[arg-type]
+        text = drop_invisible(self.text or "")[:MAX_QUERY_LENGTH]
+        return replace(self, text=text, sort=sort,  # type: ignore[arg-type]
                        per_page=per_page, page=page, year_from=year_from, year_to=year_to,
                        theme_mode="all" if self.theme_mode == "all" else "any")
 
@@ -177,8 +178,7 @@ def highlight_tokens(text: str, words: set[str] | frozenset[str], stemmed: bool)
         term = _term(terms, lower, stemmed)
         matched = term in words
         if parts and not matched:
-            folded = lower.translate(accent_map)
-            matched = any(_term(terms, part, stemmed) in words for part in part_texts(parts, folded))
+            matched = any(_term(terms, part, stemmed) in words for part in part_texts(parts))
         out.append(_Token(term, match.start(), match.end(), matched))
     return out
 
