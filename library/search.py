@@ -421,8 +421,8 @@ class Searcher:
             best = self._most_of(engine, run, parsed, filters)
             if best is not None:
                 mask, score, chosen, count = best
-                if count == len(parsed.parts):  # all the words, but a hyphenated word's not side by side
-                    written = " ".join(f"'{word}'" for word in parsed.split)
+                if count == len(parsed.parts) and parsed.split:  # all the words; a hyphenated word's apart
+                    written = " and ".join(f"'{word}'" for word in parsed.split)
                     most = f"No reference has {written} as written — showing those with all of its words."
                 else:
                     most = (f"No reference has all of: {', '.join(label for label, _ in parsed.parts)} — "
