@@ -12,6 +12,16 @@ sides agree without a hand list per word:
 - related word forms meet before stemming (reduction/reduce, seclusion/seclude,
   organisational/organisation), then the Snowball (Porter2) English stemmer
   joins the rest (nurse/nurses, reduce/reducing);
+- irregular forms no rule can join safely meet by a short table of the ones
+  health and research writing uses (analysis/analyses, crisis/crises,
+  child/children, woman/women, person/people, criterion/criteria), and the verb
+  of an -sis noun meets the noun (analyse/analysed/analysis, diagnosed/diagnosis),
+  which also settles "analyses", written for both;
+- invisible format characters (soft hyphen, zero-width space, word joiner, byte
+  order mark: Unicode's category Cf) are dropped, so a word copied from a PDF with
+  one inside is still that word; a name or word with an apostrophe (O'Connor,
+  O’Connor) is one word, found without it ("oconnor"), and in the index also by
+  its parts ("connor"); a final "'s" is dropped (children's, women's);
 - positions are stored so that a block of them reads in one go (`WordPositions`),
   for exact phrases in bulk (see `library/ranking.py`).
 
@@ -26,7 +36,8 @@ from collections import defaultdict
 from functools import lru_cache
 
 import numpy as np
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import STOP_WORDS, CharsetFilter, LowercaseFilter, StemFilter, StopFilter, Tokenizer
+from whoosh.analysis.acore import Token
 from whoosh.fields import TEXT
 from whoosh.formats import Format, tokens
 from whoosh.lang.snowball.english import EnglishStemmer
@@ -109,6 +120,54 @@ def normalise_spelling(word: str) -> str:
     return word
 
 
+# ------------------------------------------------------------------ irregular forms
+
+# Nouns in -sis with plurals in -ses.  A list, not a rule: "doses", "causes", "purposes" and
+# "bases" (of base: "evidence bases", "databases") are not plurals of -sis nouns.
+_SIS_NOUNS = """
+analysis metaanalysis psychoanalysis diagnosis crisis psychosis neurosis hypothesis synthesis thesis
+antithesis prognosis emphasis paralysis dialysis metastasis prosthesis parenthesis synopsis thrombosis
+stenosis fibrosis sclerosis ellipsis catharsis hypnosis
+""".split()
+# Verbs that name the act of one of those nouns.  Their forms meet the noun ("analysed" finds
+# "analysis"): someone searching "analyse" wants the analyses too, and "analyses" and "diagnoses"
+# are written both as verbs and as plural nouns, so only one term can serve both.
+_SIS_VERBS = {"analyse": "analysis", "psychoanalyse": "psychoanalysis", "diagnose": "diagnosis",
+              "hypothesise": "hypothesis", "synthesise": "synthesis", "emphasise": "emphasis",
+              "paralyse": "paralysis", "dialyse": "dialysis", "metastasise": "metastasis"}
+# Other plurals no rule makes, as health and research writing uses them.  Not "lives" (also the
+# verb: "lives with dementia" must still meet "living with dementia"), nor "leaves" (sick leave).
+_PLURALS = {
+    "children": "child", "grandchildren": "grandchild", "stepchildren": "stepchild",
+    "schoolchildren": "schoolchild", "women": "woman", "men": "man", "people": "person",
+    "peoples": "person", "feet": "foot", "teeth": "tooth", "mice": "mouse", "geese": "goose",
+    "selves": "self", "wives": "wife", "knives": "knife", "halves": "half", "calves": "calf",
+    "criteria": "criterion", "phenomena": "phenomenon", "curricula": "curriculum", "stimuli": "stimulus",
+    "bacteria": "bacterium", "fungi": "fungus", "nuclei": "nucleus", "foci": "focus", "loci": "locus",
+    "radii": "radius", "appendices": "appendix", "indices": "index", "matrices": "matrix",
+    "vertices": "vertex", "formulae": "formula", "vertebrae": "vertebra", "strata": "stratum",
+    "memoranda": "memorandum", "symposia": "symposium", "spectra": "spectrum", "corpora": "corpus",
+    "genera": "genus", "syllabi": "syllabus", "alumni": "alumnus",
+    # The possessive with its apostrophe left out ("childrens services").
+    "childrens": "child", "womens": "woman", "mens": "man",
+}
+
+
+def _irregular_forms() -> dict[str, str]:
+    forms = dict(_PLURALS)
+    for noun in _SIS_NOUNS:
+        forms[noun[:-3] + "ses"] = noun
+    for verb, noun in _SIS_VERBS.items():
+        for form in (verb, verb + "d", verb + "s", verb[:-1] + "ing"):
+            forms[form] = noun
+    # Keyed as spelling normalisation leaves them ("analyses" is "analyzes" by then), so that the
+    # UK and US forms of each meet the same noun.
+    return {normalise_spelling(form): base for form, base in forms.items()}
+
+
+IRREGULAR_FORMS = _irregular_forms()
+
+
 # ------------------------------------------------------------------ word forms
 
 # Derived forms the stemmer leaves apart, joined by rule before stemming.
@@ -129,13 +188,166 @@ def _word_form(word: str) -> str:
 
 def stem(word: str) -> str:
     """The index term for a lower-case, accent-folded word: one spelling, one word form, its stem."""
-    return _SNOWBALL.stem(_word_form(normalise_spelling(word)))
+    spelled = normalise_spelling(word)
+    return _SNOWBALL.stem(_word_form(IRREGULAR_FORMS.get(spelled, spelled)))
+
+
+# ------------------------------------------------------------------ words in a text
+
+# Unicode's format characters (category Cf, as Python 3.11's Unicode 14 lists them), as the body of a
+# regular-expression character class: soft hyphen, zero-width space and joiners, direction marks, word
+# joiner, byte order mark, tags...  Invisible; text copied from PDFs and web pages carries them inside words.
+FORMAT_CHARACTERS = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+                     "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+                     "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+                     "\U000e0020-\U000e007f")
+_INVISIBLE = re.compile(f"[{FORMAT_CHARACTERS}]+")
+_APOSTROPHES = "'\u2019\u2018\u02bc"  # typewriter, typographic, left quote typed for one, modifier letter
+_TO_APOSTROPHE = str.maketrans({c: "'" for c in _APOSTROPHES[1:]})
+# Whoosh's RegexTokenizer expression ([\w*]+(\.?[\w*]+)*), with format characters inside a word
+# and an apostrophe between two parts of it (O'Connor) kept in the word.
+WORD = re.compile(f"[\\w*]+(?:[{FORMAT_CHARACTERS}]*[.{_APOSTROPHES}]?[{FORMAT_CHARACTERS}]*[\\w*]+)*")
+_SPECIAL = re.compile(f"[{FORMAT_CHARACTERS}{_APOSTROPHES}]")
+# `WORD` for a text without those characters (the same matches, found sooner).
+_SIMPLE_WORD = re.compile(r"[\w*]+(?:\.?[\w*]+)*")
+
+
+def needs_splitting(text: str) -> bool:
+    """Whether a text holds a format character or an apostrophe (else `split_word` leaves its words as found)."""
+    return "'" in text if text.isascii() else _SPECIAL.search(text) is not None
+
+
+def drop_invisible(text: str) -> str:
+    """The text without its format characters (see FORMAT_CHARACTERS)."""
+    return _INVISIBLE.sub("", text)
+
+
+def split_word(written: str) -> tuple[str, tuple[str, ...]]:
+    """A word as `WORD` found it: the word to index, and its parts when apostrophes joined some.
+
+    "O’Connor" gives ("O'Connor" without the apostrophe, ("O", "Connor")); "children's" gives
+    ("children", ()); a soft hyphen or zero-width space inside is dropped.
+    """
+    if not needs_splitting(written):
+        return written, ()
+    word = drop_invisible(written).translate(_TO_APOSTROPHE)
+    if word[-2:] in ("'s", "'S"):
+        word = word[:-2]
+    if "'" not in word:
+        return word, ()
+    parts = tuple(part for part in word.split("'") if part)
+    return "".join(parts), parts
+
+
+class WordTokenizer(Tokenizer):
+    """Whoosh's RegexTokenizer with `WORD` and `split_word`: format characters dropped, apostrophes joined.
+
+    When indexing, the parts of an apostrophe word follow it, marked `part`, so that the index
+    holds them at its position too ("connor" for O'Connor).  Only the whole word stands for it
+    in a query: "O'Connor" asks for O'Connor, not any Connor; "Connor" finds O'Connor by its part.
+    """
+
+    def __call__(self, value, positions=False, chars=False,  # type: ignore[no-untyped-def]
+                 keeporiginal=False, removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.part = False
+        if not tokenize:
+            token.original = token.text = value
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        if not needs_splitting(value):
+            # Most texts hold neither format characters nor apostrophes: Whoosh's own loop.
+            for pos, match in enumerate(_SIMPLE_WORD.finditer(value)):
+                token.text = match.group()
+                token.boost = 1.0
+                if keeporiginal:
+                    token.original = token.text
+                token.stopped = False
+                if positions:
+                    token.pos = start_pos + pos
+                if chars:
+                    token.startchar = start_char + match.start()
+                    token.endchar = start_char + match.end()
+                yield token
+            return
+        indexing = mode == "index"
+        for pos, match in enumerate(WORD.finditer(value)):
+            token.text, parts = split_word(match.group())
+            token.part = False
+            token.boost = 1.0
+            if keeporiginal:
+                token.original = token.text
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+            if parts and indexing:
+                for part in dict.fromkeys(parts):
+                    token.text, token.part, token.stopped = part, True, False
+                    if keeporiginal:
+                        token.original = part
+                    if positions:
+                        token.pos = start_pos + pos
+                    yield token
+
+
+class WordStopFilter(StopFilter):
+    """Whoosh's StopFilter (stop words out, positions renumbered without them), where a word's parts
+    keep its position, and are left out with it or when they are stop words themselves."""
+
+    def __call__(self, tokens):  # type: ignore[no-untyped-def]
+        stoplist, minsize = self.stops, self.min
+        pos = None
+        kept = False  # the last whole word, for its parts
+        for t in tokens:
+            text = t.text
+            if t.part:
+                if kept and len(text) >= minsize and text not in stoplist:
+                    if t.positions:
+                        t.pos = pos
+                    yield t
+                continue
+            if len(text) >= minsize and text not in stoplist:
+                if t.positions:
+                    if pos is None:
+                        pos = t.pos
+                    else:
+                        pos += 1
+                        t.pos = pos
+                t.stopped = False
+                kept = True
+                yield t
+            else:
+                kept = False
+                if not t.removestops:
+                    t.stopped = True
+                    yield t
+
+
+def part_texts(parts: tuple[str, ...]) -> list[str]:
+    """The parts of an apostrophe word the index holds (see WordTokenizer), as `PLAIN` makes them."""
+    out = []
+    for part in parts:
+        text = part.lower()
+        if len(text) >= 2 and text not in STOP_WORDS:
+            text = text.translate(accent_map)
+            if text not in out:
+                out.append(text)
+    return out
 
 
 def _analyzer(*, stemmed: bool):  # type: ignore[no-untyped-def]
     # Stop words as Whoosh's defaults, so "the" in a query never demands a match; accents folded
     # before stemming, so that a rule sees "naive" whether "naïve" or "naive" was written.
-    chain = RegexTokenizer() | LowercaseFilter() | StopFilter() | CharsetFilter(accent_map)
+    chain = WordTokenizer() | LowercaseFilter() | WordStopFilter() | CharsetFilter(accent_map)
     # An unbounded cache (a dict): one entry per distinct word of the collection and its queries.
     return chain | StemFilter(stemfn=stem, cachesize=-1) if stemmed else chain
 

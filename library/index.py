@@ -38,9 +38,9 @@ from .records import Record
 from .store import Collection, FileStat
 from .taxonomy import Vocabulary
 
-# Bump whenever SCHEMA or what goes into a document changes: every index built
-# with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 8
+# Bump whenever SCHEMA, what goes into a document, or the terms library/analysis.py makes of a
+# text change: every index built with another number is rebuilt from the files on next open.
+SCHEMA_VERSION = 9
 
 # Stemmed fields (spelling and word forms made one, see library/analysis.py) for ranking and
 # phrases; "_x" copies keep words as written so that prefix (trainin*) and fuzzy (traning~)

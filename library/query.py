@@ -15,9 +15,11 @@ title weighted above key finding above abstract.  On top of it, by rule:
   copies of the text fields), not at their stems.
 
 A query that cannot be read never fails: it falls back to its plain words and
-says so.  When the words are simply typed one after another, the parts are kept
+says so; a query of only words the index leaves out ("the") says that instead.
+When the words are simply typed one after another, the parts are kept
 (`ParsedQuery.parts`), so that a search nothing matches in full can show what
-matches most of them.
+matches most of them; a hyphenated word counts as its words there, as typed apart
+("peer-support" as "peer support").
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin, Multif
 from whoosh.qparser import syntax
 from whoosh.qparser.plugins import Plugin, PhrasePlugin
 
-from .analysis import STEMMED
+from .analysis import PLAIN, STEMMED, analyse, drop_invisible, split_word
 from .ranking import AndNot
 from .index import SCHEMA
 
@@ -82,7 +84,11 @@ class ParsedQuery:
     notice: str | None = None
     # For words typed one after another (no operators, no brackets): each part as typed
     # and its query, so that "the most of them" can be searched for when nothing has all.
+    # A hyphenated word the collection does not write joined gives its words as parts, as
+    # the same words typed apart do ("peer-support": peer, support).
     parts: tuple[tuple[str, wq.Query], ...] = ()
+    # The hyphenated words given as their words in `parts` ("peer-support").
+    split: tuple[str, ...] = ()
 
 
 def term_of(word: str) -> str:
@@ -291,7 +297,7 @@ def _check_ranges(q: wq.Query) -> None:
 
 def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
     """The Whoosh query for the text, with a notice when plain words had to be used instead."""
-    text = text.replace("\x00", " ").strip()[:MAX_QUERY_LENGTH]
+    text = drop_invisible(text.replace("\x00", " ")).strip()[:MAX_QUERY_LENGTH]
     if not text:
         return ParsedQuery(wq.Every())
     problem = syntax_problem(text)
@@ -299,7 +305,13 @@ def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
         parsed = _parse(text, lexicon)
         if parsed is not None:
             return parsed
-        problem = "part of it is not search syntax we understand"
+    unsearchable = _unsearchable(text)
+    if unsearchable:
+        # The index leaves these words out, so nothing can match them: not a matter of syntax.
+        notice = unsearchable if problem is None else \
+            f"We could not read your search as written ({problem}), and {unsearchable}"
+        return ParsedQuery(wq.NullQuery, notice)
+    problem = problem or "part of it is not search syntax we understand"
     words = plain_words(text)
     if not words:
         return ParsedQuery(wq.NullQuery, "Your search has no words we could look for. "
@@ -308,6 +320,31 @@ def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
     fallback = _parse(" ".join(words), lexicon)
     # No "most of the words" on top of a search already read another way: one guess is enough.
     return ParsedQuery(fallback.query if fallback else wq.NullQuery, notice)
+
+
+def _unsearchable(text: str) -> str:
+    """When every search word typed is one the index leaves out (too common, or one letter), why: else ''."""
+    words: list[str] = []
+    for _, _, word in word_spans(text):
+        if word.lower() not in (w.lower() for w in words):
+            words.append(word)
+    if not words or any(analyse(word, PLAIN) for word in words):
+        return ""
+    common = [word for word in words if split_word(word)[0].lower() in STOP_WORDS]
+    short = [word for word in words if word not in common]
+    said = []
+    if common:
+        said.append(f"{_listed(common)} {'is too common a word' if len(common) == 1 else 'are too common'} "
+                    "to search for")
+    if short:
+        said.append(f"{_listed(short)} {'is' if len(short) == 1 else 'are'} too short"
+                    f"{'' if common else ' to search for'}")
+    return f"{', and '.join(said)}: add a more specific word."
+
+
+def _listed(words: list[str]) -> str:
+    quoted = [f"'{word}'" for word in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 _PARSERS: "weakref.WeakKeyDictionary[object, _Parser]" = weakref.WeakKeyDictionary()
@@ -339,6 +376,7 @@ def _parse(text: str, lexicon: Lexicon | None) -> ParsedQuery | None:
         # ">=ANDNOT"); such a query is read as its plain words instead.
         return None
     parts: list[tuple[str, wq.Query]] = []
+    split: list[str] = []
     if _implicit(text) and isinstance(tree, syntax.AndGroup):
         for node in tree:
             part = node.query(parser)
@@ -346,5 +384,15 @@ def _parse(text: str, lexicon: Lexicon | None) -> ParsedQuery | None:
             if part is not wq.NullQuery and not isinstance(part, wq.qcore._NullQuery):
                 field_name = _FIELD_BEFORE.search(text, 0, node.startchar)  # "theme:" belongs to the part
                 start = field_name.start() if field_name else node.startchar
-                parts.append((" ".join(text[start:node.endchar].split()), part))
-    return ParsedQuery(q, None, tuple(parts) if len(parts) > 1 else ())
+                label = " ".join(text[start:node.endchar].split())
+                if _HYPHENATED.match(label):
+                    # Its words, as the same words typed apart give them (one part when joined).
+                    apart = _parse(" ".join(p for p in _HYPHEN.split(label) if p), lexicon)
+                    if apart is not None and apart.parts:
+                        parts.extend(apart.parts)
+                        split.append(label)
+                        continue
+                parts.append((label, part))
+    if len(parts) < 2:
+        parts, split = [], []
+    return ParsedQuery(q, None, tuple(parts), tuple(split))

@@ -28,11 +28,11 @@ import numpy as np
 from whoosh import highlight, query as wq
 from whoosh.analysis import STOP_WORDS
 from whoosh.support.charset import accent_map
-from whoosh.util.text import rcompile
 from whoosh.reading import TermNotFound
 
 from . import ranking
-from .analysis import PLAIN, STEMMED, analyse, stem
+from .analysis import (PLAIN, STEMMED, WORD, analyse, drop_invisible, needs_splitting, part_texts, split_word,
+                       stem)
 from .index import SCHEMA, SearchIndex
 from .query import (MAX_QUERY_LENGTH, STEMMED_FIELDS, Lexicon, ParsedQuery, parse_query, plain_words,
                     term_of, word_spans)
@@ -68,7 +68,9 @@ class SearchRequest:
                               for y in (self.year_from, self.year_to))
         if year_from is not None and year_to is not None and year_from > year_to:
             year_from, year_to = year_to, year_from
-        return replace(self, text=(self.text or "")[:MAX_QUERY_LENGTH], sort=sort,  # type: ignore[arg-type]
+        # Invisible format characters (a soft hyphen pasted from a PDF) are no part of a search.
+        text = drop_invisible(self.text or "")[:MAX_QUERY_LENGTH]
+        return replace(self, text=text, sort=sort,  # type: ignore[arg-type]
                        per_page=per_page, page=page, year_from=year_from, year_to=year_to,
                        theme_mode="all" if self.theme_mode == "all" else "any")
 
@@ -159,24 +161,36 @@ def highlight_tokens(text: str, words: set[str] | frozenset[str], stemmed: bool)
     """The tokens `STEMMED` or `PLAIN` make of a text (with removestops=False), marked where in `words`.
 
     The same tokens and terms as running the analyzer, without its chain of generators for
-    every word of an abstract (a stop word keeps its text and is never marked).
+    every word of an abstract (a stop word keeps its text and is never marked).  The parts the
+    index also holds for a word with an apostrophe ("connor" for O'Connor) are not tokens of
+    their own here: a match on one marks the whole word.
     """
     terms = _STEMMED_TERMS if stemmed else _PLAIN_TERMS
     out = []
-    for match in _TOKEN.finditer(text):
-        lower = match.group().lower()
+    special = needs_splitting(text)
+    for match in WORD.finditer(text):
+        written = match.group()
+        word, parts = split_word(written) if special else (written, ())
+        lower = word.lower()
         if len(lower) < 2 or lower in STOP_WORDS:
             out.append(_Token(lower, match.start(), match.end(), False))
             continue
-        term = terms.get(lower)
-        if term is None:
-            folded = lower.translate(accent_map)
-            term = terms[lower] = stem(folded) if stemmed else folded
-        out.append(_Token(term, match.start(), match.end(), term in words))
+        term = _term(terms, lower, stemmed)
+        matched = term in words
+        if parts and not matched:
+            matched = any(_term(terms, part, stemmed) in words for part in part_texts(parts))
+        out.append(_Token(term, match.start(), match.end(), matched))
     return out
 
 
-_TOKEN = rcompile(r"[\w\*]+(\.?[\w\*]+)*")  # RegexTokenizer's own expression
+def _term(terms: dict[str, str], lower: str, stemmed: bool) -> str:
+    term = terms.get(lower)
+    if term is None:
+        folded = lower.translate(accent_map)
+        term = terms[lower] = stem(folded) if stemmed else folded
+    return term
+
+
 _STEMMED_TERMS: dict[str, str] = {}
 _PLAIN_TERMS: dict[str, str] = {}
 
@@ -406,9 +420,13 @@ class Searcher:
         if typed_total == 0 and parsed.parts:
             best = self._most_of(engine, run, parsed, filters)
             if best is not None:
-                mask, score, chosen = best
-                most = (f"No reference has all of: {', '.join(label for label, _ in parsed.parts)} — "
-                        "showing those with most of them.")
+                mask, score, chosen, count = best
+                if count == len(parsed.parts) and parsed.split:  # all the words; a hyphenated word's apart
+                    written = " and ".join(f"'{word}'" for word in parsed.split)
+                    most = f"No reference has {written} as written — showing those with all of its words."
+                else:
+                    most = (f"No reference has all of: {', '.join(label for label, _ in parsed.parts)} — "
+                            "showing those with most of them.")
                 notice = f"{notice} {most}" if notice else most
                 partial = True
         docnums = np.flatnonzero(chosen)
@@ -425,8 +443,8 @@ class Searcher:
                             time.perf_counter() - started, partial)
 
     def _most_of(self, engine: _Engine, run: ranking.Evaluator, parsed: ParsedQuery,
-                 filters: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The references with the most of the query's parts, scored as Whoosh scores their OR."""
+                 filters: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """The references with the most of the query's parts, scored as Whoosh scores their OR; how many."""
         allowed = np.logical_and.reduce([np.ones(run.size, dtype=bool), *filters.values()])
         counts = np.sum([engine.mask(run, q) & allowed for _, q in parsed.parts], axis=0)
         most = int(counts.max()) if counts.size else 0
@@ -434,7 +452,7 @@ class Searcher:
             return None
         mask, score = engine.part(run, wq.Or([q for _, q in parsed.parts]))
         mask = mask & (counts == most)
-        return mask, score, mask & allowed
+        return mask, score, mask & allowed, most
 
     def _conventional_facets(self, run: ranking.Evaluator, mask: np.ndarray, filters: dict[str, np.ndarray],
                              request: SearchRequest) -> Facets:

@@ -300,6 +300,9 @@ MALFORMED = [
     ({"q": "burnout AND"}, "a search word is missing next to AND, OR or NOT"),
     ({"q": "burnout)"}, "the brackets ( ) do not match"),
     ({"q": "((("}, "Your search has no words we could look for"),
+    ({"q": "the"}, "'the' is too common a word to search for: add a more specific word."),
+    # A hyphenated word nothing has side by side falls back as its words typed apart do.
+    ({"q": "peer-support"}, "No reference has all of: peer, support — showing those with most of them."),
 ]
 
 

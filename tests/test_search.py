@@ -344,6 +344,76 @@ def test_unreadable_queries_fall_back_with_a_notice(library: Library, query: str
 
 
 @pytest.mark.parametrize(
+    ("query", "notice"),
+    [
+        ("the", "'the' is too common a word to search for: add a more specific word."),
+        ("The", "'The' is too common a word to search for: add a more specific word."),
+        ("title:the", "'the' is too common a word to search for: add a more specific word."),
+        ("the OR of", "'the' and 'of' are too common to search for: add a more specific word."),
+        ("be the THE", "'be' and 'the' are too common to search for: add a more specific word."),
+        ("it's", "'it's' is too common a word to search for: add a more specific word."),
+        ("x", "'x' is too short to search for: add a more specific word."),
+        ("the x", "'the' is too common a word to search for, and 'x' is too short: add a more specific word."),
+        ("the (", "We could not read your search as written (the brackets ( ) do not match), and 'the' is too "
+                  "common a word to search for: add a more specific word."),
+        # No words at all: another message.
+        ("(", "Your search has no words we could look for. Try some words from a title or topic."),
+    ],
+)
+def test_a_search_of_only_words_too_common_to_search_says_so(library: Library, query: str, notice: str) -> None:
+    result = library.search(query)
+    assert (result.total, result.notice, result.partial) == (0, notice, False)
+
+
+def test_a_hyphenated_word_found_only_apart_says_so(library: Library) -> None:
+    # castellanos and ito have both words, never side by side.
+    assert keys(library.search('"nurses burnout"')) == set()
+    result = library.search("nurses-burnout", per_page=100)
+    assert result.partial and keys(result) == {"castellanos2010exhaustion", "ito2016compassion"}
+    assert result.notice == "No reference has 'nurses-burnout' as written — showing those with all of its words."
+    apart = library.search("nurses-burnout zzzzqqq", per_page=100)
+    assert apart.notice == "No reference has all of: nurses, burnout, zzzzqqq — showing those with most of them."
+    assert keys(apart) == keys(result)
+
+
+# ---------------------------------------------------------------- text pasted with invisible characters
+
+# As a third-party .bib file pasted from a PDF holds it: a soft hyphen, a zero-width space, a word
+# joiner and a byte order mark inside words, and a typographic apostrophe in a name.
+PASTED_BIB = """@article{zhou2024pasted,
+  author = {O\u2019Connor, R\u00f3is\u00edn and Zhou, Li},
+  title = {Trau\u00adma-in\u200bformed care for ado\u2060lescents in cri\ufeffsis},
+  journal = {Journal of Imaginary Care Studies},
+  year = {2024},
+  abstract = {Ward staff copied this ab\u00adstract from a PDF of the report.},
+  provenance = {Fictional reference written for the test suite; it describes no real study.}
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def pasted(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("pasted")
+    shutil.copytree(COLLECTION, root / "references")
+    (root / "references" / "zhou2024pasted.bib").write_text(PASTED_BIB, encoding="utf-8")
+    return Library(Settings.from_env(references_dir=root / "references", index_dir=root / "index",
+                                     data_dir=root / "data"))
+
+
+@pytest.mark.parametrize("query", ["trauma", "informed", "trauma-informed", '"trauma informed care"', "adolescents",
+                                   "adolescent", "crisis", "crises", "abstract", "title:adolescents",
+                                   "adolesc*", "adolesents~", "O'Connor", "O’Connor", "oconnor", "author:oconnor",
+                                   "connor", "author:zhou", "ado\u00adlescents", "cri\u200bsis"])
+def test_words_holding_invisible_characters_are_found(pasted: Library, query: str) -> None:
+    assert "zhou2024pasted" in keys(pasted.search(query, per_page=100))
+
+
+def test_a_word_holding_an_invisible_character_is_marked_in_the_snippet(pasted: Library) -> None:
+    [hit] = [hit for hit in pasted.search("abstract", per_page=100).hits if hit.key == "zhou2024pasted"]
+    assert "<mark>ab\u00adstract</mark>" in hit.snippet_html
+
+
+@pytest.mark.parametrize(
     ("query", "suggestion"),
     [
         ("burnuot", "burnout"),
@@ -466,12 +536,37 @@ def _tagged(library: Library, theme: str) -> set[str]:
                                    ("organisation", "organization"), ("traumatisation", "traumatization"),
                                    ("behaviour", "behavior"), ("reduce seclusion", "reducing seclusion",
                                                                "seclusion reduction"),
-                                   ("nurse", "nurses", "nursing")])
+                                   ("nurse", "nurses", "nursing"),
+                                   # Irregular forms (library.analysis.IRREGULAR_FORMS).
+                                   ("meta-analysis", "meta-analyses", "meta analysis"),
+                                   ("analysis", "analyses", "analyse", "analysed", "analyze"),
+                                   ("child", "children", "children's"), ("crisis", "crises"),
+                                   ("psychosis", "psychoses"), ("woman", "women", "women's"),
+                                   ("young people", "young person"),
+                                   # Names with an apostrophe, typed with either or none.
+                                   ("O'Connor", "O’Connor", "oconnor", "OConnor", "author:oconnor",
+                                    "author:O’Connor", "by:o'connor")])
 def test_everyday_forms_find_the_same_references(shipped: Library, forms: tuple[str, ...]) -> None:
     found = [_all(shipped, text) for text in forms]
     assert found[0], forms[0]
     assert all(other == found[0] for other in found[1:]), dict(zip(forms, found))
     assert all(not shipped.search(text).partial for text in forms)
+
+
+def test_a_name_is_found_by_the_part_after_its_apostrophe(shipped: Library) -> None:
+    assert _all(shipped, "connor") == _all(shipped, "O'Connor") == {"oconnor2018burnout",
+                                                                     "goldstein2024effectiveness"}
+
+
+@pytest.mark.parametrize(("hyphenated", "apart"), [("peer-support", "peer support"),
+                                                   ("trauma-informed", "trauma informed"),
+                                                   ("well-being", "well being"), ("burn-out", "burn out"),
+                                                   ("meta-analyses", "meta analyses")])
+def test_a_hyphenated_search_finds_what_its_words_typed_apart_find(shipped: Library, hyphenated: str,
+                                                                   apart: str) -> None:
+    joined, spaced = shipped.search(hyphenated, per_page=100), shipped.search(apart, per_page=100)
+    assert keys(joined) and keys(joined) == keys(spaced)
+    assert (joined.total, joined.partial, joined.notice) == (spaced.total, spaced.partial, spaced.notice)
 
 
 def test_seclusion_reduction_finds_the_references_on_reducing_seclusion(shipped: Library) -> None:
