@@ -59,14 +59,6 @@ STREAMLIT_OWN = (
 )
 
 
-# The pack page (views/pack.py) is being rebuilt on another branch (ownership, drafts, share view); until
-# that lands, its own known problems are listed here and reported as an expected failure, by name, while
-# anything else on it (or on any other page) fails the test.
-PACK_PAGE_KNOWN = (
-    (re.compile(r"^pack at \d+px: '(arrow_upward\s+Up|arrow_downward\s+Down|close\s+Remove)' is cut short"),
-     "the pack's Up / Down / Remove buttons sit in columns too narrow for their labels (views/pack.py)"),
-)
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -313,13 +305,51 @@ def test_every_page_fits_and_passes_axe(size: tuple[int, int], signed_in: bool, 
                 checker.check("librarian-sign-in")
         finally:
             record_property("screenshots", "\n".join(str(p) for p in checker.shots))
-    known = [(problem, reason) for problem in checker.problems for pattern, reason in PACK_PAGE_KNOWN
-             if pattern.search(problem)]
-    unknown = [problem for problem in checker.problems if problem not in {k for k, _ in known}]
-    assert not unknown, "\n".join(unknown)
-    if known:
-        pytest.xfail("known pack-page problems, left to the pack page's rebuild: "
-                     + "; ".join(sorted({reason for _, reason in known})))
+    assert not checker.problems, "\n".join(checker.problems)
+
+
+HIDDEN_CHOICES_JS = """() => {
+  const out = [];
+  for (const box of document.querySelectorAll('[data-testid="stMultiSelect"]')) {
+    const tags = box.querySelector('[data-testid="stMultiSelectTagsContainer"]');
+    if (!tags) continue;
+    const field = tags.parentElement.getBoundingClientRect();  // the box around the choices
+    const label = box.querySelector('[data-testid="stWidgetLabel"]').innerText.trim();
+    for (const chip of box.querySelectorAll('[data-testid="stMultiSelectTagsContainer"] [data-tag]')) {
+      const r = chip.getBoundingClientRect();
+      const text = chip.firstElementChild;
+      if (r.left < field.left - 1 || r.right > field.right + 1 || r.top < field.top - 1 || r.bottom > field.bottom + 1
+          || r.right > window.innerWidth || text.scrollWidth > text.clientWidth + 1)
+        out.push(label + ': ' + chip.getAttribute('aria-label'));
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["1280x800", "390x844"])
+def test_a_key_message_shows_every_reference_it_cites(size: tuple[int, int], app_url: str, chromium: Path,
+                                                      tmp_path: Path) -> None:
+    """A pack started from a concern cites six references in its first message: all six chips are
+    inside the box, on a desktop and on a phone (Streamlit showed two and hid the rest)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    width, height = size
+    with sync_playwright() as playwright, browser_page(playwright, chromium, width, height, tmp_path / "p") as page:
+        page.goto(app_url + "/concerns")
+        page.get_by_test_id("stExpander").first.locator("summary").click()
+        start = page.get_by_role("button", name=re.compile(r"Start a pack from these \d+$")).first
+        cited = int(start.inner_text().rsplit(" ", 1)[1])
+        start.click()
+        box = page.get_by_test_id("stMultiSelect").filter(has_text="References behind message 1")
+        expect(box).to_be_visible()
+        settle(page)
+        chips = box.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
+        assert chips.count() == cited >= 4
+        hidden = page.evaluate(HIDDEN_CHOICES_JS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"pack-cites-{width}.png"))
+        assert not hidden, "choices hidden or cut off: " + "; ".join(hidden)
 
 
 # ------------------------------------------------------------------ journeys

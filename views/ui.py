@@ -470,6 +470,12 @@ PAGE_CSS = """
 /* Long values (a web address, a DOI) wrap inside a table cell instead of making it scroll sideways. */
 [data-testid="stTable"] td [data-testid="stMarkdownContainer"],
 [data-testid="stTable"] td p { overflow-wrap: anywhere !important; word-break: normal !important; }
+/* A multiselect shows every choice made, on as many lines as it needs: Streamlit keeps them on one
+   line and hides the rest, so a key message citing six references showed two. */
+[data-testid="stMultiSelect"] div:has(> [data-testid="stMultiSelectTagsContainer"]) {
+  max-height: none !important; height: auto !important; }
+[data-testid="stMultiSelectTagsContainer"] {
+  flex-wrap: wrap !important; overflow: visible !important; height: auto !important; }
 </style>
 """
 
