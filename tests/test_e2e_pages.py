@@ -418,7 +418,18 @@ def test_with_the_keyboard_only_search_add_to_the_pack_and_download(app_url: str
         page.keyboard.press("Enter")
         expect(page.get_by_text(re.compile(r"references? found"))).to_be_visible()
         settle(page)
+        # No "Link to heading" tab stop beside each result's title.
+        assert page.locator('a[aria-label="Link to heading"]:visible').count() == 0
         focus_by_tab(page, lambda text: text.endswith("Add to pack"))
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="Your pack: 1 reference")).to_be_visible()
+        settle(page)
+        # The focus stays where the reader was: on the button that took the pressed one's place.
+        expect(page.locator(":focus")).to_have_text(re.compile(r"Remove from pack$"))
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name=re.compile("Your pack"))).to_have_count(0)
+        settle(page)
+        expect(page.locator(":focus")).to_have_text(re.compile(r"Add to pack$"))
         page.keyboard.press("Enter")
         expect(page.get_by_role("link", name="Your pack: 1 reference")).to_be_visible()
         settle(page)

@@ -6,6 +6,7 @@ Pages stay thin: they read widgets, call `library`, and render with these helper
 from __future__ import annotations
 
 import html
+import json
 import re
 import secrets
 from contextlib import contextmanager
@@ -437,11 +438,38 @@ def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str)
         if st.button("Remove from pack", key=remove_key, icon=":material/remove:"):
             with friendly_errors():
                 remove_from_pack(key)
+                st.session_state[REFOCUS] = add_key
                 st.rerun()
     elif st.button("Add to pack", key=add_key, icon=":material/add:"):
         with friendly_errors():
             add_to_pack(key, note=note, how=how)
+            st.session_state[REFOCUS] = remove_key
             st.rerun()
+    if st.session_state.get(REFOCUS) in (add_key, remove_key):
+        focus_button(st.session_state.pop(REFOCUS))
+
+
+REFOCUS = "refocus_button"  # session state: the button that takes the keyboard focus after a rerun
+_WIDGET_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+def focus_button(widget_key: str) -> None:
+    """Give the keyboard focus back to the button that replaced the one just pressed ("Add to
+    pack" becomes "Remove from pack"): the rerun redraws it, and focus fell back to the page, so a
+    keyboard user had to tab through everything again."""
+    if not _WIDGET_KEY.fullmatch(widget_key):
+        return  # only keys the app made (citation keys) go into the script
+    st.html(f"""<script>/* {widget_key} */
+(() => {{
+  let tries = 0;
+  const focus = () => {{
+    const button = document.querySelector('.st-key-' + CSS.escape({json.dumps(widget_key)}) + ' button');
+    if (button) button.focus();
+    else if (tries++ < 20) setTimeout(focus, 50);
+  }};
+  focus();
+}})();
+</script>""", unsafe_allow_javascript=True)
 
 
 def edit_link(key: str) -> None:
@@ -476,6 +504,9 @@ PAGE_CSS = """
   max-height: none !important; height: auto !important; }
 [data-testid="stMultiSelectTagsContainer"] {
   flex-wrap: wrap !important; overflow: visible !important; height: auto !important; }
+/* No "Link to heading" beside each heading: every search result's title added a tab stop that a
+   screen reader announced as "Link to heading"; the app's addresses already lead to each page. */
+[data-testid="stHeaderActionElements"] { display: none !important; }
 </style>
 """
 
