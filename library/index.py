@@ -40,11 +40,12 @@ from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA, what goes into a document, or the terms library/analysis.py makes of a
 # text change: every index built with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Stemmed fields (spelling and word forms made one, see library/analysis.py) for ranking and
 # phrases; "_x" copies keep words as written so that prefix (trainin*) and fuzzy (traning~)
-# terms match what was written; "topics" holds the labels and synonyms of a reference's themes.
+# terms match what was written; "topics" holds the labels and synonyms of a reference's themes
+# and the labels of its settings and evidence type.
 SCHEMA: Schema = Schema(
     key=ID(stored=True, unique=True),
     title=text_field(STEMMED, stored=True, field_boost=3.0),
@@ -60,7 +61,7 @@ SCHEMA: Schema = Schema(
     abstract_x=TEXT(analyzer=PLAIN, phrase=False),
     keywords=text_field(STEMMED, stored=True),
     keywords_x=TEXT(analyzer=PLAIN, phrase=False),
-    topics=text_field(STEMMED),  # labels and synonyms of the themes (see topics_text)
+    topics=text_field(STEMMED),  # the vocabulary's words for the reference (see topics_text)
     topics_x=TEXT(analyzer=PLAIN, phrase=False),
     theme=KEYWORD(commas=True, scorable=False),  # own themes and all their ancestors
     themes=STORED,  # own themes only, for the chips on a card
@@ -103,12 +104,16 @@ class SyncReport:
 ProgressCallback = Callable[[int, int], None]
 
 
-def topics_text(themes: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> str:
-    """The labels and synonyms of a reference's themes and of every broader theme, to search them.
+def topics_text(themes: tuple[str, ...] | list[str], vocabulary: Vocabulary, *,
+                settings: tuple[str, ...] | list[str] = (), evidence_type: str = "") -> str:
+    """The vocabulary's words for a reference, to search them with its text: the labels and
+    synonyms of its themes and of every broader theme, and the labels of its settings and of
+    its evidence type ("Inpatient wards", "Thesis or other grey literature"), as the filters
+    show them.
 
     A top-level heading that only groups narrower themes ("What managers ask") lends its
     synonyms, not its label, to the references of the narrower themes: its label names a
-    group, not what the references are about.
+    group, not what the references are about.  A slug the vocabulary does not know gives nothing.
     """
     parts: list[str] = []
     for slug in vocabulary.with_ancestors(list(themes)):
@@ -117,13 +122,20 @@ def topics_text(themes: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> 
             continue
         heading = theme.parent is None and bool(vocabulary.children(slug)) and slug not in themes
         parts.extend(theme.synonyms if heading else (theme.label, *theme.synonyms))
+    for slug in settings:
+        setting = vocabulary.setting_by_slug.get(slug)
+        if setting is not None:
+            parts.append(setting.label)
+    kind = vocabulary.evidence_type_by_slug.get(evidence_type) if evidence_type else None
+    if kind is not None:
+        parts.append(kind.label)
     return " ; ".join(parts)
 
 
 def document_for(record: Record, vocabulary: Vocabulary) -> dict:
     """The Whoosh document for a reference: what search, facets and the result card need."""
     expanded = vocabulary.with_ancestors(list(record.themes))
-    topics = topics_text(record.themes, vocabulary)
+    topics = topics_text(record.themes, vocabulary, settings=record.settings, evidence_type=record.evidence_type)
     keywords = ", ".join(record.keywords)
     authors = "; ".join(n.display() for n in record.creators)
     facets = "|".join((",".join(expanded), record.evidence_type, ",".join(record.settings),

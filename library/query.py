@@ -11,6 +11,9 @@ title weighted above key finding above abstract.  On top of it, by rule:
   joined word ("burn out" finds "burnout", "burnt out" too), and a word also
   matches its two halves side by side when the collection has them so
   ("burnout" finds "burn-out" and "burn out");
+- an abbreviation of the field (`ABBREVIATIONS`) also finds what it stands for,
+  and the spelt-out words also find the abbreviation ("PTSD" finds
+  "post-traumatic stress disorder", and the other way round);
 - prefix, wildcard and fuzzy terms look at the words as written (the "_x"
   copies of the text fields), not at their stems.
 
@@ -66,6 +69,34 @@ _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 _HYPHEN = re.compile(r"[-‐‑]")
 _HYPHENATED = re.compile(r"^[^\W\d_]+(?:[-‐‑][^\W\d_]+)+$")
 _PLAIN_WORD = re.compile(r"^[^\W\d_]{2,}$")
+
+
+@dataclass(frozen=True)
+class Abbreviation:
+    """An abbreviation with one meaning in mental-health writing, and the words it stands for."""
+
+    short: str  # as it is written: "PTSD"
+    # What it stands for, in the forms writing uses; a search for the abbreviation finds each
+    # as a phrase, and any of them typed (hyphens or not) also finds the abbreviation.
+    spelt: tuple[str, ...]
+    # Expanded only when typed in capitals, and never added to the spelt-out words: the index
+    # keeps words in lower case, and in lower case the abbreviation is another word ("tic").
+    capitals_only: bool = False
+
+
+# Only abbreviations whose meaning in this field is not in doubt.  Where an abbreviation names
+# a theme, it is that theme's synonym in references/themes.toml instead (ACEs: "Adverse
+# childhood experiences"; STS; SMI), which finds the references tagged with the theme.
+ABBREVIATIONS = (
+    # "post-traumatic stress" without "disorder" too: how writing on its symptoms names it.
+    Abbreviation("PTSD", ("post traumatic stress disorder", "posttraumatic stress disorder",
+                          "post traumatic stress", "posttraumatic stress")),
+    Abbreviation("TIC", ("trauma informed care",), capitals_only=True),
+)
+
+
+def _words_key(words: list[str]) -> tuple[str, ...]:
+    return tuple(term_of(word) or word.lower() for word in words)
 
 
 class Lexicon(Protocol):
@@ -163,7 +194,7 @@ class _CompoundPlugin(Plugin):
         # After field names are attached (100), before each word is spread over the fields (110).
         return [(self.do_compounds, 105)]
 
-    def do_compounds(self, parser, group):  # type: ignore[no-untyped-def]
+    def do_compounds(self, parser, group, spelt_out: bool = True):  # type: ignore[no-untyped-def]
         nodes = list(group)
         out = group.empty_copy()
         i = 0
@@ -173,6 +204,22 @@ class _CompoundPlugin(Plugin):
                 out.append(self.do_compounds(parser, node))
                 i += 1
                 continue
+            spelt = _spelt_out(nodes, i) if spelt_out else None
+            if spelt is not None:
+                short, end = spelt
+                inner = self.do_compounds(parser, syntax.AndGroup(nodes[i:end]), spelt_out=False)
+                out.append(_alternatives(short, inner, node.startchar, nodes[end - 1].endchar))
+                i = end
+                continue
+            if _is_word(node):
+                phrases = _expansions(node.text)
+                if phrases:
+                    group = syntax.OrGroup([_word(node.text, node.startchar, node.endchar),
+                                            *(_phrase(p, node.startchar, node.endchar) for p in phrases)])
+                    group.set_range(node.startchar, node.endchar)
+                    out.append(group)
+                    i += 1
+                    continue
             if _is_word(node) and _HYPHENATED.match(node.text):
                 out.append(self._hyphenated(node))
                 i += 1
@@ -226,6 +273,47 @@ class _CompoundPlugin(Plugin):
         return None
 
 
+def _expansions(word: str) -> tuple[str, ...]:
+    """The phrases an abbreviation typed stands for (see ABBREVIATIONS), or none."""
+    for abbreviation in ABBREVIATIONS:
+        if word == abbreviation.short if abbreviation.capitals_only else \
+                word.casefold() == abbreviation.short.casefold():
+            return abbreviation.spelt
+    return ()
+
+
+def _spelt_forms() -> dict[tuple[str, ...], str]:
+    forms: dict[tuple[str, ...], str] = {}
+    for abbreviation in ABBREVIATIONS:
+        if not abbreviation.capitals_only:
+            for spelt in abbreviation.spelt:
+                forms[_words_key(spelt.split())] = abbreviation.short
+    return forms
+
+
+_SPELT_FORMS = _spelt_forms()
+_LONGEST_SPELT = max((len(key) for key in _SPELT_FORMS), default=0)
+
+
+def _spelt_out(nodes: list, i: int) -> tuple[str, int] | None:  # type: ignore[type-arg]
+    """When the words from nodes[i] on spell out an abbreviation ("post-traumatic stress
+    disorder"), the abbreviation and the index after the last of those words; the longest wins."""
+    words: list[str] = []
+    ends: list[tuple[tuple[str, ...], int]] = []
+    j = i
+    while j < len(nodes) and _is_word(nodes[j]) and len(words) < _LONGEST_SPELT:
+        words.extend(part for part in _HYPHEN.split(nodes[j].text) if part)
+        ends.append((_words_key(words), j + 1))
+        if j + 2 < len(nodes) and nodes[j + 1].is_ws():
+            j += 2
+        else:
+            break
+    for key, end in reversed(ends):
+        if key in _SPELT_FORMS:
+            return _SPELT_FORMS[key], end
+    return None
+
+
 def _is_word(node) -> bool:  # type: ignore[no-untyped-def]
     return type(node) is syntax.WordNode and node.fieldname is None
 
@@ -240,13 +328,19 @@ def _phrase(text: str, start: int, end: int):  # type: ignore[no-untyped-def]
     return node
 
 
+def _word(text: str, start: int, end: int):  # type: ignore[no-untyped-def]
+    node = syntax.WordNode(text)
+    node.set_range(start, end)
+    return node
+
+
 def _alternatives(word: str, phrase, start: int, end: int):  # type: ignore[no-untyped-def]
-    """The word, or the phrase: an OR group spanning the text they stand for."""
+    """The word, or the phrase (or group): an OR group spanning the text they stand for."""
     if isinstance(phrase, str):
         phrase = _phrase(phrase, start, end)
-    node = syntax.WordNode(word)
-    node.set_range(start, end)
-    return syntax.OrGroup([node, phrase])
+    group = syntax.OrGroup([_word(word, start, end), phrase])
+    group.set_range(start, end)
+    return group
 
 
 # ------------------------------------------------------------------ the parser

@@ -19,8 +19,9 @@ from whoosh import query as wq
 import library.api
 import library.bibtex
 import library.index
-from library import Library, Settings
+from library import Library, SearchRequest, Settings
 from library.errors import LockTimeout, ReferenceNotFound
+from library.taxonomy import load_vocabulary
 
 from .conftest import DATA
 
@@ -204,6 +205,46 @@ def test_vocabulary_change_rebuilds(references: Path) -> None:
     # The roll-up follows the new tree: restraint now counts under implementation, not outcomes.
     assert found(lib, "theme:implementation") >= {"eriksen2012restraint", "osei2021guidance"}
     assert not found(lib, "theme:outcomes") & {"eriksen2012restraint", "osei2021guidance"}
+
+
+def having_all(lib: Library, text: str) -> set[str]:
+    """The references with every word of the text (none when the search falls back to most of them)."""
+    result = lib.search(text, per_page=100)
+    return set() if result.partial else {hit.key for hit in result.hits}
+
+
+SETTING_LABEL = ('slug = "inpatient"\nlabel = "Inpatient"', 'slug = "inpatient"\nlabel = "Forensic rehabilitation units"')
+TYPE_LABEL = ('slug = "guidance"\nlabel = "Guidance"', 'slug = "guidance"\nlabel = "Handbook or manual"')
+
+
+@pytest.mark.parametrize(("relabel", "old_label", "new_label", "request_"), [
+    (SETTING_LABEL, "inpatient", "forensic rehabilitation units", SearchRequest(settings=("inpatient",), per_page=100)),
+    (TYPE_LABEL, "guidance", "handbook", SearchRequest(evidence_types=("guidance",), per_page=100)),
+], ids=["setting", "evidence-type"])
+@pytest.mark.parametrize("how", ["by hand", "saved by the library"])
+def test_a_relabelled_setting_or_evidence_type_is_searched_by_its_new_label(
+        references: Path, tmp_path: Path, relabel: tuple[str, str], old_label: str, new_label: str,
+        request_: SearchRequest, how: str) -> None:
+    lib = Library()
+    tagged = {hit.key for hit in lib.search(request_).hits}
+    assert tagged and tagged <= having_all(lib, old_label)  # the label is searched with the text
+    assert having_all(lib, f'topics:"{old_label}"') == tagged
+    assert not having_all(lib, new_label)
+    vocabulary = references / "themes.toml"
+    text = vocabulary.read_text(encoding="utf-8")
+    assert relabel[0] in text
+    if how == "by hand":
+        vocabulary.write_text(text.replace(*relabel), encoding="utf-8")
+        report = lib.refresh()
+    else:
+        edited = tmp_path / "edited.toml"
+        edited.write_text(text.replace(*relabel), encoding="utf-8")
+        report = lib.save_vocabulary(load_vocabulary(edited), detail="relabelled").sync
+
+    assert report.rebuilt and report.reason == "the theme vocabulary changed"
+    assert having_all(lib, new_label) == tagged
+    assert having_all(lib, f'topics:"{new_label}"') == tagged
+    assert not having_all(lib, f'topics:"{old_label}"')  # the old label has left the index
 
 
 def test_deleted_index_folder_is_rebuilt(references: Path, tmp_path: Path) -> None:

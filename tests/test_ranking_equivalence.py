@@ -106,6 +106,9 @@ def _queries() -> list[tuple[str, str, SearchRequest | None]]:
     common, rare = DOMAIN_WORDS[:60], DOMAIN_WORDS[60:] + TAIL_WORDS[:150]
     word = lambda: rng.choice(common if rng.random() < 0.6 else rare)  # noqa: E731
     phrase = lambda: rng.choice(PHRASES + ("trauma informed care", "mental health"))  # noqa: E731
+    abbreviations = iter([lambda: "PTSD", lambda: "TIC", lambda: "post-traumatic stress disorder",
+                          lambda: "ptsd symptoms", lambda: f"PTSD {word()}", lambda: f"{word()} TIC care",
+                          lambda: "post traumatic stress", lambda: f"posttraumatic stress disorder OR {word()}"])
     makers = {
         "word": lambda: word(),
         "words": lambda: " ".join(word() for _ in range(rng.randint(2, 4))),
@@ -142,6 +145,9 @@ def _queries() -> list[tuple[str, str, SearchRequest | None]]:
         "setting": lambda: f"setting:{rng.choice(_SETTINGS)} OR {word()}",
         "mixed": lambda: f'"{phrase()}" OR ({word()} {word()[:4]}*) NOT year:<2000',
         "everything": lambda: rng.choice(["*", "title:*"]),
+        # Abbreviations and their spelt-out forms (library/query.py ABBREVIATIONS): OR groups of
+        # words and phrases.  Last, so that the queries of the kinds above stay as they were.
+        "abbreviation": lambda: next(abbreviations)(),
     }
     out = []
     for kind, make in makers.items():

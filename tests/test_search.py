@@ -408,6 +408,57 @@ def test_words_holding_invisible_characters_are_found(pasted: Library, query: st
     assert "zhou2024pasted" in keys(pasted.search(query, per_page=100))
 
 
+# ---------------------------------------------------------------- abbreviations written only one way
+
+ABBREVIATED_BIBS = {
+    "yusuf2024abbreviated": "PTSD screening after a TIC rollout",
+    "quinn2024spelt": "Post-traumatic stress disorder among trauma-informed care staff",
+    "ross2024tics": "Motor tic frequency in an adolescent clinic",
+}
+
+
+@pytest.fixture(scope="module")
+def abbreviated(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("abbreviated")
+    shutil.copytree(COLLECTION, root / "references")
+    for key, title in ABBREVIATED_BIBS.items():
+        (root / "references" / f"{key}.bib").write_text(
+            f"@article{{{key},\n  author = {{Ames, Kit}},\n  title = {{{title}}},\n"
+            "  journal = {Journal of Imaginary Care Studies},\n  year = {2024},\n"
+            "  provenance = {Fictional reference written for the test suite; it describes no real study.}\n}\n",
+            encoding="utf-8")
+    return Library(Settings.from_env(references_dir=root / "references", index_dir=root / "index",
+                                     data_dir=root / "data"))
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("PTSD", {"yusuf2024abbreviated", "quinn2024spelt"}),
+    ("ptsd", {"yusuf2024abbreviated", "quinn2024spelt"}),
+    ("post-traumatic stress disorder", {"yusuf2024abbreviated", "quinn2024spelt"}),
+    ("post traumatic stress disorders", {"yusuf2024abbreviated", "quinn2024spelt"}),
+    ("posttraumatic stress", {"yusuf2024abbreviated", "quinn2024spelt"}),
+    ("PTSD staff", {"quinn2024spelt"}),
+    ("post traumatic stress screening", {"yusuf2024abbreviated"}),
+    # TIC only in capitals: "tic" is also a word (motor tics), and the spelt-out form does not
+    # look for it, since the index keeps words in lower case.
+    ("TIC", {"yusuf2024abbreviated", "quinn2024spelt", "ross2024tics"}),
+    ("tic", {"yusuf2024abbreviated", "ross2024tics"}),
+    ('"trauma-informed care"', {"quinn2024spelt"}),
+])
+def test_an_abbreviation_and_its_spelt_out_form_find_each_other(abbreviated: Library, query: str,
+                                                                expected: set[str]) -> None:
+    result = abbreviated.search(query, per_page=100)
+    assert not result.partial
+    assert keys(result) & set(ABBREVIATED_BIBS) == expected
+
+
+def test_a_spelt_out_abbreviation_is_one_part_of_a_partial_match(abbreviated: Library) -> None:
+    result = abbreviated.search("post-traumatic stress disorder zzzzqqq", per_page=100)
+    assert result.notice == ("No reference has all of: post-traumatic stress disorder, zzzzqqq — "
+                             "showing those with most of them.")
+    assert {"yusuf2024abbreviated", "quinn2024spelt"} <= keys(result)
+
+
 def test_a_word_holding_an_invisible_character_is_marked_in_the_snippet(pasted: Library) -> None:
     [hit] = [hit for hit in pasted.search("abstract", per_page=100).hits if hit.key == "zhou2024pasted"]
     assert "<mark>ab\u00adstract</mark>" in hit.snippet_html
@@ -561,7 +612,9 @@ def test_a_name_is_found_by_the_part_after_its_apostrophe(shipped: Library) -> N
 @pytest.mark.parametrize(("hyphenated", "apart"), [("peer-support", "peer support"),
                                                    ("trauma-informed", "trauma informed"),
                                                    ("well-being", "well being"), ("burn-out", "burn out"),
-                                                   ("meta-analyses", "meta analyses")])
+                                                   ("meta-analyses", "meta analyses"),
+                                                   # Found by neither in full: the same "most of the words".
+                                                   ("self-harm", "self harm")])
 def test_a_hyphenated_search_finds_what_its_words_typed_apart_find(shipped: Library, hyphenated: str,
                                                                    apart: str) -> None:
     joined, spaced = shipped.search(hyphenated, per_page=100), shipped.search(apart, per_page=100)
@@ -585,6 +638,46 @@ def test_theme_labels_and_synonyms_reach_the_references_tagged_so(shipped: Libra
     found = _all(shipped, text)
     assert tagged <= found, sorted(tagged - found)
     assert found
+
+
+@pytest.mark.parametrize(("text", "tagged_with"), [
+    ("inpatient wards", SearchRequest(settings=("inpatient",))),
+    ("ward", SearchRequest(settings=("inpatient",))),
+    ("wards", SearchRequest(settings=("inpatient",))),
+    ("children and young people", SearchRequest(settings=("children-young-people",))),
+    ("community mental health", SearchRequest(settings=("community-mental-health",))),
+    ("grey literature", SearchRequest(evidence_types=("grey-literature",))),
+    ("thesis", SearchRequest(evidence_types=("grey-literature",))),
+    ("scoping review", SearchRequest(evidence_types=("scoping-review",))),
+    ("homelessness services", SearchRequest(settings=("homelessness",))),
+])
+def test_setting_and_evidence_type_labels_reach_the_references_tagged_so(shipped: Library, text: str,
+                                                                         tagged_with: SearchRequest) -> None:
+    tagged = keys(shipped.search(SearchRequest(**{**tagged_with.__dict__, "per_page": 100})))
+    result = shipped.search(text, per_page=100)
+    assert tagged, tagged_with
+    assert not result.partial, result.notice
+    assert tagged <= keys(result), sorted(tagged - keys(result))
+
+
+@pytest.mark.parametrize(("short", "spelt"), [
+    # Not a theme: the table in library/query.py (ABBREVIATIONS).
+    ("PTSD", "post traumatic stress"), ("ptsd", "post-traumatic stress"), ("PTSD", "posttraumatic stress"),
+    ("TIC", '"trauma-informed care"'),
+    # The synonym "ACEs" of the theme "Adverse childhood experiences" (references/themes.toml).
+    ("ACE", "adverse childhood experiences"), ("ACEs", "adverse childhood experiences"),
+    ("aces", "adverse childhood experiences"),
+])
+def test_an_abbreviation_finds_what_its_spelt_out_form_finds(shipped: Library, short: str, spelt: str) -> None:
+    abbreviated, written = shipped.search(short, per_page=100), shipped.search(spelt, per_page=100)
+    assert keys(written) and not abbreviated.partial and not written.partial
+    assert keys(abbreviated) == keys(written)
+
+
+def test_ptsd_finds_the_three_references_on_post_traumatic_stress(shipped: Library) -> None:
+    # Only kessler2017trauma writes "PTSD"; mauritz writes "post-traumatic stress disorder", han
+    # "post-traumatic stress" (symptoms).
+    assert _all(shipped, "PTSD") == {"kessler2017trauma", "mauritz2013prevalence", "han2021trauma"}
 
 
 def test_staff_wellbeing_finds_at_least_the_ten_of_its_theme(shipped: Library) -> None:

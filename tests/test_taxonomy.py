@@ -74,6 +74,15 @@ def test_topics_hold_labels_and_synonyms_of_a_reference_themes_and_broader_ones(
     assert "SAMHSA" in topics_text(["safety"], vocabulary)  # a heading's synonyms are lent
 
 
+def test_topics_hold_the_labels_of_a_reference_settings_and_evidence_type() -> None:
+    vocabulary = load_vocabulary(SHIPPED)
+    text = topics_text(["burnout"], vocabulary, settings=["inpatient", "community-mental-health"],
+                       evidence_type="grey-literature")
+    assert text.split(" ; ")[-3:] == ["Inpatient wards", "Community mental health", "Thesis or other grey literature"]
+    # A slug the vocabulary does not know (the check reports it) adds nothing.
+    assert topics_text([], vocabulary, settings=["nowhere"], evidence_type="rumour") == ""
+
+
 def test_editing_the_vocabulary_keeps_synonyms_and_searches_them(tmp_path: Path) -> None:
     references = tmp_path / "references"
     shutil.copytree(REPO / "references", references)

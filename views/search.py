@@ -18,7 +18,9 @@ SYNTAX_HELP = """
 - The start of a word: `trainin*`. Spelling-tolerant: `traning~`.
 - UK and US spellings find each other (organisation, organization), and so do forms of a word
   (reduce, reduction) and words written joined, apart or hyphenated (burnout, burn out, burn-out).
-- Theme names are searched too: `staff wellbeing` finds the references tagged with that theme.
+- Theme, setting and evidence type names are searched too: `staff wellbeing`, `inpatient wards` and
+  `grey literature` find the references tagged with them.
+- `PTSD` finds post-traumatic stress, and `TIC` (in capitals) trauma-informed care.
 - When no reference has all your words, those with most of them are shown, and the page says so.
 """
 
