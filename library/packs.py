@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from pybtex.textutils import normalize_whitespace
@@ -600,14 +601,27 @@ def _entry_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
         names = _string_list(names_raw, label)
         if names:
             persons[folded] = tuple(normalize_whitespace(n) for n in names)
-    entry = Entry(_PROBE_KEY, kind, fields, persons)
-    result = parse_text(format_entry(entry), "saved pack")
-    back = result.entries[0] if len(result.entries) == 1 else None
-    if result.errors or back is None or (back.type, back.fields, back.persons) != (kind, fields, persons):
-        reason = result.errors[0].reason if result.errors else "its values do not read back as written"
+    snapshot = Snapshot(kind, tuple(fields.items()), tuple(persons.items()))
+    reason = _unreadable(snapshot)
+    if reason:
         raise PackError(f"'{where}' is not a BibTeX entry the library can read ({reason}). "
                         "Save the pack again from the library, or remove this snapshot from the file.")
-    return Snapshot(kind, tuple(fields.items()), tuple(persons.items()))
+    return snapshot
+
+
+# A pack is read on every page of the app that shows it, and its snapshots rarely change:
+# each distinct snapshot is written out and parsed once per process (a few hundred µs each).
+@lru_cache(maxsize=4096)
+def _unreadable(snapshot: Snapshot) -> str:
+    """Why the snapshot would not read back as the entry it holds ("" when it would)."""
+    fields, persons = dict(snapshot.fields), dict(snapshot.persons)
+    result = parse_text(format_entry(Entry(_PROBE_KEY, snapshot.type, fields, persons)), "saved pack")
+    back = result.entries[0] if len(result.entries) == 1 else None
+    if result.errors:
+        return result.errors[0].reason
+    if back is None or (back.type, back.fields, back.persons) != (snapshot.type, fields, persons):
+        return "its values do not read back as written"
+    return ""
 
 
 def _details_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
