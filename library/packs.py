@@ -20,7 +20,7 @@ from pybtex.textutils import normalize_whitespace
 
 from . import latex
 from .bibtex import MAX_FIELD_LENGTH, PERSON_FIELDS, Entry, format_entry, parse_text
-from .errors import PackError
+from .errors import InvalidValue, PackError
 from .links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
 from .records import Name, Record, bare_doi, normalise_doi
 from .values import encode_name
@@ -92,11 +92,13 @@ class Snapshot:
         so their references render as well as those details allow, and are written
         back in the full form the next time the pack is saved.
         """
+        kind = type.strip().lower()
+        kind = kind if _TYPE_NAME.fullmatch(kind) else "misc"
         venue_field = {
             "article": "journal", "incollection": "booktitle", "inproceedings": "booktitle",
             "inbook": "booktitle", "phdthesis": "school", "mastersthesis": "school",
             "techreport": "institution",
-        }.get(type, "publisher")
+        }.get(kind, "publisher")
         fields = {name: latex.encode(value) for name, value in (
             ("title", title), (venue_field, venue), ("volume", volume),
             ("number", number), ("pages", pages), ("year", str(year or "")),
@@ -111,11 +113,11 @@ class Snapshot:
             fields["themes"] = ", ".join(themes)
         if evidence_type:
             fields["evidence-type"] = evidence_type
-        persons = tuple((role, tuple(encode_name(n, field=role) for n in names))
+        persons = tuple((role, tuple(normalize_whitespace(encode_name(n, field=role)) for n in names))
                         for role, names in (("author", authors), ("editor", editors)) if names)
-        kind = type.strip().lower()
-        return cls(type=kind if _TYPE_NAME.fullmatch(kind) else "misc", fields=tuple(fields.items()),
-                   persons=persons)
+        # Whitespace as BibTeX reads it (a run is one space), so the entry reads back as it is kept.
+        kept = ((name, normalize_whitespace(value).strip()) for name, value in fields.items())
+        return cls(type=kind, fields=tuple((name, value) for name, value in kept if value), persons=persons)
 
     def entry(self, key: str) -> Entry:
         """The BibTeX entry it was taken from, under `key`."""
@@ -634,6 +636,14 @@ def _details_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
     if not isinstance(authors_raw, list):
         raise PackError(f"'{prefix}authors' must be a list, not {_kind(authors_raw)}.")
     authors = tuple(_name(a, f"{prefix}authors[{i + 1}]") for i, a in enumerate(authors_raw))
+    try:
+        return _snapshot_of_details(raw, prefix, authors, year)
+    except InvalidValue as error:
+        raise PackError(f"'{prefix}authors': {error}") from None
+
+
+def _snapshot_of_details(raw: Mapping[str, Any], prefix: str, authors: tuple[Name, ...],
+                         year: int | None) -> Snapshot:
     return Snapshot.from_details(
         title=_text(raw, "title", where=prefix),
         authors=authors,

@@ -29,7 +29,7 @@ from library.crossref import CrossrefClient
 from library.database import Database, default_url
 from library.errors import (AccessDenied, InvalidKey, LibraryError, LookupFailed, PackError,
                             ReferenceNotFound)
-from library.packs import KeyMessage, Pack, PackReference, Snapshot, dump_pack
+from library.packs import KeyMessage, Pack, PackReference, Snapshot, dump_pack, load_pack
 from library.records import Name
 from library.search import MAX_PER_PAGE, MAX_QUERY_LENGTH
 from library.urlstate import params_from_request, request_from_params
@@ -406,6 +406,7 @@ def test_any_json_is_a_pack_or_a_pack_error(shared_library: Library, raw: object
     except PackError as error:
         assert str(error)
         return
+    assert load_pack(dump_pack(pack)) == pack  # what loads can be saved (in the current format) and reopened
     for fmt in ("md", "bib"):
         try:
             shared_library.render_pack(pack, fmt)
