@@ -862,12 +862,18 @@ class Library:
 
     @staticmethod
     def prefill_notes(pack: "Pack", records: dict[str, Record | None]) -> "Pack":
-        """A reference with no "why this matters here" note gets its key finding."""
-        references = tuple(
-            dc_replace(r, note=records[r.key].key_finding)  # type: ignore[union-attr]
-            if not r.note.strip() and records.get(r.key) is not None else r
-            for r in pack.references)
-        return dc_replace(pack, references=references)
+        """A reference with no "why this matters here" note gets its key finding: the
+        collection's, or for a reference it no longer holds, the one saved with the pack."""
+        references = []
+        for reference in pack.references:
+            if not reference.note.strip():
+                record = records.get(reference.key)
+                if record is None and reference.snapshot is not None:
+                    record = reference.snapshot.to_record(reference.key)
+                if record is not None:
+                    reference = dc_replace(reference, note=record.key_finding)
+            references.append(reference)
+        return dc_replace(pack, references=tuple(references))
 
     def brief_terms(self) -> "BriefTerms":
         """The vocabulary's words for briefs (kinds of evidence, themes, concerns), kept until it changes."""

@@ -28,7 +28,7 @@ from citeproc.source.json import CiteProcJSON
 from . import latex
 from .errors import PackError
 from .links import safe_url
-from .records import Name, Record
+from .records import Name, Record, people
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 
@@ -122,11 +122,20 @@ _NAMES_KEPT = 20
 
 
 def _names_shown(names: list[Any]) -> list[Any]:
-    if names and names[-1] == {"family": "others"}:
-        # BibTeX's "and others": the rest of the list was not given.  A marker
-        # stands in, rewritten as "et al." once formatted (see _et_al).
-        names = [*names[:-1], {"literal": _OTHERS}]
     return names if len(names) <= _NAMES_KEPT + 1 else [*names[:_NAMES_KEPT], names[-1]]
+
+
+def _with_et_al(item: dict[str, Any], record: Record) -> dict[str, Any]:
+    """The CSL item with a marker after the names where BibTeX says "and others".
+
+    The rest of the list was not given.  `to_csl` leaves "others" out of the
+    data; for formatting a marker stands last in the list, rewritten as "et
+    al." once formatted (see _et_al), so a reference never reads "& others".
+    """
+    for role, names in (("author", record.authors), ("editor", record.editors)):
+        if any(n.is_others for n in names):
+            item = {**item, role: [*item.get(role, []), {"literal": _OTHERS}]}
+    return item
 
 
 _OTHERS = "\ue020"
@@ -296,10 +305,11 @@ def to_csl(record: Record) -> dict[str, Any]:
     item: dict[str, Any] = {"id": record.key, "type": csl_type}
     if record.title:
         item["title"] = record.title
-    if record.authors:
-        item["author"] = [_csl_name(n) for n in record.authors]
-    if record.editors:
-        item["editor"] = [_csl_name(n) for n in record.editors]
+    # CSL-JSON has no "et al." either: BibTeX's "and others" is left out of the data (a
+    # reference manager would make a person of it); formatting marks it (see _with_et_al).
+    for role, names in (("author", people(record.authors)), ("editor", people(record.editors))):
+        if names:
+            item[role] = [_csl_name(n) for n in names]
     if record.year is not None:
         item["issued"] = {"date-parts": [[record.year]]}
 
@@ -492,7 +502,7 @@ def format_bibliography(records: Sequence[Record], style: str = "apa") -> list[F
         return []
     items = []
     for record in records:
-        item = _unmarked(_for_style(to_csl(record), style, record))
+        item = _unmarked(_for_style(_with_et_al(to_csl(record), record), style, record))
         item.pop("id")
         for role in ("author", "editor"):
             if role in item:

@@ -23,6 +23,7 @@ from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
                      PackDoesNotFit, SaveRefused)
+from .records import names_line
 from .search import SORTS, SearchRequest
 from .taxonomy import Theme
 from .values import apply_changes
@@ -182,8 +183,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     vocabulary = library.vocabulary
     rows = [
         ("Key", record.key), ("Title", record.title),
-        ("Authors", "; ".join(n.display() for n in record.authors)),
-        ("Editors", "; ".join(n.display() for n in record.editors)),
+        ("Authors", names_line(record.authors)),
+        ("Editors", names_line(record.editors)),
         ("Year", str(record.year or "")), ("Published in", record.venue),
         ("DOI", record.doi_url), ("Link", record.url),
         ("Themes", ", ".join(vocabulary.label(t) for t in record.themes)),

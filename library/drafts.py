@@ -63,8 +63,8 @@ def from_upload(pack: Pack, records: Mapping[str, Record | None]) -> Pack:
     """
     pack = pack.with_snapshots(records)
     references = tuple(
-        replace(r, snapshot=replace(r.snapshot, url=""))
-        if records.get(r.key) is None and r.snapshot is not None and r.snapshot.url else r
+        replace(r, snapshot=r.snapshot.without_links())
+        if records.get(r.key) is None and r.snapshot is not None else r
         for r in pack.references)
     return replace(pack, references=references)
 

@@ -34,13 +34,13 @@ from .analysis import PLAIN, STEMMED, text_field
 from .bibtex import Entry, parse_bytes
 from .errors import LockTimeout, Problem
 from .postings import CODEC
-from .records import Record
+from .records import Record, names_line
 from .store import Collection, FileStat
 from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA, what goes into a document, or the terms library/analysis.py makes of a
 # text change: every index built with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11  # 11: setting and evidence-type labels searched; "and others" shown as "et al."
 
 # Stemmed fields (spelling and word forms made one, see library/analysis.py) for ranking and
 # phrases; "_x" copies keep words as written so that prefix (trainin*) and fuzzy (traning~)
@@ -137,7 +137,7 @@ def document_for(record: Record, vocabulary: Vocabulary) -> dict:
     expanded = vocabulary.with_ancestors(list(record.themes))
     topics = topics_text(record.themes, vocabulary, settings=record.settings, evidence_type=record.evidence_type)
     keywords = ", ".join(record.keywords)
-    authors = "; ".join(n.display() for n in record.creators)
+    authors = names_line(record.creators)  # "and others" shows as "et al.", never as a name
     facets = "|".join((",".join(expanded), record.evidence_type, ",".join(record.settings),
                        str(record.year or 0)))
     doc = {

@@ -11,6 +11,12 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
+# Fields that point at a file on someone's computer: never useful to anyone else, so left out
+# of every export and of the details a saved pack keeps.
+LOCAL_FILE_FIELDS = ("file", "pdf", "local-url")
+# A link written inside another field of a BibTeX entry: \url{...} or \href{...}{...}.
+EMBEDDED_LINK = re.compile(r"\\(?:url|href)\s*\{([^{}]*)\}")
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters a URL may hold as they are; anything else (spaces, quotes, angle
 # brackets, backslashes, non-ASCII letters) is percent-encoded.

@@ -13,19 +13,28 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-from . import latex
-from .bibtex import Entry
-from .errors import PackError
-from .records import Name, Record, bare_doi, normalise_doi
+from pybtex.textutils import normalize_whitespace
 
-PACK_FORMAT_VERSION = 1
+from . import latex
+from .bibtex import MAX_FIELD_LENGTH, PERSON_FIELDS, Entry, format_entry, parse_text
+from .errors import InvalidValue, PackError
+from .links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
+from .records import Name, Record, bare_doi, normalise_doi
+from .values import encode_name
+
+# 2: a reference's snapshot is its BibTeX entry as written (type, fields, people by role);
+# format 1 kept decoded details only.  Both are read; format 2 is written.
+PACK_FORMAT_VERSION = 2
 MAX_KEY_MESSAGES = 5
 RECOMMENDED_KEY_MESSAGES = (3, 5)
 MAX_REFERENCES = 50  # far more than fits on a page; a guard against junk files
 DEFAULT_MAX_BYTES = 1_000_000
 MAX_TEXT_CHARS = 5_000  # one field; a key message is a sentence or two
+MAX_SNAPSHOT_FIELDS = 100  # fields of one reference's snapshot (the seed collection's most: 14)
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a BibTeX entry type: article, book, techreport...
 
 
 @dataclass(frozen=True)
@@ -38,62 +47,91 @@ class KeyMessage:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A reference's details as they were when the pack was saved."""
+    """A reference's BibTeX entry as it was when the pack was saved.
 
-    title: str
-    authors: tuple[Name, ...] = ()
-    year: int | None = None
-    doi: str = ""
-    venue: str = ""
+    Its type, fields and people by role (author, editor, translator) are kept as the
+    collection's file writes them: LaTeX, case-protecting braces ("{ACE}") and all.
+    `to_record` reads them back as the collection reads its files, so a pack whose
+    reference was since renamed or removed renders every format (APA, Harvard, BibTeX,
+    RIS, CSL-JSON, PDF, Word) exactly as it did from the collection.  Fields that point
+    at a file on someone's computer are not kept.
+    """
+
     type: str = "misc"
-    url: str = ""
-    volume: str = ""
-    number: str = ""
-    pages: str = ""
-    evidence_type: str = ""
-    themes: tuple[str, ...] = ()  # theme slugs, to group the brief by theme
+    fields: tuple[tuple[str, str], ...] = ()  # (name, value as written), in the file's order
+    persons: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (role, names as written)
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> "Snapshot":
+        return cls(
+            type=entry.type,
+            fields=tuple((name, value) for name, value in entry.fields.items() if name not in LOCAL_FILE_FIELDS),
+            persons=tuple((role, tuple(names)) for role, names in entry.persons.items() if names),
+        )
 
     @classmethod
     def from_record(cls, record: Record) -> "Snapshot":
-        fields = record.fields
-        return cls(
-            title=record.title,
-            authors=record.creators,
-            year=record.year,
-            doi=record.doi,
-            venue=record.venue,
-            type=record.type,
-            url=record.url,
-            volume=fields.get("volume", ""),
-            number=fields.get("number", "") or fields.get("issue", ""),
-            pages=fields.get("pages", ""),
-            evidence_type=record.evidence_type,
-            themes=record.themes,
-        )
+        if record.entry is not None:
+            return cls.from_entry(record.entry)
+        # A record made in code rather than read from a file: its decoded details, re-encoded.
+        return cls.from_details(
+            title=record.title, authors=record.authors, editors=record.editors, year=record.year,
+            doi=record.doi, venue=record.venue, type=record.type, url=record.url,
+            volume=record.fields.get("volume", ""),
+            number=record.fields.get("number", "") or record.fields.get("issue", ""),
+            pages=record.fields.get("pages", ""), evidence_type=record.evidence_type, themes=record.themes)
 
-    def to_record(self, key: str) -> Record:
-        """A Record good enough to cite and export when the collection no longer has one."""
+    @classmethod
+    def from_details(cls, *, title: str, authors: Sequence[Name] = (), editors: Sequence[Name] = (),
+                     year: int | None = None, doi: str = "", venue: str = "", type: str = "misc",
+                     url: str = "", volume: str = "", number: str = "", pages: str = "",
+                     evidence_type: str = "", themes: Sequence[str] = ()) -> "Snapshot":
+        """A snapshot from decoded details, as packs saved before format 2 kept them.
+
+        Those snapshots kept no roles (every name an author) and no case protection,
+        so their references render as well as those details allow, and are written
+        back in the full form the next time the pack is saved.
+        """
+        kind = type.strip().lower()
+        kind = kind if _TYPE_NAME.fullmatch(kind) else "misc"
         venue_field = {
             "article": "journal", "incollection": "booktitle", "inproceedings": "booktitle",
             "inbook": "booktitle", "phdthesis": "school", "mastersthesis": "school",
             "techreport": "institution",
-        }.get(self.type, "publisher")
-        decoded = {name: value for name, value in (
-            ("title", self.title), (venue_field, self.venue), ("volume", self.volume),
-            ("number", self.number), ("pages", self.pages), ("year", str(self.year or "")),
+        }.get(kind, "publisher")
+        fields = {name: latex.encode(value) for name, value in (
+            ("title", title), (venue_field, venue), ("volume", volume),
+            ("number", number), ("pages", pages), ("year", str(year or "")),
         ) if value}
-        raw = {name: latex.encode(value) for name, value in decoded.items()}
-        if self.doi:
-            raw["doi"] = self.doi
-        elif self.url:
-            raw["url"] = self.url
-        persons = {"author": tuple(_bibtex_name(n) for n in self.authors)} if self.authors else {}
-        entry = Entry(key, self.type, raw, persons, source="saved pack")
-        return Record(
-            key=key, type=self.type, title=self.title, authors=self.authors, year=self.year,
-            venue=self.venue, doi=self.doi, url="" if self.doi else self.url,
-            evidence_type=self.evidence_type, themes=self.themes, fields=decoded, entry=entry,
-        )
+        # A DOI and a URL are written raw, as the collection writes them; percent-encoded
+        # braces mean the same in an address and keep the entry valid BibTeX.
+        if doi:
+            fields["doi"] = _raw_address(doi)
+        elif url:
+            fields["url"] = _raw_address(url)
+        if themes:
+            fields["themes"] = ", ".join(themes)
+        if evidence_type:
+            fields["evidence-type"] = evidence_type
+        persons = tuple((role, tuple(normalize_whitespace(encode_name(n, field=role)) for n in names))
+                        for role, names in (("author", authors), ("editor", editors)) if names)
+        # Whitespace as BibTeX reads it (a run is one space), so the entry reads back as it is kept.
+        kept = ((name, normalize_whitespace(value).strip()) for name, value in fields.items())
+        return cls(type=kind, fields=tuple((name, value) for name, value in kept if value), persons=persons)
+
+    def entry(self, key: str) -> Entry:
+        """The BibTeX entry it was taken from, under `key`."""
+        return Entry(key, self.type, dict(self.fields), dict(self.persons), source="saved pack")
+
+    def to_record(self, key: str) -> Record:
+        """The Record the collection gave when the pack was saved, for a reference it no longer has."""
+        return Record.from_entry(self.entry(key))
+
+    def without_links(self) -> "Snapshot":
+        """The snapshot without its web address, or any field with a link written in it."""
+        fields = tuple((name, value) for name, value in self.fields
+                       if name != "url" and not EMBEDDED_LINK.search(value))
+        return replace(self, fields=fields)
 
 
 @dataclass(frozen=True)
@@ -273,19 +311,19 @@ def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[st
             continue
         if reference.snapshot is None:
             continue
-        changes = _differences(reference.snapshot, Snapshot.from_record(record))
+        changes = _differences(reference.snapshot.to_record(key), record)
         if changes:
             notes.append(f"'{key}' has changed since the pack was saved ({'; '.join(changes)}); "
                          "the brief uses the current details.")
     return notes
 
 
-def _differences(saved: Snapshot, current: Snapshot) -> list[str]:
+def _differences(saved: Record, current: Record) -> list[str]:
     changes = []
     if saved.title.strip() != current.title.strip():
         changes.append(f"title was '{saved.title}', now '{current.title}'")
-    saved_authors = [n.display() for n in saved.authors]
-    current_authors = [n.display() for n in current.authors]
+    saved_authors = [n.display() for n in saved.creators]
+    current_authors = [n.display() for n in current.creators]
     if saved_authors != current_authors:
         changes.append(f"authors were {_names(saved_authors)}, now {_names(current_authors)}")
     if saved.year != current.year:
@@ -304,16 +342,8 @@ def _names(names: Sequence[str]) -> str:
     return shown + (" and others" if len(names) > 3 else "")
 
 
-def _bibtex_name(name: Name) -> str:
-    """A Name back in BibTeX form, LaTeX-safe, for a snapshot's stand-in entry."""
-    if name.literal:
-        return "{" + latex.encode(name.family) + "}"
-    parts = [latex.encode(name.full_family)]
-    if name.suffix:
-        parts.append(latex.encode(name.suffix))
-    if name.given:
-        parts.append(latex.encode(name.given))
-    return ", ".join(parts)
+def _raw_address(value: str) -> str:
+    return value.strip().replace("{", "%7B").replace("}", "%7D")
 
 
 # ---------------------------------------------------------------- JSON
@@ -348,29 +378,12 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
         data["further_reading"] = True
     if reference.snapshot is not None:
         s = reference.snapshot
-        snapshot: dict[str, Any] = {
+        data["snapshot"] = {
             "type": s.type,
-            "title": s.title,
-            "authors": [_dump_name(n) for n in s.authors],
-            "year": s.year,
-            "doi": s.doi,
-            "venue": s.venue,
+            "persons": {role: list(names) for role, names in s.persons},
+            "fields": dict(s.fields),
         }
-        for name in ("url", "volume", "number", "pages", "evidence_type"):
-            if getattr(s, name):
-                snapshot[name] = getattr(s, name)
-        if s.themes:
-            snapshot["themes"] = list(s.themes)
-        data["snapshot"] = snapshot
     return data
-
-
-def _dump_name(name: Name) -> dict[str, Any]:
-    if name.literal:
-        return {"literal": name.family}
-    data = {"family": name.family, "given": name.given, "particle": name.particle,
-            "suffix": name.suffix}
-    return {k: v for k, v in data.items() if v}
 
 
 def load_pack(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Pack:
@@ -534,6 +547,87 @@ def _references(raw: object) -> tuple[PackReference, ...]:
 def _snapshot(raw: object, where: str) -> Snapshot:
     if not isinstance(raw, dict):
         raise PackError(f"'{where}' must be an object, not {_kind(raw)}.")
+    if "fields" in raw or "persons" in raw:
+        return _entry_snapshot(raw, where)
+    return _details_snapshot(raw, where)
+
+
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_:.+-]{0,59}")
+_PROBE_KEY = "snapshot"  # the key the check below writes: a reference's own key may be any text
+
+
+def _entry_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
+    """A snapshot in format 2: the entry's type, `fields` and `persons` as BibTeX writes them.
+
+    The entry is written out and read back as a file of the collection would be; what
+    would not read back the same (unbalanced braces, a name that splits in two) is refused.
+    """
+    prefix = where + "."
+    kind = _text(raw, "type", where=prefix).lower() or "misc"
+    if not _TYPE_NAME.fullmatch(kind):
+        raise PackError(f"'{prefix}type' must be a BibTeX entry type such as article or book, "
+                        f"not '{kind[:40]}'.")
+    fields_raw = raw.get("fields", {})
+    if not isinstance(fields_raw, dict):
+        raise PackError(f"'{prefix}fields' must be an object of BibTeX fields and their values, "
+                        f"not {_kind(fields_raw)}.")
+    if len(fields_raw) > MAX_SNAPSHOT_FIELDS:
+        raise PackError(f"'{prefix}fields' has {len(fields_raw)} fields; the limit is {MAX_SNAPSHOT_FIELDS}.")
+    fields: dict[str, str] = {}
+    for name, value in fields_raw.items():
+        label = f"{prefix}fields.{name}"[:120]
+        folded = name.lower()
+        if not _FIELD_NAME.fullmatch(folded):
+            raise PackError(f"'{label}' is not a BibTeX field name (letters, digits and - only).")
+        if folded in PERSON_FIELDS:
+            raise PackError(f"'{label}' holds names: put them under '{prefix}persons'.")
+        if folded in fields:
+            raise PackError(f"'{label}' repeats the field '{folded}'; each field appears once.")
+        if not isinstance(value, str):
+            raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+        value = normalize_whitespace(_NOT_TEXT.sub("", value)).strip()
+        if len(value) > MAX_FIELD_LENGTH:
+            raise PackError(f"'{label}' is {len(value):,} characters long; the limit is {MAX_FIELD_LENGTH:,}.")
+        if value and folded not in LOCAL_FILE_FIELDS:
+            fields[folded] = value
+    persons_raw = raw.get("persons", {})
+    if not isinstance(persons_raw, dict):
+        raise PackError(f"'{prefix}persons' must be an object of roles (author, editor, translator) "
+                        f"and their names, not {_kind(persons_raw)}.")
+    persons: dict[str, tuple[str, ...]] = {}
+    for role, names_raw in persons_raw.items():
+        label = f"{prefix}persons.{role}"[:120]
+        folded = role.lower()
+        if folded not in PERSON_FIELDS or folded in persons:
+            raise PackError(f"'{label}': a snapshot's persons are {', '.join(PERSON_FIELDS)}, each once.")
+        names = _string_list(names_raw, label)
+        if names:
+            persons[folded] = tuple(normalize_whitespace(n) for n in names)
+    snapshot = Snapshot(kind, tuple(fields.items()), tuple(persons.items()))
+    reason = _unreadable(snapshot)
+    if reason:
+        raise PackError(f"'{where}' is not a BibTeX entry the library can read ({reason}). "
+                        "Save the pack again from the library, or remove this snapshot from the file.")
+    return snapshot
+
+
+# A pack is read on every page of the app that shows it, and its snapshots rarely change:
+# each distinct snapshot is written out and parsed once per process (a few hundred µs each).
+@lru_cache(maxsize=4096)
+def _unreadable(snapshot: Snapshot) -> str:
+    """Why the snapshot would not read back as the entry it holds ("" when it would)."""
+    fields, persons = dict(snapshot.fields), dict(snapshot.persons)
+    result = parse_text(format_entry(Entry(_PROBE_KEY, snapshot.type, fields, persons)), "saved pack")
+    back = result.entries[0] if len(result.entries) == 1 else None
+    if result.errors:
+        return result.errors[0].reason
+    if back is None or (back.type, back.fields, back.persons) != (snapshot.type, fields, persons):
+        return "its values do not read back as written"
+    return ""
+
+
+def _details_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
+    """A snapshot in format 1: decoded details (title, authors, year...)."""
     prefix = where + "."
     year = raw.get("year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
@@ -542,7 +636,15 @@ def _snapshot(raw: object, where: str) -> Snapshot:
     if not isinstance(authors_raw, list):
         raise PackError(f"'{prefix}authors' must be a list, not {_kind(authors_raw)}.")
     authors = tuple(_name(a, f"{prefix}authors[{i + 1}]") for i, a in enumerate(authors_raw))
-    return Snapshot(
+    try:
+        return _snapshot_of_details(raw, prefix, authors, year)
+    except InvalidValue as error:
+        raise PackError(f"'{prefix}authors': {error}") from None
+
+
+def _snapshot_of_details(raw: Mapping[str, Any], prefix: str, authors: tuple[Name, ...],
+                         year: int | None) -> Snapshot:
+    return Snapshot.from_details(
         title=_text(raw, "title", where=prefix),
         authors=authors,
         year=year,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterable, Sequence
 
 from pybtex.database import Person
 from pybtex.exceptions import PybtexError
@@ -47,6 +48,11 @@ class Name:
         )
 
     @property
+    def is_others(self) -> bool:
+        """BibTeX's "and others": not a person but a mark that the list goes on ("et al.")."""
+        return self == _OTHERS
+
+    @property
     def full_family(self) -> str:
         return f"{self.particle} {self.family}".strip()
 
@@ -70,6 +76,32 @@ class Name:
         if self.literal:
             return self.family
         return " ".join(p for p in (self.given, self.particle, self.family, self.suffix) if p)
+
+
+_OTHERS = Name(family="others")
+
+
+def people(names: Iterable[Name]) -> tuple[Name, ...]:
+    """The names that are people or organisations: BibTeX's "and others" left out.
+
+    For formats with no "et al." of their own (RIS, CSL-JSON), where "others"
+    would be read as a person of that name.
+    """
+    return tuple(n for n in names if not n.is_others)
+
+
+def names_line(names: Sequence[Name], limit: int | None = None) -> str:
+    """'Varese, F.; Smeets, F. et al.': the names as a reader sees them, at most `limit` of them.
+
+    "et al." ends the line when BibTeX's "and others" says the list goes on, or
+    when names beyond `limit` are left out; "others" is never shown as a name.
+    """
+    shown = people(names)
+    more = len(shown) < len(names) or (limit is not None and len(shown) > limit)
+    line = "; ".join(n.display() for n in shown[:limit])
+    if more:
+        return f"{line} et al." if line else "et al."
+    return line
 
 
 def _balanced_outer(text: str) -> bool:
@@ -170,11 +202,8 @@ class Record:
         return self.authors or self.editors
 
     def author_line(self, limit: int = 3) -> str:
-        """'Felitti, V. J., Anda, R. F., Nordenberg, D. et al.' for result cards."""
-        names = [n.display() for n in self.creators[:limit]]
-        if len(self.creators) > limit:
-            return "; ".join(names) + " et al."
-        return "; ".join(names)
+        """'Felitti, V. J.; Anda, R. F.; Nordenberg, D. et al.' for result cards."""
+        return names_line(self.creators, limit)
 
     @property
     def doi_url(self) -> str:

@@ -17,7 +17,7 @@ from . import bibtex, latex
 from .bibtex import Entry, ParseResult, make_key
 from .errors import Problem
 from .links import safe_url
-from .records import Record, bare_doi
+from .records import Record, bare_doi, people
 
 # RIS type -> BibTeX type.  The electronic variants (EJOUR, EBOOK...) are the
 # same kinds of work; anything else is read as misc rather than refused.
@@ -408,9 +408,11 @@ def _record_lines(record: Record) -> list[str]:
 
     ris_type = BIBTEX_TYPES.get(kind, "GEN")
     add("TY", ris_type)
-    for name in record.authors:
+    # RIS has no "et al.": BibTeX's "and others" is left out, not written as a person called
+    # "others" (Zotero's own RIS export writes only the names it holds).
+    for name in people(record.authors):
         add("AU", _ris_name(name.full_family, name.given, name.suffix, name.literal))
-    for name in record.editors:
+    for name in people(record.editors):
         add("ED", _ris_name(name.full_family, name.given, name.suffix, name.literal))
     add("TI", record.title)
     # Read back, the RIS type gives this kind; its container goes where parse_ris expects it.

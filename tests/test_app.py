@@ -341,6 +341,14 @@ def test_an_empty_result_offers_a_spelling_suggestion_that_works(library: Librar
 # ------------------------------------------------------------------ reference detail
 
 
+def test_a_reference_page_says_et_al_where_the_file_says_and_others() -> None:
+    at = goto(open_app(), "views/reference.py", key="damschroder2009fostering")
+    assert not at.exception
+    [details] = [t for t in at.table if "Field" in t.value.columns]
+    values = dict(zip(details.value["Field"], details.value["Value"]))
+    assert values["Authors"] == "Damschroder, L\\. J\\.; Aron, D\\. C\\.; Keith, R\\. E\\. et al\\."
+
+
 def test_a_reference_shows_its_citations_and_bibtex(library: Library) -> None:
     at = goto(open_app(), "views/reference.py", key="felitti1998relationship")
     record = library.get("felitti1998relationship")

@@ -182,6 +182,18 @@ def test_show_prints_a_reference(cli, references: Path) -> None:  # type: ignore
     assert (entry.key, entry.fields, entry.persons) == (on_disk.key, on_disk.fields, on_disk.persons)
 
 
+@pytest.mark.parametrize(("key", "authors"), [
+    ("varese2012childhood", "Varese, F.; Smeets, F.; Drukker, M.; Lieverse, R.; Lataster, T.; Viechtbauer, W. et al."),
+    ("azeem2011effectiveness", "Azeem, M. W.; Aujla, A.; Rammerth, M.; Binsfeld, G. et al."),
+    ("damschroder2009fostering", "Damschroder, L. J.; Aron, D. C.; Keith, R. E. et al."),
+])
+def test_show_says_et_al_where_the_file_says_and_others(cli, key: str, authors: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("show", key)
+    assert result.returncode == 0, result.stderr
+    assert f"Authors:         {authors}\n" in result.stdout
+    assert "others" not in result.stdout.split("Provenance:")[0]
+
+
 @pytest.mark.parametrize("key", ["nosuchkey2020", "../etc/passwd", "CON"])
 def test_show_unknown_key_exits_3(cli, key: str) -> None:  # type: ignore[no-untyped-def]
     result = cli("show", key)

@@ -169,3 +169,36 @@ def test_exports_are_never_written_into_the_collection(cli, tmp_path: Path, comm
     assert cli("check").returncode == 0
     elsewhere = cli(*command, "-o", "elsewhere.out")
     assert elsewhere.returncode == 0 and (tmp_path / "elsewhere.out").stat().st_size > 0, elsewhere.stderr
+
+
+# The shipped references whose author lists end "and others" (the rest not given).
+AND_OTHERS = {"varese2012childhood": 6, "azeem2011effectiveness": 4, "damschroder2009fostering": 3}
+
+
+def test_and_others_is_no_author_in_ris_or_csl_json_but_stays_in_bibtex(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Built from the command line, as an advocate would, from the shipped files themselves.
+    keys = sorted(AND_OTHERS)
+    shipped = {key: (REPO / "references" / f"{key}.bib").read_text(encoding="utf-8") for key in keys}
+    assert all(" and others}" in text for text in shipped.values())
+    pack = tmp_path / "others.json"
+    pack.write_text(json.dumps({"version": 1, "title": "P", "key_messages": [{"text": "x", "cites": [1, 2, 3]}],
+                                "references": [{"key": key, "note": "n"} for key in keys]}), encoding="utf-8")
+    out = {}
+    for fmt in ("ris", "csljson", "bib", "md"):
+        result = cli("pack", "build", str(pack), "--format", fmt, "-o", str(tmp_path / f"out.{fmt}"))
+        assert result.returncode == 0, result.stderr
+        out[fmt] = (tmp_path / f"out.{fmt}").read_text(encoding="utf-8")
+
+    # RIS: one AU line per person given, none for "others" (RIS has no "et al.").
+    records = out["ris"].split("ER  - ")[:-1]
+    assert [sum(line.startswith("AU  - ") for line in r.splitlines()) for r in records] == \
+        [AND_OTHERS[key] for key in keys]
+    assert "others" not in out["ris"].lower()
+    # CSL-JSON: the people given, no {"family": "others"}.
+    items = json.loads(out["csljson"])
+    assert [len(item["author"]) for item in items] == [AND_OTHERS[key] for key in keys]
+    assert all(name.get("family") != "others" for item in items for name in item["author"])
+    # BibTeX keeps "and others": that is how BibTeX says the list goes on.
+    assert out["bib"].count(" and others}") == 3
+    # The brief itself cites them "et al.", never "& others".
+    assert "others" not in out["md"] and out["md"].count("et al.") >= 3

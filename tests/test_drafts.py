@@ -108,8 +108,9 @@ def test_an_untouched_pack_is_empty(pack: Pack, empty: bool) -> None:
 def test_an_uploaded_pack_keeps_no_web_address_for_a_reference_the_library_lacks() -> None:
     from library.packs import Snapshot
 
-    here = Snapshot(title="Old title", year=1998, url="https://evil.example/here")
-    elsewhere = Snapshot(title="A work from elsewhere", year=2020, doi="10.5555/x", url="https://evil.example/away")
+    here = Snapshot.from_details(title="Old title", year=1998, url="https://evil.example/here")
+    elsewhere = Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"), ("doi", "10.5555/x"),
+                                  ("url", "https://evil.example/away")))
     pack = Pack(title="T", references=(PackReference("felitti1998relationship", "n", snapshot=here),
                                        PackReference("elsewhere2020", "n", snapshot=elsewhere)))
     from library import Library, Settings
@@ -120,5 +121,6 @@ def test_an_uploaded_pack_keeps_no_web_address_for_a_reference_the_library_lacks
     records = library.get_many(pack.keys)
     safe = drafts.from_upload(pack, records)
     assert safe.references[0].snapshot == Snapshot.from_record(records["felitti1998relationship"])  # type: ignore[arg-type]
-    assert safe.references[1].snapshot == Snapshot(title="A work from elsewhere", year=2020, doi="10.5555/x")
+    assert safe.references[1].snapshot == Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"),
+                                                            ("doi", "10.5555/x")))
     assert [r.note for r in safe.references] == ["n", "n"]

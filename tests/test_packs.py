@@ -70,9 +70,14 @@ def test_json_round_trip(pack: Pack) -> None:
 
 def test_round_trip_keeps_non_ascii_names(pack: Pack) -> None:
     text = dump_pack(pack)
-    assert "Šimić" in text and "Ó Súilleabháin" in text  # readable, not \u escapes
-    names = load_pack(text).references[3].snapshot.authors  # type: ignore[union-attr]
+    # The snapshot keeps the names as the file writes them (LaTeX and all), and reads them the same way.
+    saved = json.loads(text)["references"][3]["snapshot"]["persons"]["author"]
+    assert saved == ["M{\\\"u}ller, Anna", "{\\v{S}}imi{\\'c}, Ivana", "{\\'O} S{\\'u}illeabh{\\'a}in, Se{\\'a}n"]
+    names = load_pack(text).references[3].snapshot.to_record("muller2023example").authors  # type: ignore[union-attr]
     assert [n.family for n in names] == ["Müller", "Šimić", "Ó Súilleabháin"]
+    typed = replace(pack.references[3], snapshot=Snapshot.from_details(title="Études", authors=names))
+    text = dump_pack(replace(pack, references=(typed,), key_messages=()))
+    assert "Šimić" in text and "Ó Súilleabháin" in text and "Études" in text  # readable, not \u escapes
 
 
 def test_minimal_form_is_accepted() -> None:
@@ -96,7 +101,7 @@ def test_new_fields_round_trip(pack: Pack) -> None:
     data = json.loads(text)
     assert data["references"][0]["further_reading"] is True
     assert "further_reading" not in data["references"][1]  # written only when set
-    assert data["references"][0]["snapshot"]["themes"] == ["aces"]
+    assert data["references"][0]["snapshot"]["fields"]["themes"] == "aces"
     assert load_pack(text) == further
 
 
@@ -106,7 +111,8 @@ def test_a_pack_file_saved_before_the_new_fields_still_loads(records: dict[str, 
     assert [r.key for r in saved.references] == ["felitti1998relationship", "samhsa2014concept",
                                                  "clark2021mental", "muller2023example"]
     assert not any(r.further_reading for r in saved.references)
-    assert saved.references[0].snapshot is not None and saved.references[0].snapshot.themes == ()
+    assert saved.references[0].snapshot is not None
+    assert saved.references[0].snapshot.to_record("felitti1998relationship").themes == ()
     assert saved.references[0].evidence == "Quantitative observational study"
     assert saved.key_messages[2] == KeyMessage("Advocates say managers make the difference.", (3, 4))
     page = build_pack(saved, {}, "html").decode("utf-8")  # renders from its snapshots alone
@@ -135,7 +141,7 @@ def test_unknown_keys_are_tolerated() -> None:
     data["references"][0]["rating"] = 5
     data["references"][0]["snapshot"] = {"title": "T", "year": 1998, "future_field": [1, 2]}
     pack = load_pack(json.dumps(data))
-    assert pack.references[0].snapshot == Snapshot(title="T", year=1998)
+    assert pack.references[0].snapshot == Snapshot.from_details(title="T", year=1998)
 
 
 def test_byte_order_mark_and_filters_object_are_accepted() -> None:
@@ -486,7 +492,7 @@ def test_reference_with_neither_record_nor_snapshot_cannot_render(records: dict[
 def test_new_references_are_prefilled_from_the_key_finding(records: dict[str, Record]) -> None:
     reference = PackReference.from_record(records["clark2021mental"])
     assert reference.note == records["clark2021mental"].key_finding
-    assert reference.snapshot is not None and reference.snapshot.year == 2021
+    assert reference.snapshot is not None and reference.snapshot.to_record("clark2021mental").year == 2021
 
 
 def test_with_snapshots_refreshes_saved_details(pack: Pack, records: dict[str, Record]) -> None:

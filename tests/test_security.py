@@ -29,7 +29,7 @@ from library.crossref import CrossrefClient
 from library.database import Database, default_url
 from library.errors import (AccessDenied, InvalidKey, LibraryError, LookupFailed, PackError,
                             ReferenceNotFound)
-from library.packs import KeyMessage, Pack, PackReference, Snapshot, dump_pack
+from library.packs import KeyMessage, Pack, PackReference, Snapshot, dump_pack, load_pack
 from library.records import Name
 from library.search import MAX_PER_PAGE, MAX_QUERY_LENGTH
 from library.urlstate import params_from_request, request_from_params
@@ -374,13 +374,23 @@ def test_a_pack_naming_missing_references_renders_from_snapshots_or_says_which(l
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                            lambda children: st.lists(children, max_size=5)
                            | st.dictionaries(st.text(max_size=12), children, max_size=6), max_leaves=30)
+SNAPSHOT_FIELDS = ["title", "journal", "year", "doi", "url", "pages", "volume", "themes", "evidence-type",
+                   "howpublished", "author"]
 PACK_SHAPED = st.fixed_dictionaries(
     {"title": st.text(max_size=40) | JSON_VALUES},
     optional={"version": st.integers(-2, 3) | JSON_VALUES, "ask": st.text() | JSON_VALUES,
               "references": st.lists(st.text(max_size=12) | st.fixed_dictionaries(
                   {"key": st.text(max_size=12) | JSON_VALUES},
                   optional={"note": st.text() | JSON_VALUES, "snapshot": JSON_VALUES | st.fixed_dictionaries(
-                      {"title": st.text()}, optional={"authors": JSON_VALUES, "year": JSON_VALUES})}), max_size=4)
+                      {"title": st.text()}, optional={"authors": JSON_VALUES, "year": JSON_VALUES})
+                      | st.fixed_dictionaries(  # format 2: the BibTeX entry as written
+                          {"fields": st.dictionaries(st.sampled_from(SNAPSHOT_FIELDS) | st.text(max_size=8),
+                                                     st.text() | JSON_VALUES, max_size=6) | JSON_VALUES},
+                          optional={"type": st.sampled_from(["article", "book", "misc"]) | JSON_VALUES,
+                                    "persons": st.fixed_dictionaries(
+                                        {}, optional={"author": st.lists(st.text(max_size=20), max_size=4),
+                                                      "editor": st.lists(st.text(max_size=20), max_size=4)})
+                                    | JSON_VALUES})}), max_size=4)
               | JSON_VALUES,
               "key_messages": st.lists(st.text(max_size=30) | st.fixed_dictionaries(
                   {"text": st.text(max_size=30) | JSON_VALUES, "cites": st.lists(st.integers(-1, 5)) | JSON_VALUES}),
@@ -396,6 +406,7 @@ def test_any_json_is_a_pack_or_a_pack_error(shared_library: Library, raw: object
     except PackError as error:
         assert str(error)
         return
+    assert load_pack(dump_pack(pack)) == pack  # what loads can be saved (in the current format) and reopened
     for fmt in ("md", "bib"):
         try:
             shared_library.render_pack(pack, fmt)
@@ -586,8 +597,8 @@ def test_app_pages_show_hostile_references_as_text(hostile: Library, tmp_path: P
 
 @pytest.fixture
 def hostile_pack(hostile: Library) -> Pack:
-    snapshot = Snapshot(title=f"Removed {SCRIPT}", authors=(Name(family="<b>Gone</b>", given="A"),), year=2001,
-                        url="javascript:alert(12)", venue=IMG)
+    snapshot = Snapshot.from_details(title=f"Removed {SCRIPT}", authors=(Name(family="<b>Gone</b>", given="A"),),
+                                     year=2001, url="javascript:alert(12)", venue=IMG)
     return Pack(title=f"Brief {SCRIPT}", ask=f"Please {JS_LINK} {IMG}", audience="<marquee>Board</marquee>",
                 key_messages=(KeyMessage(f"Message {SCRIPT} [x](javascript:alert(13))", (1, 2)),),
                 references=(PackReference("hostile2020"),

@@ -7,6 +7,7 @@ import streamlit as st
 from library.bibtex import format_entry
 from library.citations import STYLES, format_reference
 from library.errors import ReferenceNotFound
+from library.records import names_line
 from views import ui
 
 lib = ui.library()
@@ -33,8 +34,8 @@ with ui.friendly_errors():
                        add_key="detail-add", remove_key="detail-remove")
         ui.edit_link(record.key)
     rows = [
-        ("Authors", "; ".join(n.display() for n in record.authors)),
-        ("Editors", "; ".join(n.display() for n in record.editors)),
+        ("Authors", names_line(record.authors)),
+        ("Editors", names_line(record.editors)),
         ("Year", str(record.year or "")),
         ("Published in", record.venue),
         ("Evidence type", vocabulary.label(record.evidence_type) if record.evidence_type else ""),

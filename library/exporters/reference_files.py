@@ -7,31 +7,26 @@ Links in them are http(s) only, as in every other format: a reference whose
 from __future__ import annotations
 
 import json
-import re
 from typing import Sequence
 
 from ..bibtex import Entry, format_entries
 from ..citations import safe_url, to_csl
 from ..errors import PackError
+from ..links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
 from ..packs import Pack
 from ..records import Record
 from ..ris import format_ris
 from .brief import BriefTerms
 
-# Fields that point at a local file: never useful to the person receiving the export.
-_LOCAL_FILE_FIELDS = ("file", "pdf", "local-url")
-# A link written inside another field: \url{...} or \href{...}{...}.
-_EMBEDDED_LINK = re.compile(r"\\(?:url|href)\s*\{([^{}]*)\}")
-
 
 def exportable_entry(entry: Entry) -> Entry:
     """The entry with every link that is not http(s), and every local file, left out."""
-    removed = {name for name in _LOCAL_FILE_FIELDS if name in entry.fields}
+    removed = {name for name in LOCAL_FILE_FIELDS if name in entry.fields}
     url = entry.fields.get("url", "")
     if url and not safe_url(url):
         removed.add("url")
     for name, value in entry.fields.items():
-        if any(not safe_url(target) for target in _EMBEDDED_LINK.findall(value)):
+        if any(not safe_url(target) for target in EMBEDDED_LINK.findall(value)):
             removed.add(name)
     if not removed:
         return entry
