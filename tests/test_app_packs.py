@@ -258,6 +258,26 @@ def test_the_brief_and_exports_follow_the_saved_pack_and_render_only_when_asked(
     assert picker.format_func(keys[1]).startswith("[1] ") and picker.format_func(keys[0]).startswith("[2] ")
 
 
+def test_the_brief_says_how_the_references_were_chosen_in_plain_words(files: list[MediaFileManager]) -> None:
+    """The walk-through: one reference from a filtered search, one from its own page."""
+    at = open_app(q="seclusion", type="systematic-review")
+    first = shown_keys(at)[0]
+    at.button(key=f"add-{first}").click().run()
+    goto(at, "views/search.py", q="compassion fatigue")
+    second = next(k for k in shown_keys(at) if k != first)
+    goto(at, "views/reference.py", key=second)
+    at.button(key="detail-add").click().run()
+    goto(at, "views/pack.py", edit=at.session_state["pack_current"].edit_token)
+    assert not at.exception
+    assert saved(at).pack.selection == Selection(
+        searches=(Search("seclusion", evidence_types=("Systematic review or meta-analysis",)),), one_by_one=True)
+    said = ("How the references were chosen: a search of the evidence library for “seclusion” (systematic reviews "
+            "or meta-analyses only); others chosen one by one.")
+    assert said in html.unescape(brief_of(at))
+    markdown, _ = fetch(at, files, "download-md")
+    assert said in markdown.decode("utf-8").replace("\\", "")
+
+
 def test_the_reference_style_is_saved_with_the_pack(files: list[MediaFileManager]) -> None:
     at = open_app()
     build_pack(at, "Style test")
@@ -338,6 +358,19 @@ def test_the_second_person_to_change_the_same_key_message_is_told_and_keeps_thei
     two.button(key="keep-message-0").click().run()  # "Keep my text": theirs is replaced, knowingly
     assert messages_of(one) == [(M2, ())]
     assert not texts(two, "warning") and two.text_area(key="message-0").value == M2
+
+
+def test_a_message_moves_up_to_its_place_in_the_brief_and_the_next_edit_finds_it_there() -> None:
+    one, _, keys = two_windows()
+    one.text_area(key="message-2").input(M2).run()  # the third box, with the first two empty
+    assert messages_of(one) == [(M2, ())]
+    assert [one.text_area(key=f"message-{i}").value for i in range(3)] == [M2, "", ""]  # shown as message 1
+    one.text_area(key="message-1").input(M1).run()
+    one.multiselect(key="cites-0").select(keys[0]).run()
+    assert messages_of(one) == [(M2, (keys[0],)), (M1, ())]
+    one.text_area(key="message-0").input("").run()  # emptied: dropped, and the next moves up
+    assert messages_of(one) == [(M1, ())]
+    assert [one.text_area(key=f"message-{i}").value for i in range(3)] == [M1, "", ""]
 
 
 def test_a_bad_edit_link_says_so_and_offers_a_fresh_start() -> None:
