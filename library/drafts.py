@@ -8,17 +8,27 @@ server restart finds it as it was left.  Widgets only show it.
 Citation numbers follow their references (the `Pack` methods renumber them):
 after a reference is moved or removed, a key message that cited it still cites
 the same work (or no longer cites it, when it was removed).
+
+Every edit names only what the advocate changed, so `ui.change_pack` can apply it
+again to a version another window saved meanwhile.  A key message is edited
+through `MessageEdit`, which carries what the message held before: applied to a
+newer version, it changes only that message, and finds a real conflict (someone
+else rewrote the same message) instead of overwriting it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
-from typing import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .errors import PackError
-from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference
+from .errors import MessageConflict, PackError
+from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference, Search
 from .records import Record
+
+if TYPE_CHECKING:
+    from .search import SearchRequest
+    from .taxonomy import Vocabulary
 
 DEFAULT_TITLE = "Evidence brief"
 
@@ -34,15 +44,31 @@ def is_empty(pack: Pack) -> bool:
             and not pack.prepared_by and pack.title in ("", DEFAULT_TITLE))
 
 
-def add_reference(pack: Pack, key: str, *, note: str = "", how: str = "") -> Pack:
-    """The pack with a reference added at the end (already there: unchanged, but `how` recorded)."""
-    if key not in pack.keys:
-        if len(pack.references) >= MAX_REFERENCES:
-            raise PackError(f"A pack holds at most {MAX_REFERENCES} references; remove some first.")
-        pack = replace(pack, references=pack.references + (PackReference(key, note),))
-    if how and how not in pack.selection.searches:
-        pack = replace(pack, selection=replace(pack.selection, searches=pack.selection.searches + (how,)))
+def add_reference(pack: Pack, key: str, *, note: str = "", search: Search | None = None,
+                  one_by_one: bool = False) -> Pack:
+    """The pack with a reference added at the end, and how it was chosen: from `search`, or
+    `one_by_one` from its own page.  A reference already in the pack leaves it unchanged."""
+    if key in pack.keys:
+        return pack
+    if len(pack.references) >= MAX_REFERENCES:
+        raise PackError(f"A pack holds at most {MAX_REFERENCES} references; remove some first.")
+    pack = replace(pack, references=pack.references + (PackReference(key, note),))
+    if search is not None:
+        pack = replace(pack, selection=pack.selection.with_search(search))
+    if one_by_one and not pack.selection.one_by_one:
+        pack = replace(pack, selection=replace(pack.selection, one_by_one=True))
     return pack
+
+
+def search_of(request: "SearchRequest", vocabulary: "Vocabulary") -> Search:
+    """A search as a pack records it: the words and filters, with the filters' labels."""
+    return Search(
+        words=" ".join(request.text.split()),
+        themes=tuple(vocabulary.label(t) for t in request.themes),
+        all_themes=request.theme_mode == "all" and len(request.themes) > 1,
+        evidence_types=tuple(vocabulary.label(t) for t in request.evidence_types),
+        settings=tuple(vocabulary.label(s) for s in request.settings),
+        year_from=request.year_from, year_to=request.year_to)
 
 
 def remove_reference(pack: Pack, key: str) -> Pack:
@@ -73,16 +99,81 @@ def cited_keys(pack: Pack, message: KeyMessage) -> list[str]:
     return [pack.references[n - 1].key for n in message.cites if 0 < n <= len(pack.references)]
 
 
+@dataclass(frozen=True)
+class MessageSlot:
+    """What one "Key message" box and its reference picker hold: the text and the cited keys."""
+
+    text: str = ""
+    cites: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, text: str, keys: Sequence[str] = ()) -> "MessageSlot":
+        return cls(text.strip(), frozenset(keys))
+
+
+def message_slots(pack: Pack) -> tuple[MessageSlot, ...]:
+    """The pack's key messages as the page's boxes show them, in order."""
+    return tuple(MessageSlot(m.text, frozenset(cited_keys(pack, m))) for m in pack.key_messages)
+
+
+@dataclass(frozen=True)
+class MessageEdit:
+    """Key message `number` (1-based, as the page labels it) changed from `before` to `after`.
+
+    Its text and its citations are separate parts: a part that `before` and `after` agree on
+    is not touched, so applying the edit to a newer version keeps what others changed there.
+    """
+
+    number: int
+    before: MessageSlot
+    after: MessageSlot
+
+
+def edit_messages(pack: Pack, edits: Sequence[MessageEdit]) -> Pack:
+    """The pack with each edited key message's changed parts applied, onto whatever the pack
+    holds now (another window may have saved a newer version since the edit's `before`).
+
+    A text is replaced only where the pack still holds the `before` text (or already the new
+    one); otherwise someone else rewrote that message meanwhile, and `MessageConflict` says so
+    (nothing is changed).  Citations merge: the references ticked are added and those unticked
+    removed, whatever others ticked.  Messages left empty are dropped, the rest move up.
+    """
+    if not edits:
+        return pack
+    numbers = {key: number for number, key in enumerate(pack.keys, 1)}
+    messages = list(pack.key_messages)
+    for edit in edits:
+        if not 1 <= edit.number <= MAX_KEY_MESSAGES:
+            raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
+        while len(messages) < edit.number:
+            messages.append(KeyMessage(""))
+        message = messages[edit.number - 1]
+        text, cites = message.text, frozenset(cited_keys(pack, message))
+        before, after = edit.before.text.strip(), edit.after.text.strip()
+        if after != before and text != after:
+            if text != before:
+                raise MessageConflict(edit.number, text, after)
+            text = after
+        if edit.after.cites != edit.before.cites:
+            cites = (cites | (edit.after.cites - edit.before.cites)) - (edit.before.cites - edit.after.cites)
+            message = replace(message, cites=tuple(sorted(numbers[k] for k in cites if k in numbers)))
+        messages[edit.number - 1] = replace(message, text=text)
+    written = tuple(m for m in messages if m.text)
+    if len(written) > MAX_KEY_MESSAGES:
+        raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
+    return replace(pack, key_messages=written)
+
+
 def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audience: str | None = None,
            prepared_by: str | None = None, notes: Mapping[str, str] | None = None,
            further_reading: Mapping[str, bool] | None = None,
-           messages: Sequence[tuple[str, Sequence[str]]] | None = None,
+           messages: Sequence[MessageEdit] = (),
            today: dt.date | None = None) -> Pack:
     """The pack with what the advocate typed: each argument given replaces that part.
 
     `further_reading` moves references to (True) or from (False) the brief's "Further
-    reading" line, where they are listed without their notes.  `messages` are (text, keys of the references it cites) in order; empty texts
-    are left out.  The brief's date becomes `today` whenever anything changed.
+    reading" line, where they are listed without their notes.  `messages` are the key messages
+    changed (`edit_messages`).  The brief's date becomes `today` whenever anything changed.
     """
     changes: dict[str, object] = {}
     if title is not None:
@@ -96,14 +187,7 @@ def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audi
             replace(r, note=notes[r.key].strip() if r.key in notes else r.note,
                     further_reading=further.get(r.key, r.further_reading))
             for r in pack.references)
-    if messages is not None:
-        numbers = {key: number for number, key in enumerate(pack.keys, 1)}
-        written = [(text.strip(), keys) for text, keys in messages if text.strip()]
-        if len(written) > MAX_KEY_MESSAGES:
-            raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
-        changes["key_messages"] = tuple(
-            KeyMessage(text, tuple(sorted({numbers[k] for k in keys if k in numbers}))) for text, keys in written)
-    result = replace(pack, **changes)  # type: ignore[arg-type]
+    result = edit_messages(replace(pack, **changes), messages)  # type: ignore[arg-type]
     if result != pack:
         result = replace(result, date=today or dt.date.today())
     return result

@@ -130,6 +130,18 @@ class PackConflict(PackError):
     """The pack was changed elsewhere (another window) since this copy was read; nothing was saved."""
 
 
+class MessageConflict(PackConflict):
+    """Two people changed the same key message at once: the second change was not saved."""
+
+    def __init__(self, number: int, theirs: str, yours: str) -> None:
+        self.number, self.theirs, self.yours = number, theirs, yours
+        now = f"it now reads: “{theirs}”" if theirs else "it is now empty"
+        super().__init__(
+            f"Key message {number} was changed in another window, or by someone else, while you were "
+            f"writing it, so your text was not saved ({now}). Your text is still in the box: keep it "
+            "(it replaces theirs), or use theirs.")
+
+
 class LookupFailed(LibraryError):
     """A DOI lookup failed (offline, not found, service error)."""
 

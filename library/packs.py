@@ -26,7 +26,9 @@ from .records import Name, Record, bare_doi, normalise_doi
 from .values import encode_name
 
 # 2: a reference's snapshot is its BibTeX entry as written (type, fields, people by role);
-# format 1 kept decoded details only.  Both are read; format 2 is written.
+# selection.searches holds objects (the words and filters as data) and one_by_one says whether
+# references were also chosen one by one.  Format 1 kept decoded details and searches as text.
+# Both are read; format 2 is written.
 PACK_FORMAT_VERSION = 2
 MAX_KEY_MESSAGES = 5
 RECOMMENDED_KEY_MESSAGES = (3, 5)
@@ -152,15 +154,39 @@ class PackReference:
 
 
 @dataclass(frozen=True)
+class Search:
+    """A search of the evidence library that references were added from: the words typed and the
+    filters on, as data.  Filters are kept as the labels the reader saw (not slugs), so a pack
+    file reads the same in a library whose vocabulary differs.  `exporters.brief.how_chosen`
+    puts it into words."""
+
+    words: str = ""
+    themes: tuple[str, ...] = ()
+    all_themes: bool = False  # references on every one of `themes`, not on any one of them
+    evidence_types: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.words, *self.themes, *self.evidence_types, *self.settings)
+
+
+@dataclass(frozen=True)
 class Selection:
     """How the references were chosen; most briefs never say, so this one does."""
 
-    searches: tuple[str, ...] = ()
-    filters: tuple[str, ...] = ()  # e.g. "Evidence type: systematic review"
+    searches: tuple[Search, ...] = ()  # the searches references were added from, in order
+    filters: tuple[str, ...] = ()  # free text, e.g. "Evidence type: systematic review" (older files)
     note: str = ""
+    one_by_one: bool = False  # some references were added one by one, from their own page
 
     def is_empty(self) -> bool:
-        return not (self.searches or self.filters or self.note)
+        return not (self.searches or self.filters or self.note or self.one_by_one)
+
+    def with_search(self, search: Search) -> "Selection":
+        """This selection with `search` recorded (once)."""
+        return self if search in self.searches else replace(self, searches=self.searches + (search,))
 
 
 @dataclass(frozen=True)
@@ -361,13 +387,33 @@ def dump_pack(pack: Pack) -> str:
         "references": [_dump_reference(r) for r in pack.references],
         "prepared_by": pack.prepared_by,
         "date": pack.date.isoformat() if pack.date else None,
-        "selection": {
-            "searches": list(pack.selection.searches),
-            "filters": list(pack.selection.filters),
-            "note": pack.selection.note,
-        },
+        "selection": _dump_selection(pack.selection),
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _dump_selection(selection: Selection) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "searches": [_dump_search(s) for s in selection.searches],
+        "filters": list(selection.filters),
+        "note": selection.note,
+    }
+    if selection.one_by_one:
+        data["one_by_one"] = True
+    return data
+
+
+def _dump_search(search: Search) -> dict[str, Any]:
+    data: dict[str, Any] = {"words": search.words}
+    for name in ("themes", "evidence_types", "settings"):
+        if getattr(search, name):
+            data[name] = list(getattr(search, name))
+    if search.all_themes:
+        data["all_themes"] = True
+    for name in ("year_from", "year_to"):
+        if getattr(search, name) is not None:
+            data[name] = getattr(search, name)
+    return data
 
 
 def _dump_reference(reference: PackReference) -> dict[str, Any]:
@@ -693,11 +739,94 @@ def _selection(raw: object) -> Selection:
     if not isinstance(raw, dict):
         raise PackError(f"'selection' must be an object with 'searches', 'filters' and 'note', "
                         f"not {_kind(raw)}.")
+    one_by_one = raw.get("one_by_one", False)
+    if not isinstance(one_by_one, bool):
+        raise PackError(f"'selection.one_by_one' must be true or false, not {_kind(one_by_one)}.")
+    searches_raw = raw.get("searches", [])
+    if not isinstance(searches_raw, list):
+        raise PackError(f"'selection.searches' must be a list, not {_kind(searches_raw)}.")
+    searches: list[Search] = []
+    for index, item in enumerate(searches_raw):
+        where = f"selection.searches[{index + 1}]"
+        if isinstance(item, str):  # written before format 2: a phrase, or the words searched for
+            texts = _string_list([item], where)
+            if not texts:
+                continue
+            found = _legacy_search(texts[0])
+            if found is None:
+                one_by_one = True
+                continue
+        elif isinstance(item, dict):
+            found = _search(item, where)
+        else:
+            raise PackError(f"'{where}' must be an object with the 'words' searched for, not {_kind(item)}.")
+        if found not in searches:
+            searches.append(found)
     return Selection(
-        searches=_string_list(raw.get("searches", []), "selection.searches"),
+        searches=tuple(searches),
         filters=_filters(raw.get("filters", []), "selection.filters"),
         note=_text(raw, "note", where="selection."),
+        one_by_one=one_by_one,
     )
+
+
+def _search(raw: Mapping[str, Any], where: str) -> Search:
+    prefix = where + "."
+    all_themes = raw.get("all_themes", False)
+    if not isinstance(all_themes, bool):
+        raise PackError(f"'{prefix}all_themes' must be true or false, not {_kind(all_themes)}.")
+    years: list[int | None] = []
+    for name in ("year_from", "year_to"):
+        year = raw.get(name)
+        if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not 0 <= year <= 9999):
+            raise PackError(f"'{prefix}{name}' must be a year such as 2015, not {_kind(year)}.")
+        years.append(year)
+    return Search(
+        words=_text(raw, "words", where=prefix),
+        themes=_string_list(raw.get("themes", []), prefix + "themes"),
+        all_themes=all_themes,
+        evidence_types=_string_list(raw.get("evidence_types", []), prefix + "evidence_types"),
+        settings=_string_list(raw.get("settings", []), prefix + "settings"),
+        year_from=years[0],
+        year_to=years[1],
+    )
+
+
+# Format 1 kept how each reference was found as a phrase: "a search for “burnout”, evidence
+# type: Trial", "browsing the whole library", "references chosen one by one", or (in files
+# written by hand or by the command line) just the words searched for.
+_LEGACY_WORDS = re.compile(r"a search for “(.*?)”(?=$|, (?:themes|evidence type|setting): |, years )")
+_LEGACY_FILTER = re.compile(r"(?:^|, )(themes|evidence type|setting): (.+?)(?=$|, (?:themes|evidence type|setting): "
+                            r"|, years )|(?:^|, )years (\d{1,4}|…) to (\d{1,4}|…)$")
+
+
+def _legacy_search(text: str) -> Search | None:
+    """A format-1 phrase as data (None: references chosen one by one); a phrase it cannot read
+    is taken as the words searched for, as format 1 printed it."""
+    if text == "references chosen one by one":
+        return None
+    if text == "browsing the whole library":
+        return Search()
+    words = ""
+    rest = text
+    found = _LEGACY_WORDS.match(text)
+    if found:
+        words, rest = found.group(1), text[found.end():]
+    values: dict[str, tuple[str, ...]] = {}
+    years: tuple[int | None, int | None] = (None, None)
+    position = 0
+    for match in _LEGACY_FILTER.finditer(rest):
+        if match.start() != position:
+            break
+        position = match.end()
+        if match.group(1):
+            values[match.group(1)] = (match.group(2),)
+        else:
+            years = tuple(None if y == "…" else int(y) for y in match.group(3, 4))  # type: ignore[assignment]
+    if position != len(rest) or (not found and not rest):
+        return Search(words=text)
+    return Search(words=words, themes=values.get("themes", ()), evidence_types=values.get("evidence type", ()),
+                  settings=values.get("setting", ()), year_from=years[0], year_to=years[1])
 
 
 def _string_list(raw: object, where: str) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from library.bibtex import format_entry, parse_file  # noqa: E402
 from library.config import Settings  # noqa: E402
 from library.errors import PackError  # noqa: E402
 from library.exporters import EXPORTERS, build_pack  # noqa: E402
-from library.packs import KeyMessage, Pack, PackReference, Selection  # noqa: E402
+from library.packs import KeyMessage, Pack, PackReference, Search, Selection  # noqa: E402
 from library.records import Record  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def formats(rounds: int) -> None:
                            for n in range(1, 5)),
         references=tuple(PackReference.from_record(r) for r in records.values()),
         prepared_by="Benchmark", date=dt.date(2025, 3, 1),
-        selection=Selection(searches=("trauma-informed care",)),
+        selection=Selection(searches=(Search("trauma-informed care"),)),
     )
     print(f"1. {len(pack.references)} references, {rounds} rounds per format")
     for fmt in EXPORTERS:

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import element_tree as et
 
 from library import Library, SearchRequest, Settings
 from library.owners import Identity
+from library.packs import Search, Selection
 from library.packstore import PackStore, StoredPack
 from views.ui import WORD_JOINER
 
@@ -206,7 +207,7 @@ def test_adding_from_search_concerns_and_reference_pages_goes_into_the_saved_pac
     assert not at.exception
     stored = current_store().open(link, None)
     assert stored.pack.keys == (first, "felitti1998relationship")
-    assert stored.pack.selection.searches == ("a search for “burnout”", "references chosen one by one")
+    assert stored.pack.selection == Selection(searches=(Search("burnout"),), one_by_one=True)
     assert at.button(key="detail-remove").label == "Remove from pack"
     at.button(key="detail-remove").click().run()
     assert current_store().open(link, None).pack.keys == (first,)
@@ -257,6 +258,26 @@ def test_the_brief_and_exports_follow_the_saved_pack_and_render_only_when_asked(
     assert picker.format_func(keys[1]).startswith("[1] ") and picker.format_func(keys[0]).startswith("[2] ")
 
 
+def test_the_brief_says_how_the_references_were_chosen_in_plain_words(files: list[MediaFileManager]) -> None:
+    """The walk-through: one reference from a filtered search, one from its own page."""
+    at = open_app(q="seclusion", type="systematic-review")
+    first = shown_keys(at)[0]
+    at.button(key=f"add-{first}").click().run()
+    goto(at, "views/search.py", q="compassion fatigue")
+    second = next(k for k in shown_keys(at) if k != first)
+    goto(at, "views/reference.py", key=second)
+    at.button(key="detail-add").click().run()
+    goto(at, "views/pack.py", edit=at.session_state["pack_current"].edit_token)
+    assert not at.exception
+    assert saved(at).pack.selection == Selection(
+        searches=(Search("seclusion", evidence_types=("Systematic review or meta-analysis",)),), one_by_one=True)
+    said = ("How the references were chosen: a search of the evidence library for “seclusion” (systematic reviews "
+            "or meta-analyses only); others chosen one by one.")
+    assert said in html.unescape(brief_of(at))
+    markdown, _ = fetch(at, files, "download-md")
+    assert said in markdown.decode("utf-8").replace("\\", "")
+
+
 def test_the_reference_style_is_saved_with_the_pack(files: list[MediaFileManager]) -> None:
     at = open_app()
     build_pack(at, "Style test")
@@ -276,6 +297,80 @@ def test_two_windows_on_one_pack_keep_both_changes() -> None:
     stored = saved(one)
     assert (stored.pack.ask, stored.pack.prepared_by) == ("The ask from window one.", "Window two")
     assert two.text_area(key="pack_ask").value == "The ask from window one."  # refilled from the saved pack
+
+
+M1, M2 = "Burnout is common among mental health staff.", "Burnout is a response to the workplace."
+
+
+def two_windows() -> tuple[AppTest, AppTest, list[str]]:
+    """The walk-through: a pack of two references from a search, open in two browsers."""
+    one = search(open_app(), "burnout")
+    keys = shown_keys(one)[:2]
+    for key in keys:
+        one.button(key=f"add-{key}").click().run()
+    goto(one, "views/pack.py", edit=one.session_state["pack_current"].edit_token)
+    two = reopen(one, edit=one.query_params["edit"])
+    return one, two, keys
+
+
+def messages_of(at: AppTest) -> list[tuple[str, tuple[str, ...]]]:
+    pack = saved(at).pack
+    return [(m.text, pack.cited_keys(number)) for number, m in enumerate(pack.key_messages, 1)]
+
+
+def test_two_people_writing_different_key_messages_keep_both() -> None:
+    one, two, keys = two_windows()
+    one.text_area(key="message-0").input(M1).run()
+    two.text_area(key="message-1").input(M2).run()  # window two never saw window one's message
+    assert not two.exception and not texts(two, "warning")
+    assert messages_of(one) == [(M1, ()), (M2, ())]
+    assert [two.text_area(key=f"message-{i}").value for i in range(2)] == [M1, M2]  # refilled
+
+    # Each message's references merge the same way: one ticks the first, two (not yet seeing it) the second.
+    one.multiselect(key="cites-0").select(keys[0]).run()
+    two.multiselect(key="cites-0").select(keys[1]).run()
+    assert messages_of(one) == [(M1, tuple(keys)), (M2, ())]
+
+    again = reopen(one, edit=one.query_params["edit"])  # reload window one
+    assert [again.text_area(key=f"message-{i}").value for i in range(3)] == [M1, M2, ""]
+    assert again.multiselect(key="cites-0").value == keys
+
+
+def test_the_second_person_to_change_the_same_key_message_is_told_and_keeps_their_text() -> None:
+    one, two, _ = two_windows()
+    one.text_area(key="message-0").input(M1).run()
+    two.text_area(key="message-0").input(M2).run()  # the same box, without seeing window one's text
+    assert not two.exception
+    [warning] = [w.replace("\\", "") for w in texts(two, "warning")]
+    assert "Key message 1 was changed in another window" in warning and f"it now reads: “{M1}”" in warning
+    assert two.text_area(key="message-0").value == M2  # kept in the form, not lost
+    assert messages_of(one) == [(M1, ())]  # and not written over window one's
+
+    two.text_input(key="pack_by").input("Window two").run()  # other fields still save; the text stays
+    assert saved(one).pack.prepared_by == "Window two"
+    assert two.text_area(key="message-0").value == M2 and texts(two, "warning")
+    two.button(key="drop-message-0").click().run()  # "Use theirs"
+    assert two.text_area(key="message-0").value == M1 and not texts(two, "warning")
+
+    one.text_area(key="message-0").input(M1 + " Often.").run()
+    two.text_area(key="message-0").input(M2).run()  # a second clash on the same message
+    assert texts(two, "warning") and messages_of(one) == [(M1 + " Often.", ())]
+    two.button(key="keep-message-0").click().run()  # "Keep my text": theirs is replaced, knowingly
+    assert messages_of(one) == [(M2, ())]
+    assert not texts(two, "warning") and two.text_area(key="message-0").value == M2
+
+
+def test_a_message_moves_up_to_its_place_in_the_brief_and_the_next_edit_finds_it_there() -> None:
+    one, _, keys = two_windows()
+    one.text_area(key="message-2").input(M2).run()  # the third box, with the first two empty
+    assert messages_of(one) == [(M2, ())]
+    assert [one.text_area(key=f"message-{i}").value for i in range(3)] == [M2, "", ""]  # shown as message 1
+    one.text_area(key="message-1").input(M1).run()
+    one.multiselect(key="cites-0").select(keys[0]).run()
+    assert messages_of(one) == [(M2, (keys[0],)), (M1, ())]
+    one.text_area(key="message-0").input("").run()  # emptied: dropped, and the next moves up
+    assert messages_of(one) == [(M1, ())]
+    assert [one.text_area(key=f"message-{i}").value for i in range(3)] == [M1, "", ""]
 
 
 def test_a_bad_edit_link_says_so_and_offers_a_fresh_start() -> None:

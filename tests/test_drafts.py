@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from library import drafts
-from library.errors import PackError
-from library.packs import MAX_REFERENCES, KeyMessage, Pack, PackReference, dump_pack, load_pack
+from library.errors import MessageConflict, PackError
+from library.packs import (MAX_REFERENCES, KeyMessage, Pack, PackReference, Search, Selection, dump_pack,
+                           load_pack)
 
 TODAY = dt.date(2026, 2, 3)
 
@@ -61,14 +62,37 @@ def test_any_sequence_of_moves_keeps_every_citation_on_its_work(keys: list[str],
 
 
 def test_add_reference_keeps_the_note_and_how_it_was_found_once() -> None:
-    pack = drafts.add_reference(drafts.new_pack(), "a", note="why", how="a search for “burnout”")
-    pack = drafts.add_reference(pack, "b", how="a search for “burnout”")
-    pack = drafts.add_reference(pack, "a", note="ignored", how="reference a chosen by hand")
-    assert pack.keys == ("a", "b")
-    assert [r.note for r in pack.references] == ["why", ""]
-    assert pack.selection.searches == ("a search for “burnout”", "reference a chosen by hand")
+    burnout = Search(words="burnout")
+    reviews = Search(words="seclusion", evidence_types=("Systematic review or meta-analysis",))
+    pack = drafts.add_reference(drafts.new_pack(), "a", note="why", search=burnout)
+    pack = drafts.add_reference(pack, "b", search=burnout)
+    assert pack.selection == Selection(searches=(burnout,))
+    pack = drafts.add_reference(pack, "a", note="ignored", one_by_one=True)  # already in: nothing chosen
+    assert pack.selection == Selection(searches=(burnout,))
+    pack = drafts.add_reference(pack, "c", search=reviews)
+    pack = drafts.add_reference(pack, "d", one_by_one=True)
+    assert pack.keys == ("a", "b", "c", "d")
+    assert [r.note for r in pack.references] == ["why", "", "", ""]
+    assert pack.selection == Selection(searches=(burnout, reviews), one_by_one=True)
+    assert load_pack(dump_pack(pack)).selection == pack.selection
     with pytest.raises(PackError, match="not in this pack"):
         drafts.remove_reference(pack, "zzz")
+
+
+def test_a_search_is_recorded_as_its_words_and_the_labels_of_its_filters() -> None:
+    from library import Library, SearchRequest, Settings
+
+    from .conftest import REPO
+
+    vocabulary = Library(Settings.from_env(references_dir=REPO / "references"), sync=False).vocabulary
+    request = SearchRequest(text="  compassion   fatigue ", themes=("burnout",), theme_mode="all",
+                            evidence_types=("systematic-review", "qualitative"), settings=("inpatient",),
+                            year_from=2010, year_to=2020)
+    assert drafts.search_of(request, vocabulary) == Search(
+        words="compassion fatigue", themes=(vocabulary.label("burnout"),), all_themes=False,  # one theme: any
+        evidence_types=("Systematic review or meta-analysis", "Qualitative study"),
+        settings=(vocabulary.label("inpatient"),), year_from=2010, year_to=2020)
+    assert drafts.search_of(SearchRequest(), vocabulary) == Search()
 
 
 def test_a_pack_holds_at_most_the_pack_file_limit() -> None:
@@ -79,19 +103,96 @@ def test_a_pack_holds_at_most_the_pack_file_limit() -> None:
         drafts.add_reference(pack, "one-too-many")
 
 
+def slot(text: str = "", *keys: str) -> drafts.MessageSlot:
+    return drafts.MessageSlot.of(text, keys)
+
+
+def edit(number: int, before: drafts.MessageSlot, after: drafts.MessageSlot) -> drafts.MessageEdit:
+    return drafts.MessageEdit(number, before, after)
+
+
 def test_edited_applies_what_was_typed_and_dates_the_change() -> None:
     pack = pack_of("abc")
     result = drafts.edited(pack, title="  A question?  ", ask=" Fund it. ", audience="Board", prepared_by="Jo",
                            notes={"b": " Why b matters. "},
-                           messages=[("First", ["c", "a"]), ("  ", ["b"]), ("Second", ["zzz"])], today=TODAY)
+                           messages=[edit(1, slot(), slot(" First ", "c", "a")), edit(2, slot(), slot("  ", "b")),
+                                     edit(3, slot(), slot("Second", "zzz"))], today=TODAY)
     assert (result.title, result.ask, result.audience, result.prepared_by) == ("A question?", "Fund it.", "Board", "Jo")
     assert [r.note for r in result.references] == ["note a", "Why b matters.", "note c"]
     assert result.key_messages == (KeyMessage("First", (1, 3)), KeyMessage("Second", ()))
     assert result.date == TODAY
     assert drafts.edited(result, title="A question?", today=dt.date(2030, 1, 1)) == result  # no change, no new date
+    assert drafts.edited(result, messages=[edit(1, slot("First", "a", "c"), slot("First ", "c", "a"))],
+                         today=dt.date(2030, 1, 1)) == result
     assert drafts.edited(result, title="   ", today=TODAY).title == drafts.DEFAULT_TITLE
+    full = drafts.edited(pack, messages=[edit(n, slot(), slot(f"m{n}")) for n in range(1, 6)])
+    assert len(full.key_messages) == 5
     with pytest.raises(PackError, match="at most 5 key messages"):
-        drafts.edited(pack, messages=[(f"m{n}", []) for n in range(6)])
+        drafts.edited(full, messages=[edit(6, slot(), slot("m6"))])
+
+
+# The pack as saved now (its messages: text and cited keys), one person's edit made from an older
+# version (number, before, after), and the messages after it; None: a conflict, nothing changed.
+M1, M2 = "Burnout is common among mental health staff.", "Burnout is a response to the workplace."
+MESSAGE_EDITS = [
+    pytest.param([], (1, slot(), slot(M1)), [(M1, "")], id="a first message"),
+    pytest.param([(M1, "")], (2, slot(), slot(M2)), [(M1, ""), (M2, "")],
+                 id="another window wrote message 1 meanwhile: both kept"),
+    pytest.param([(M1, ""), ("theirs", "")], (2, slot(), slot(M2)), None,
+                 id="both wrote message 2: the second is told"),
+    pytest.param([(M1, ""), ("theirs", "")], (2, slot("mine before"), slot(M2)), None,
+                 id="both rewrote message 2: the second is told"),
+    pytest.param([(M1, ""), (M2, "")], (2, slot(), slot(M2)), [(M1, ""), (M2, "")],
+                 id="both wrote the same words: no conflict"),
+    pytest.param([(M1, "a"), (M2, "")], (1, slot(M1), slot(M1 + " Often.")), [(M1 + " Often.", "a"), (M2, "")],
+                 id="a rewrite of an unchanged message keeps its citations"),
+    pytest.param([(M1, "ab")], (1, slot(M1, "a"), slot(M1, "a", "c")), [(M1, "abc")],
+                 id="citations merge: another window ticked b, this one c"),
+    pytest.param([(M1, "b")], (1, slot(M1, "a"), slot(M1)), [(M1, "b")],
+                 id="citations merge: another window ticked b, this one unticked a"),
+    pytest.param([("theirs", "a")], (1, slot(M1, "a"), slot(M1, "a", "b")), [("theirs", "ab")],
+                 id="citations of a message rewritten elsewhere still merge"),
+    pytest.param([(M1, ""), (M2, "")], (1, slot(M1), slot("  ")), [(M2, "")],
+                 id="a message emptied is dropped and the next moves up"),
+    pytest.param([("theirs", "")], (1, slot(M1), slot()), None, id="emptying a message rewritten elsewhere"),
+    pytest.param([(M1, "")], (3, slot(), slot(M2, "c")), [(M1, ""), (M2, "c")],
+                 id="a message written in the third box follows the first"),
+]
+
+
+@pytest.mark.parametrize(("now", "change", "after"), MESSAGE_EDITS)
+def test_a_key_message_edit_applies_to_the_newest_version_or_says_it_conflicts(
+        now: list[tuple[str, str]], change: tuple[int, drafts.MessageSlot, drafts.MessageSlot],
+        after: list[tuple[str, str]] | None) -> None:
+    pack = pack_of("abc")
+    numbers = {"a": 1, "b": 2, "c": 3}
+    pack = Pack(title="T", references=pack.references,
+                key_messages=tuple(KeyMessage(t, tuple(numbers[k] for k in keys)) for t, keys in now))
+    number, before, typed = change
+    if after is None:
+        with pytest.raises(MessageConflict, match=f"Key message {number} was changed") as raised:
+            drafts.edited(pack, messages=[edit(number, before, typed)])
+        assert (raised.value.number, raised.value.yours) == (number, typed.text)
+        assert raised.value.theirs == (pack.key_messages[number - 1].text if number <= len(now) else "")
+        return
+    result = drafts.edited(pack, messages=[edit(number, before, typed)], today=TODAY)
+    assert [(m.text, "".join(drafts.cited_keys(result, m))) for m in result.key_messages] == after
+    assert load_pack(dump_pack(result)) == result
+
+
+def test_two_people_on_one_pack_keep_both_messages_and_the_second_writer_of_one_is_told() -> None:
+    """The walk-through: both windows opened the same version; each writes its own message."""
+    opened = pack_of("ab")
+    shown = drafts.message_slots(opened)  # what both windows' boxes hold: nothing yet
+    assert shown == ()
+    a = drafts.edited(opened, messages=[edit(1, slot(), slot(M1, "a"))], today=TODAY)
+    b = drafts.edited(a, messages=[edit(2, slot(), slot(M2, "b"))], today=TODAY)  # B never saw A's message
+    assert [(m.text, m.cites) for m in b.key_messages] == [(M1, (1,)), (M2, (2,))]
+    with pytest.raises(MessageConflict):  # B wrote in message 1 too
+        drafts.edited(a, messages=[edit(1, slot(), slot(M2))])
+    # Once told, B may keep their text: an edit from the version they were shown replaces A's.
+    kept = drafts.edited(a, messages=[edit(1, drafts.message_slots(a)[0], slot(M2, "a"))], today=TODAY)
+    assert [(m.text, m.cites) for m in kept.key_messages] == [(M2, (1,))]
 
 
 @pytest.mark.parametrize(("pack", "empty"), [

@@ -26,7 +26,7 @@ from library.bibtex import parse_file, parse_text
 from library.errors import PackDoesNotFit, PackError
 from library.exporters import EXPORTERS, build_pack, file_name
 from library.exporters.brief import BriefTerms, EvidenceKind, build_brief, evidence_kind
-from library.packs import KeyMessage, Pack, PackReference, Selection
+from library.packs import KeyMessage, Pack, PackReference, Search, Selection
 from library.records import Record
 from library.ris import parse_ris
 
@@ -89,8 +89,9 @@ def pack(records: dict[str, Record]) -> Pack:
         references=tuple(PackReference.from_record(records[k]) for k in KEYS),
         prepared_by="Jo Bloggs, Clinical Psychologist",
         date=dt.date(2025, 3, 1),
-        selection=Selection(searches=("trauma-informed care", "staff wellbeing"),
-                            filters=("Evidence type: any",), note="Chosen with the ward team"),
+        selection=Selection(searches=(Search("trauma-informed care"),
+                                      Search("staff wellbeing", evidence_types=("Systematic review or meta-analysis",))),
+                            one_by_one=True, note="Chosen with the ward team"),
     )
 
 
@@ -128,7 +129,9 @@ def test_pdf_is_one_page_with_everything_on_it(pack: Pack, records: dict[str, Re
             else "Müller, A., Šimić, I. and Ó Súilleabháin, S. (2023)") in text
     assert "Clark, S. (2021" in text and "Substance Abuse and Mental Health Services Administration" in text
     assert "Prepared on 1 March 2025 by Jo Bloggs, Clinical Psychologist." in text
-    assert "How the references were chosen: searched the evidence library for ‘trauma-informed care’" in text
+    assert ("How the references were chosen: searches of the evidence library for “trauma-informed care” and for "
+            "“staff wellbeing” (systematic reviews or meta-analyses only); others chosen one by one; Chosen with the "
+            "ward team.") in text
     assert "plain-language summaries" in text
 
 

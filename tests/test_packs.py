@@ -18,9 +18,10 @@ from library.bibtex import parse_file
 from library.citations import STYLES
 from library.errors import PackDoesNotFit, PackError
 from library.exporters import build_pack
+from library.exporters.brief import BriefTerms, how_chosen
 from library.exporters.pdf import Fit
 from library.onepage import first_sentence, fit_to_one_page
-from library.packs import (KeyMessage, Pack, PackReference, Selection, Snapshot, compare, dump_pack,
+from library.packs import (KeyMessage, Pack, PackReference, Search, Selection, Snapshot, compare, dump_pack,
                            load_pack, resolve_records)
 from library.records import Record
 from tests.security_support import seed_collection, settings_for
@@ -54,7 +55,10 @@ def pack(records: dict[str, Record]) -> Pack:
         references=tuple(PackReference.from_record(r) for r in chosen),
         prepared_by="Jo Bloggs",
         date=dt.date(2025, 3, 1),
-        selection=Selection(("trauma-informed care",), ("Evidence type: any",), "Chosen with the team"),
+        selection=Selection((Search("trauma-informed care", themes=("Burnout", "Vicarious trauma"), all_themes=True,
+                                    evidence_types=("Trial",), settings=("Inpatient wards",), year_from=2010),
+                             Search()),
+                            ("Evidence type: any",), "Chosen with the team", one_by_one=True),
     )
 
 
@@ -115,8 +119,85 @@ def test_a_pack_file_saved_before_the_new_fields_still_loads(records: dict[str, 
     assert saved.references[0].snapshot.to_record("felitti1998relationship").themes == ()
     assert saved.references[0].evidence == "Quantitative observational study"
     assert saved.key_messages[2] == KeyMessage("Advocates say managers make the difference.", (3, 4))
+    assert saved.selection == Selection((Search("trauma-informed care"),), ("Evidence type: any",),
+                                        "Chosen with the team")
     page = build_pack(saved, {}, "html").decode("utf-8")  # renders from its snapshots alone
     assert "Advocates say managers make the difference." in page and "Clark, 2021" in page
+    assert ("How the references were chosen: a search of the evidence library for “trauma-informed care”; "
+            "filtered by Evidence type: any; Chosen with the team.") in page
+
+
+# How the app before format 2 recorded each way references were added (`selection.searches`,
+# phrases made by the search page), what they load as, and how the brief now says it.
+REVIEWS = "Systematic review or meta-analysis"
+OLD_SELECTIONS = [
+    pytest.param(["a search for “seclusion”, evidence type: Systematic review or meta-analysis",
+                  "references chosen one by one"],
+                 Selection((Search("seclusion", evidence_types=(REVIEWS,)),), one_by_one=True),
+                 "a search of the evidence library for “seclusion” (systematic reviews or meta-analyses only); "
+                 "others chosen one by one", id="the walk-through's pack"),
+    pytest.param(["a search for “burnout”"], Selection((Search("burnout"),)),
+                 "a search of the evidence library for “burnout”", id="search only"),
+    pytest.param(["references chosen one by one"], Selection(one_by_one=True),
+                 "chosen one by one from the evidence library", id="one by one only"),
+    pytest.param(["browsing the whole library", "themes: Burnout, setting: Inpatient wards, years 2010 to …"],
+                 Selection((Search(), Search(themes=("Burnout",), settings=("Inpatient wards",), year_from=2010))),
+                 "browsing the whole evidence library; browsing the evidence library (theme: burnout; setting: "
+                 "inpatient wards; published in 2010 or later)", id="browsing"),
+    pytest.param(["a search for “a, b”, evidence type: Guidance, policy or framework, years … to 2020"],
+                 Selection((Search("a, b", evidence_types=("Guidance, policy or framework",), year_to=2020),)),
+                 "a search of the evidence library for “a, b” (guidance, policy or framework documents only; "
+                 "published in 2020 or earlier)", id="commas in the words and the label"),
+    pytest.param(["trauma-informed care", "staff wellbeing", ""],
+                 Selection((Search("trauma-informed care"), Search("staff wellbeing"))),
+                 "searches of the evidence library for “trauma-informed care” and for “staff wellbeing”",
+                 id="words alone, from a file written by hand"),
+]
+
+
+@pytest.mark.parametrize(("searches", "selection", "words"), OLD_SELECTIONS)
+def test_a_pack_saved_before_searches_were_data_still_loads_and_reads_plainly(
+        searches: list[str], selection: Selection, words: str) -> None:
+    data = json.loads(MINIMAL)
+    data["version"] = 1
+    data["selection"] = {"searches": searches}
+    pack = load_pack(json.dumps(data))
+    assert pack.selection == selection
+    assert how_chosen(pack.selection, BriefTerms.from_labels({"guidance": "Guidance, policy or framework"})) == words
+    again = dump_pack(pack)
+    assert json.loads(again)["version"] == 2 and load_pack(again) == pack  # saved again as data
+
+
+@pytest.mark.parametrize(("selection", "words"), [
+    (Selection(), "not recorded"),
+    (Selection((Search("restraint", evidence_types=("Trial", "Qualitative study"), settings=("Inpatient wards",
+                                                                                            "Primary care"),
+                       year_from=2015, year_to=2015),)),
+     "a search of the evidence library for “restraint” (trials or qualitative studies only; settings: inpatient "
+     "wards or primary care; published in 2015)"),
+    (Selection((Search("burnout", themes=("Burnout", "Vicarious trauma"), all_themes=True, year_from=2010,
+                       year_to=2020), Search("seclusion"), Search("NHS staff", themes=("PTSD",)))),
+     "searches of the evidence library for “burnout” (themes: burnout and vicarious trauma; published 2010 to "
+     "2020), for “seclusion” and for “NHS staff” (theme: PTSD)"),
+    (Selection((Search(evidence_types=(REVIEWS,)),), note="Chosen with the team."),
+     "browsing the evidence library (systematic reviews or meta-analyses only); Chosen with the team"),
+])
+def test_how_the_references_were_chosen_reads_as_plain_english(selection: Selection, words: str) -> None:
+    assert how_chosen(selection) == words
+
+
+@pytest.mark.parametrize(("search", "error"), [
+    (5, r"'selection.searches\[1\]' must be an object with the 'words' searched for, not a number"),
+    ({"words": 5}, r"'selection.searches\[1\].words' must be text, not a number"),
+    ({"themes": "Burnout"}, r"'selection.searches\[1\].themes' must be a list of text, not text"),
+    ({"all_themes": "yes"}, r"'selection.searches\[1\].all_themes' must be true or false, not text"),
+    ({"year_from": "2010"}, r"'selection.searches\[1\].year_from' must be a year such as 2015, not text"),
+])
+def test_a_malformed_search_is_refused_with_its_field_named(search: object, error: str) -> None:
+    data = json.loads(MINIMAL)
+    data["selection"] = {"searches": [search]}
+    with pytest.raises(PackError, match=error):
+        load_pack(json.dumps(data))
 
 
 def test_further_reading_must_be_true_or_false() -> None:

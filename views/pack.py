@@ -15,7 +15,8 @@ import streamlit as st
 
 from library import LibraryError, drafts
 from library.citations import STYLES
-from library.errors import PackAccessDenied, PackDoesNotFit, PackError, PackNotFound, PackWithdrawn
+from library.errors import (MessageConflict, PackAccessDenied, PackDoesNotFit, PackError, PackNotFound,
+                            PackWithdrawn)
 from library.exporters import EXPORTERS, file_name
 from library.onepage import PackPreview
 from library.owners import describe_owner
@@ -30,6 +31,15 @@ store = lib.packs
 DOWNLOADS = ("html", "md", "bib", "ris", "csljson")  # besides the PDF and Word
 NOTICE = "pack_notice"  # (kind, text) to show once at the top of the next run
 MIN_MESSAGE_SLOTS = 3
+# Key messages whose text was not saved because someone else changed the same message meanwhile, by
+# pack: {edit link: {index: (what this person typed, as a MessageSlot, the message saying so)}}.
+CONFLICTS = "message_conflicts"
+
+
+def conflicts_in(stored: StoredPack | None) -> dict[int, tuple[drafts.MessageSlot, str]]:
+    """This pack's key messages kept in the form after a conflict (changed in place)."""
+    held = st.session_state.setdefault(CONFLICTS, {})
+    return held.setdefault(stored.edit_token, {}) if stored is not None else {}
 
 
 def notice(kind: str, text: str) -> None:
@@ -259,11 +269,38 @@ def typed_further(key: str) -> None:
     safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, further_reading={key: value})))
 
 
-def typed_messages() -> None:
-    slots = st.session_state.get("message_slots", MIN_MESSAGE_SLOTS)
-    messages = [(st.session_state.get(f"message-{i}", ""), st.session_state.get(f"cites-{i}", []))
-                for i in range(slots)]
-    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, messages=messages)))
+def typed_message(index: int) -> None:
+    """Key message `index + 1` (its text or its references) changed: save that message alone, from
+    what it held when this page last showed the pack, so another window's messages are kept."""
+    stored = ui.current_pack()
+    shown = drafts.message_slots(stored.pack) if stored else ()
+    before = shown[index] if index < len(shown) else drafts.MessageSlot()
+    after = drafts.MessageSlot.of(st.session_state.get(f"message-{index}", ""),
+                                  st.session_state.get(f"cites-{index}", []))
+    conflicts = conflicts_in(stored)
+    try:
+        saved = ui.change_pack(lambda pack: drafts.edited(
+            pack, messages=[drafts.MessageEdit(index + 1, before, after)]))
+    except MessageConflict as conflict:
+        conflicts[index] = (after, str(conflict))  # kept in the box; the rest shows the newest version
+        st.session_state[ui.RESEED] = True
+        return
+    except LibraryError as error:
+        notice("error", str(error))
+        st.session_state[ui.RESEED] = True
+        return
+    conflicts.pop(index, None)
+    # Empty messages are dropped and the rest move up: the boxes follow, so each shows its message.
+    boxes = [str(st.session_state.get(f"message-{i}", "")).strip()
+             for i in range(st.session_state.get("message_slots", MIN_MESSAGE_SLOTS))]
+    written = [m.text for m in saved.pack.key_messages]
+    if boxes[:len(written)] != written or any(boxes[len(written):]):
+        st.session_state[ui.RESEED] = True
+
+
+def use_their_message(index: int) -> None:
+    conflicts_in(ui.current_pack()).pop(index, None)
+    st.session_state[ui.RESEED] = True
 
 
 def chose_style() -> None:
@@ -301,6 +338,12 @@ def seed_widgets(stored: StoredPack, *, force: bool) -> None:
     for name, value in values.items():
         if force or name not in st.session_state:
             st.session_state[name] = value
+    # A message someone else changed while this person wrote theirs keeps their text until they choose.
+    for index, (yours, _) in conflicts_in(stored).items():
+        st.session_state["message_slots"] = max(st.session_state["message_slots"], index + 1)
+        if force:
+            st.session_state[f"message-{index}"] = yours.text
+            st.session_state[f"cites-{index}"] = [k for k in pack.keys if k in yours.cites]
 
 
 # ------------------------------------------------------------------ starting, and the packs you have
@@ -427,11 +470,19 @@ with ui.friendly_errors():
 
         st.subheader("3. Key messages")
         st.caption("Three to five short messages, each backed by the references you tick.")
+        conflicts = conflicts_in(current)
         for index in range(st.session_state["message_slots"]):
             st.text_area(f"Key message {index + 1}", key=f"message-{index}", height=70, max_chars=LIMITS["message"],
-                         on_change=typed_messages)
+                         on_change=typed_message, args=(index,))
+            if index in conflicts:
+                st.warning(ui.plain(conflicts[index][1]), icon=":material/sync_problem:")
+                with st.container(horizontal=True, gap="small"):
+                    st.button("Keep my text", key=f"keep-message-{index}", type="primary", width="content",
+                              on_click=typed_message, args=(index,))
+                    st.button("Use theirs", key=f"drop-message-{index}", width="content",
+                              on_click=use_their_message, args=(index,))
             st.multiselect(f"References behind message {index + 1}", list(pack.keys), format_func=labels.get,
-                           key=f"cites-{index}", on_change=typed_messages)
+                           key=f"cites-{index}", on_change=typed_message, args=(index,))
         if st.session_state["message_slots"] < MAX_KEY_MESSAGES:
             st.button("Add a key message", key="add-message", icon=":material/add:", on_click=add_message_slot)
         st.radio("Reference style", list(STYLES), format_func=lambda s: STYLES[s].label, key="pack_style",

@@ -30,7 +30,7 @@ with ui.friendly_errors():
     st.set_page_config(page_title=f"{(record.title or record.key)[:80]} · Trauma-informed evidence library")
     st.title(ui.escape_markdown(record.title) or record.key)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        ui.pack_button(record.key, note=record.key_finding, how="references chosen one by one",
+        ui.pack_button(record.key, note=record.key_finding, search=None,  # chosen one by one
                        add_key="detail-add", remove_key="detail-remove")
         ui.edit_link(record.key)
     rows = [

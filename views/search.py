@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from library import SearchRequest
+from library import SearchRequest, drafts
 from library.search import SORTS
 from library.urlstate import params_from_request, request_from_params
 from views import ui
@@ -155,9 +155,9 @@ with ui.friendly_errors():
                        "Change or clear them under “Filter and sort”.")
         st.markdown(f"**{result.total:,}** reference{'s' if result.total != 1 else ''} found"
                     + (f" · showing {first + 1}–{first + len(result.hits)}" if result.pages > 1 else ""))
-        how = ui.describe_request(request, vocabulary)
+        found_by = drafts.search_of(request, vocabulary)
         for number, hit in enumerate(result.hits, first + 1):
-            ui.render_hit(hit, vocabulary, how=how, number=number)
+            ui.render_hit(hit, vocabulary, search=found_by, number=number)
         if result.pages > 1:
             with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
                 if st.button("Previous page", disabled=request.page <= 1, key="prev", icon=":material/arrow_back:"):

@@ -19,7 +19,7 @@ from library.auth import DatabaseAttemptStore, Signer, Throttle, is_configured, 
 from library.errors import AccessDenied, InvalidValue, PackAccessDenied, PackConflict, PackNotFound
 from library.owners import Identity
 from library.signin import SignedIn
-from library.packs import Pack
+from library.packs import Pack, Search
 from library.packstore import MAX_HELD_LINKS, StoredPack
 from library.taxonomy import Vocabulary
 
@@ -316,8 +316,9 @@ def in_pack(key: str) -> bool:
     return stored is not None and key in stored.pack.keys
 
 
-def add_to_pack(key: str, *, note: str = "", how: str = "") -> None:
-    change_pack(lambda pack: drafts.add_reference(pack, key, note=note, how=how))
+def add_to_pack(key: str, *, note: str = "", search: Search | None = None) -> None:
+    """Add a reference found by `search` (None: chosen one by one, from its own page)."""
+    change_pack(lambda pack: drafts.add_reference(pack, key, note=note, search=search, one_by_one=search is None))
 
 
 def remove_from_pack(key: str) -> None:
@@ -327,7 +328,8 @@ def remove_from_pack(key: str) -> None:
 
 
 def describe_request(request: SearchRequest, vocabulary: Vocabulary) -> str:
-    """How a search reads in a pack's footer: 'a search for “burnout”, evidence type: ...'."""
+    """A search's words and filters as the search page names them: 'a search for “burnout”, evidence type: ...'
+    (a pack records the search as data, `drafts.search_of`)."""
     parts = []
     if request.text:
         parts.append(f'a search for “{request.text}”')
@@ -418,22 +420,23 @@ def hit_meta_html(hit: Hit, vocabulary: Vocabulary) -> str:
     return "\n".join(parts)
 
 
-def render_hit(hit: Hit, vocabulary: Vocabulary, *, how: str = "", number: int | None = None) -> None:
+def render_hit(hit: Hit, vocabulary: Vocabulary, *, search: Search | None = None, number: int | None = None) -> None:
     with st.container(border=True):
         prefix = f"{number}. " if number else ""
         st.markdown(f"#### {prefix}{escape_markdown(hit.title)}")
         st.markdown(hit_meta_html(hit, vocabulary), unsafe_allow_html=True)
         # A row that sizes each control to its label and wraps on a narrow screen: nothing is cut short.
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-            pack_button(hit.key, note=hit.key_finding, how=how, add_key=f"add-{hit.key}",
+            pack_button(hit.key, note=hit.key_finding, search=search, add_key=f"add-{hit.key}",
                         remove_key=f"remove-{hit.key}")
             st.page_link("views/reference.py", label="Details and citation", icon=":material/article:",
                          query_params={"key": hit.key}, width="content")
             edit_link(hit.key)
 
 
-def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str) -> None:
-    """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count."""
+def pack_button(key: str, *, note: str, search: Search | None, add_key: str, remove_key: str) -> None:
+    """'Add to pack', or 'Remove from pack' once it is in; the page shows the pack's new count.
+    `search`: the search it was found by, recorded with the pack (None: chosen one by one)."""
     if in_pack(key):
         if st.button("Remove from pack", key=remove_key, icon=":material/remove:"):
             with friendly_errors():
@@ -442,7 +445,7 @@ def pack_button(key: str, *, note: str, how: str, add_key: str, remove_key: str)
                 st.rerun()
     elif st.button("Add to pack", key=add_key, icon=":material/add:"):
         with friendly_errors():
-            add_to_pack(key, note=note, how=how)
+            add_to_pack(key, note=note, search=search)
             st.session_state[REFOCUS] = remove_key
             st.rerun()
     if st.session_state.get(REFOCUS) in (add_key, remove_key):

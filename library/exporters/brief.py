@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..citations import FormattedCitation, Segment, format_bibliography, segments_to_html, style_of
 from ..errors import PackError
-from ..packs import Pack, PackReference
+from ..packs import Pack, PackReference, Search, Selection
 from ..records import Record
 
 if TYPE_CHECKING:
@@ -237,9 +237,15 @@ def _printable_pack(pack: Pack) -> Pack:
         key_messages=tuple(replace(m, text=printable(m.text)) for m in pack.key_messages),
         references=tuple(replace(r, note=printable(r.note), evidence=printable(r.evidence))
                          for r in pack.references),
-        selection=replace(pack.selection, searches=tuple(printable(t) for t in pack.selection.searches),
+        selection=replace(pack.selection, searches=tuple(_printable_search(s) for s in pack.selection.searches),
                           filters=tuple(printable(t) for t in pack.selection.filters),
                           note=printable(pack.selection.note)))
+
+
+def _printable_search(search: Search) -> Search:
+    return replace(search, words=printable(search.words), themes=tuple(printable(t) for t in search.themes),
+                   evidence_types=tuple(printable(t) for t in search.evidence_types),
+                   settings=tuple(printable(t) for t in search.settings))
 
 
 def uk_date(date: dt.date) -> str:
@@ -291,7 +297,7 @@ def build_brief(pack: Pack, records: Sequence[Record], style: str,
         evidence=noted,
         references=tuple(Reference(n, c) for n, c in enumerate(citations, 1)),
         references_heading=f"{HEADING_REFERENCES} ({style_info.label})",
-        footer=_footer(pack),
+        footer=_footer(pack, terms),
         prepared_by=pack.prepared_by,
         groups=_by_theme(noted, pack, records, terms),
         further_reading=further,
@@ -399,29 +405,83 @@ def _grouping(items: Sequence[EvidenceItem], themes_of: Mapping[int, tuple[str, 
     return grouped
 
 
-def _footer(pack: Pack) -> tuple[str, ...]:
+def _footer(pack: Pack, terms: BriefTerms) -> tuple[str, ...]:
     lines = []
     when = f" on {uk_date(pack.date)}" if pack.date else ""
     who = f" by {pack.prepared_by}" if pack.prepared_by else ""
     if when or who:
         lines.append(f"Prepared{when}{who}.")
-    selection = pack.selection
-    if selection.is_empty():
-        lines.append("How the references were chosen: not recorded.")
-    else:
-        parts = []
-        if selection.searches:
-            parts.append("searched the evidence library for "
-                         + ", ".join(f"‘{s}’" for s in selection.searches))
-        if selection.filters:
-            parts.append("filtered by " + "; ".join(selection.filters))
-        if selection.note:
-            parts.append(selection.note.rstrip("."))
-        text = "; ".join(parts)
-        lines.append(f"How the references were chosen: {text}.")
+    lines.append(f"How the references were chosen: {how_chosen(pack.selection, terms)}.")
     lines.append("The notes on each reference draw on the evidence library’s plain-language "
                  "summaries of each work’s key findings; check the original before quoting it.")
     return tuple(lines)
+
+
+def how_chosen(selection: Selection, terms: BriefTerms | None = None) -> str:
+    """How the references were chosen, in the brief's words, without the closing full stop:
+    'a search of the evidence library for “seclusion” (systematic reviews or meta-analyses
+    only); others chosen one by one'."""
+    terms = terms or BriefTerms()
+    if selection.is_empty():
+        return "not recorded"
+    parts = []
+    worded = [s for s in selection.searches if s.words]
+    if len(worded) == 1:
+        parts.append(f"a search of the evidence library for {_search_phrase(worded[0], terms)}")
+    elif worded:
+        phrases = [_search_phrase(s, terms) for s in worded]
+        parts.append("searches of the evidence library for " + ", for ".join(phrases[:-1])
+                     + f" and for {phrases[-1]}")
+    for search in selection.searches:
+        if not search.words:
+            limits = _search_limits(search, terms)
+            parts.append(f"browsing the evidence library ({limits})" if limits
+                         else "browsing the whole evidence library")
+    if selection.one_by_one:
+        parts.append("others chosen one by one" if parts else "chosen one by one from the evidence library")
+    if selection.filters:
+        parts.append("filtered by " + "; ".join(selection.filters))
+    if selection.note:
+        parts.append(selection.note.rstrip("."))
+    return "; ".join(parts)
+
+
+def _search_phrase(search: Search, terms: BriefTerms) -> str:
+    limits = _search_limits(search, terms)
+    return f"“{search.words}”" + (f" ({limits})" if limits else "")
+
+
+def _search_limits(search: Search, terms: BriefTerms) -> str:
+    """A search's filters in plain words: 'systematic reviews or meta-analyses only; setting:
+    inpatient wards; published 2010 to 2020'."""
+    limits = []
+    if search.evidence_types:
+        limits.append(" or ".join(_kind_plural(label, terms) for label in search.evidence_types) + " only")
+    if search.themes:
+        joiner = " and " if search.all_themes else " or "
+        limits.append(f"theme{'s' if len(search.themes) > 1 else ''}: "
+                      + joiner.join(_lower_first(t) for t in search.themes))
+    if search.settings:
+        limits.append(f"setting{'s' if len(search.settings) > 1 else ''}: "
+                      + " or ".join(_lower_first(t) for t in search.settings))
+    start, end = search.year_from, search.year_to
+    if start is not None and end is not None:
+        limits.append(f"published in {start}" if start == end else f"published {start} to {end}")
+    elif start is not None:
+        limits.append(f"published in {start} or later")
+    elif end is not None:
+        limits.append(f"published in {end} or earlier")
+    return "; ".join(limits)
+
+
+def _kind_plural(label: str, terms: BriefTerms) -> str:
+    """'Systematic review or meta-analysis' -> 'systematic reviews or meta-analyses', in the
+    vocabulary's own words where it has the kind."""
+    folded = _fold(label)
+    for kind in terms.kinds.values():
+        if _fold(kind.label) == folded:
+            return kind.plural
+    return evidence_kind(label).plural
 
 
 # ---------------------------------------------------------------- what one page can hold
@@ -455,9 +515,7 @@ def pack_over_limits(pack: Pack, records: Sequence[Record]) -> list[str]:
         details = " ".join([*(record.fields.get(f, "") for f in _REFERENCE_FIELDS), record.title, *names])
         check.reference(number, details)
     check("prepared_by", "prepared by", pack.prepared_by)
-    selection = pack.selection
-    check("footer", "how the references were chosen",
-          " ".join([*selection.searches, *selection.filters, selection.note]))
+    check("footer", "how the references were chosen", how_chosen(pack.selection))
     return check.found
 
 
