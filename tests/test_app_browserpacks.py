@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button
 
 from library.browserpacks import BrowserPacks
 
@@ -27,7 +28,7 @@ def cookie_writes(at: AppTest) -> list[tuple[str, str, str]]:
     return found
 
 
-def open_buttons(at: AppTest) -> list[object]:
+def open_buttons(at: AppTest) -> list[Button]:
     """The "Open" buttons under My packs (one for each listed pack but the one open now)."""
     return [b for b in at.button if b.label == "Open"]
 
@@ -88,3 +89,23 @@ def test_closing_or_deleting_a_pack_takes_it_off_the_browsers_list() -> None:
     at.button(key="confirm-delete").click().run()
     assert not at.exception, at.exception
     assert cookie_writes(at) == [("", "", f"{kept}.{closed}")]  # nothing left: the script removes the cookie
+
+
+def test_a_signed_in_persons_pack_is_kept_too_and_a_refused_link_never_enters_the_cookie() -> None:
+    jo = open_app()
+    jo.user = {"is_logged_in": True, "email": "jo@example.org"}
+    search(jo, "burnout")
+    jo.button(key=f"add-{shown_keys(jo)[0]}").click().run()
+    stored = jo.session_state["pack_current"]
+    assert stored.owner == "oidc:jo@example.org"
+    assert cookie_writes(jo) == [(stored.edit_token, stored.edit_token, "")]
+    goto(jo, "views/pack.py")
+    assert jo.query_params["edit"] == stored.edit_token  # the pack page opens Jo's pack in progress
+
+    sam = open_app()
+    sam.user = {"is_logged_in": True, "email": "sam@example.org"}
+    goto(sam, "views/pack.py", edit=stored.edit_token)  # Jo's link, pasted by Sam: refused
+    assert any("can only be changed by the person who made it" in str(w.value).replace("\\", "")
+               for w in sam.warning)
+    assert cookie_writes(sam) == [] and "pack_current" not in sam.session_state
+    assert sam.session_state["pack_browser"] == BrowserPacks()
