@@ -522,13 +522,13 @@ def pack_link() -> None:
 # these are a solid, darker grey instead (8.9:1 on white, 8:1 on the sidebar's grey).
 PAGE_CSS = """
 <style>
+/* An element that only runs a script (this browser's pack cookie, back to the top) takes no room. */
+[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > script:only-child) { display: none; }
 [data-testid="stCaptionContainer"] { opacity: 1; color: #4a4a4a; }
 [data-testid="stCaptionContainer"] p { color: #4a4a4a; }
 /* Long values (a web address, a DOI) wrap inside a table cell instead of making it scroll sideways. */
 [data-testid="stTable"] td [data-testid="stMarkdownContainer"],
 [data-testid="stTable"] td p { overflow-wrap: anywhere !important; word-break: normal !important; }
-/* An element that only runs a script (this browser's pack cookie, back to the top) takes no room. */
-[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > script:only-child) { display: none; }
 </style>
 """
 
