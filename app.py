@@ -61,4 +61,6 @@ page = st.navigation(routes())
 st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=":material/local_library:", layout="wide")
 ui.page_style()
 ui.account_panel()  # who is signed in with the organisation's account, when that sign-in is set up
+if page.url_path in {p.url_path for section in PAGES.values() for p in section}:  # not the redirects
+    ui.keep_browser_packs()  # the pack in progress survives a reload or a new tab (its cookie)
 page.run()

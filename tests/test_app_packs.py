@@ -393,7 +393,7 @@ def test_nobody_sees_other_peoples_packs() -> None:
     mine.button(key="new-pack").click().run()
     assert "edit" not in mine.query_params
     assert "Mine, private" in texts(mine, "text")  # this browser's own packs are listed to reopen
-    [summary] = current_store().held(mine.session_state["pack_links"])
+    [summary] = current_store().held(mine.session_state["pack_browser"].tokens)
     assert mine.button(key=f"open-{summary.id}").label == "Open"
 
 

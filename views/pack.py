@@ -169,6 +169,7 @@ else:
     st.session_state.pop("pack_address", None)
     if ui.EDIT_PARAM in st.query_params:
         del st.query_params[ui.EDIT_PARAM]
+ui.keep_browser_packs()  # a pack just opened from the address is this browser's pack in progress now
 
 
 # ------------------------------------------------------------------ actions (run before the page is drawn)
@@ -186,6 +187,15 @@ def new_pack() -> None:
     ui.forget_pack()
 
 
+def close_pack() -> None:
+    stored = ui.current_pack()
+    ui.forget_pack(from_browser=True)
+    if stored is not None:
+        notice("info", f"Closed “{stored.pack.title}”, and took it off this browser's list. It is still saved"
+               + (": you find it under My packs when you are signed in." if stored.owner else
+                  ": its private edit link opens it again."))
+
+
 def duplicate() -> None:
     def act() -> None:
         stored = ui.current_pack()
@@ -200,7 +210,7 @@ def delete() -> None:
         stored = ui.current_pack()
         assert stored is not None
         title = store.delete(stored.edit_token, ui.signed_in())
-        ui.forget_pack()
+        ui.forget_pack(from_browser=True)
         notice("success", f"Deleted “{title}”." + (" Its share link now says the pack was withdrawn."
                                                     if stored.share_token else ""))
     st.session_state.pop("confirm_delete", None)
@@ -368,8 +378,8 @@ def starting_points(current: StoredPack | None) -> None:
     if mine:
         who = ui.signed_in()
         st.markdown("**My packs**" + (f" (signed in as {ui.escape_markdown(who.label)})" if who else
-                                      " (the packs opened in this browser window; keep each one's address to "
-                                      "come back to it)"))
+                                      " (the packs opened in this browser until it is closed; keep each one's "
+                                      "private edit link to come back to it later)"))
         for summary in mine[:50]:
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             with c1:
@@ -399,7 +409,11 @@ st.caption(f"Saved automatically, {when(current.updated)}. "
               "Anyone with this page's address can change it: keep the address to yourself."))
 # Buttons sized to their labels, in a row that wraps on a narrow screen (never cut short).
 with st.container(horizontal=True, gap="small"):
-    st.button("New pack", key="new-pack", on_click=new_pack, icon=":material/add:", width="content")
+    st.button("New pack", key="new-pack", on_click=new_pack, icon=":material/add:", width="content",
+              help="Start an empty pack. This one stays saved, under “My packs”.")
+    st.button("Close this pack", key="close-pack", on_click=close_pack, icon=":material/close:", width="content",
+              help="Stop working on this pack and take it off this browser's list, for example on a shared "
+                   "computer. It stays saved.")
     st.button("Duplicate", key="duplicate-pack", on_click=duplicate, icon=":material/content_copy:", width="content")
     if st.session_state.get("confirm_delete") != current.id:
         st.button("Delete", key="delete-pack", icon=":material/delete:", width="content",

@@ -20,7 +20,8 @@ from library.errors import AccessDenied, InvalidValue, PackAccessDenied, PackCon
 from library.owners import Identity
 from library.signin import SignedIn
 from library.packs import Pack, Search
-from library.packstore import MAX_HELD_LINKS, StoredPack
+from library.browserpacks import MAX_PACKS, BrowserPacks, cookie_script
+from library.packstore import StoredPack
 from library.taxonomy import Vocabulary
 
 REFRESH_SECONDS = 5.0  # how often a page load looks at the whole collection folder for changes
@@ -212,19 +213,30 @@ def sign_in_with_password(name: str, password: str) -> str:
 #
 # The pack in progress is a saved pack (library/packstore.py): every change is saved at once,
 # through `library.drafts`.  The session remembers which pack is in progress and every edit
-# link this browser session has used ("My packs" for someone not signed in); the pack page
-# also keeps the edit link in its address, so a reload, the browser's history or a server
-# restart brings the same pack back.  Widgets only show the saved pack.
+# link this browser has used ("My packs" for someone not signed in), and keeps both in this
+# browser's `evidence_packs` cookie (library/browserpacks.py; ends when the browser closes), so a
+# reload or a new tab, on any page, brings the same pack back without the edit link ever being
+# in a search or reference address.  The pack page also keeps the edit link in its own address,
+# so a bookmark, the browser's history or a server restart brings the pack back.  Widgets only
+# show the saved pack.
 
 EDIT_PARAM = "edit"  # ?edit=<edit link> on the pack page
 SHARE_PARAM = "share"  # ?share=<share link>; the older ?pack=<share link> still works
 _CURRENT = "pack_current"  # the StoredPack in progress, as last read or saved
-_LINKS = "pack_links"  # edit links used in this browser session, most recent first
+_BROWSER = "pack_browser"  # BrowserPacks: the edit links this browser holds, most recent first
+_DROPPED = "pack_dropped"  # edit links this session took off the browser's list (deleted, closed)
+_COOKIE_READ = "pack_cookie_read"  # the cookie was read at the start of this browser session
+_COOKIE_WRITTEN = "pack_cookie_written"  # the cookie's value as this session last read or wrote it
 RESEED = "pack_reseed"  # the pack page must refill its widgets from the saved pack
 
 
+def browser_packs() -> BrowserPacks:
+    return st.session_state.get(_BROWSER) or BrowserPacks()
+
+
 def pack_links() -> list[str]:
-    return list(st.session_state.get(_LINKS, []))
+    """The edit links this browser has used, most recent first ("My packs" when not signed in)."""
+    return list(browser_packs().tokens)
 
 
 def current_pack() -> StoredPack | None:
@@ -236,17 +248,62 @@ def remember_pack(stored: StoredPack, *, switched: bool = True) -> StoredPack:
     """Make `stored` the pack in progress (`switched`: the page refills its widgets from it)."""
     previous = current_pack()
     st.session_state[_CURRENT] = stored
-    st.session_state[_LINKS] = [stored.edit_token, *[t for t in pack_links() if t != stored.edit_token]][
-        :MAX_HELD_LINKS]
+    st.session_state[_BROWSER] = browser_packs().opened(stored.edit_token)
     if switched or previous is None or previous.edit_token != stored.edit_token:
         st.session_state[RESEED] = True
     return stored
 
 
-def forget_pack() -> None:
-    """Stop working on the pack in progress (it stays saved, and listed under "My packs")."""
-    st.session_state.pop(_CURRENT, None)
+def forget_pack(*, from_browser: bool = False) -> None:
+    """Stop working on the pack in progress (it stays saved, and listed under "My packs");
+    `from_browser`: also take it off this browser's list (deleted, or closed on a shared computer)."""
+    stored = st.session_state.pop(_CURRENT, None)
+    packs = browser_packs().closed()
+    if from_browser and stored is not None:
+        packs = packs.forgotten(stored.edit_token)
+        st.session_state[_DROPPED] = [stored.edit_token, *st.session_state.get(_DROPPED, [])][:MAX_PACKS]
+    st.session_state[_BROWSER] = packs
     st.session_state[RESEED] = True
+
+
+def _secure_page() -> bool:
+    return (st.context.url or "").startswith("https:")
+
+
+def keep_browser_packs() -> None:
+    """Run on every page before it is drawn (and by the pack page once it has read its address).
+
+    On a browser session's first run, with no pack open yet, the packs this browser's cookie names
+    come back: each edit link is checked with the pack store (one that no longer opens a pack for
+    this person, deleted or someone else's, is dropped without a word) and the first, if it was in
+    progress, is opened again.  Then, whenever this session's list differs from the cookie, a
+    script writes the cookie (library/browserpacks.py: only edit links go into it)."""
+    if _COOKIE_READ not in st.session_state:
+        st.session_state[_COOKIE_READ] = True
+        held = BrowserPacks.from_cookies(st.context.cookies, secure=_secure_page())
+        st.session_state[_COOKIE_WRITTEN] = held.value()
+        if held.tokens and current_pack() is None and not pack_links():
+            _bring_back(held)
+    wanted = browser_packs()
+    if wanted.value() != st.session_state.get(_COOKIE_WRITTEN):
+        st.html(cookie_script(wanted, dropped=st.session_state.get(_DROPPED, []), secure=_secure_page()),
+                unsafe_allow_javascript=True)
+        st.session_state[_COOKIE_WRITTEN] = wanted.value()
+
+
+def _bring_back(held: BrowserPacks) -> None:
+    store, who = _open_library().packs, signed_in()
+    packs = held.keeping(summary.edit_token for summary in store.held(held.tokens, who))
+    current = None
+    if packs.current is not None:
+        try:
+            current = store.open(packs.current, who)
+        except (PackNotFound, PackAccessDenied):  # deleted or taken in the moment between
+            packs = packs.forgotten(packs.current)
+    st.session_state[_BROWSER] = packs
+    if current is not None:
+        st.session_state[_CURRENT] = current
+        st.session_state[RESEED] = True
 
 
 def open_pack(edit_token: str) -> StoredPack:
@@ -496,6 +553,8 @@ def pack_link() -> None:
 # these are a solid, darker grey instead (8.9:1 on white, 8:1 on the sidebar's grey).
 PAGE_CSS = """
 <style>
+/* An element that only runs a script (this browser's pack cookie, back to the top) takes no room. */
+[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > script:only-child) { display: none; }
 [data-testid="stCaptionContainer"] { opacity: 1; color: #4a4a4a; }
 [data-testid="stCaptionContainer"] p { color: #4a4a4a; }
 /* Long values (a web address, a DOI) wrap inside a table cell instead of making it scroll sideways. */
