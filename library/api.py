@@ -27,7 +27,7 @@ from .bibtex import PROJECT_FIELDS, Entry, ParseResult, format_entries, parse_by
 from .config import Settings
 from .duplicates import Match, find_duplicates, merge_entries
 from .errors import (DuplicateReference, EditConflict, EntryProblems, IndexUnavailable, InvalidKey, InvalidValue,
-                     LibraryError, LockTimeout, Problem, ReferenceNotFound, SaveRefused, VocabularyError,
+                     LibraryError, LockTimeout, NotInTrash, Problem, ReferenceNotFound, SaveRefused, VocabularyError,
                      WriteFailed)
 from .forms import field_label
 from .index import ProgressCallback, SearchIndex, SyncReport, vocabulary_digest_of
@@ -793,7 +793,7 @@ class Library:
                                   + "; delete or rename it before restoring the old copy. Nothing was changed.")
             copy = next((path for trashed_key, path in self.collection.trashed() if trashed_key == key), None)
             if copy is None:
-                raise ReferenceNotFound(key)
+                raise NotInTrash(key)
             parsed = parse_bytes(copy.read_bytes(), str(copy))
             if parsed.entries and [e.key for e in parsed.entries] == [key]:
                 errors = [p for p in self.validate(parsed.entries) if p.severity == "error"]

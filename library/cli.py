@@ -21,8 +21,9 @@ from . import __doc__ as PACKAGE_DOC
 from .api import Library, is_ris, read_references
 from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
-from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
-                     PackDoesNotFit, SaveRefused)
+from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, OutputRefused,
+                     PackDoesNotFit, Problem, SaveRefused)
+from .outputs import write_output
 from .records import names_line
 from .search import SORTS, SearchRequest
 from .taxonomy import Theme
@@ -301,7 +302,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         if parsed.errors or len(parsed.entries) != 1:
             problems = list(parsed.errors)
             if not problems:
-                raise LibraryError(f"{source} must hold exactly one entry (it holds {len(parsed.entries)}).")
+                raise InvalidValue(f"{source} must hold exactly one entry, the new version of {args.key} "
+                                   f"(it holds {len(parsed.entries)}). Nothing was changed.")
             raise EntryProblems(problems, "The changes were not saved:")
         for problem in parsed.problems:
             print(problem.describe(), file=sys.stderr)
@@ -367,14 +369,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write_output(library: Library, output: str, data: bytes) -> None:
-    """Write an export the user asked for, never into the collection's own folder (a copy of the
-    references there would be read as duplicates of every one of them)."""
-    path = Path(output)
-    references = library.settings.references_dir.resolve()
-    if path.resolve().parent == references or references in path.resolve().parents:
-        raise _Usage(f"{output} is inside the collection's folder ({library.settings.references_dir}), "
-                     "where every file is read as part of the collection. Write it somewhere else.")
-    path.write_bytes(data)
+    write_output(library.settings.references_dir, output, data)
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -869,6 +864,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except _Usage as error:
         parser.print_usage(sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OutputRefused as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit) as error:

@@ -33,6 +33,19 @@ class ReferenceNotFound(LibraryError):
         self.key = key
 
 
+class NotInTrash(ReferenceNotFound):
+    """No reference with the given citation key is in the trash (so it cannot be restored)."""
+
+    def __init__(self, key: str) -> None:
+        LibraryError.__init__(self, f"No reference with the key '{key}' is in the trash. List what the trash "
+                                    "holds with: python -m library restore")
+        self.key = key
+
+
+class OutputRefused(LibraryError):
+    """A file named with `-o` cannot be written there (inside the collection, a folder, no such folder)."""
+
+
 class InvalidKey(LibraryError):
     """A citation key that cannot safely be used as a file name."""
 

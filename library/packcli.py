@@ -51,9 +51,9 @@ def cmd_template(args: argparse.Namespace, library: "Library") -> int:
     pack = library.concern_pack(concern.slug)
     text = dump_pack(pack.with_snapshots(library.get_many(pack.keys)))
     if args.output:
-        from .store import atomic_write
+        from .outputs import write_output
 
-        atomic_write(Path(args.output), text.encode("utf-8"))
+        write_output(library.settings.references_dir, args.output, text.encode("utf-8"))
         print(f"Wrote the template for “{concern.label}” to {args.output} "
               f"({len(pack.references)} references).", file=sys.stderr)
     else:

@@ -317,7 +317,8 @@ def test_delete_or_restore_an_unknown_key_exits_3(cli, tmp_path: Path, command: 
     before = state(tmp_path)
     result = cli(command, "nosuchkey2020")
     assert result.returncode == 3
-    assert "nosuchkey2020" in result.stderr
+    where = "in the trash" if command == "restore" else "in the collection"
+    assert f"No reference with the key 'nosuchkey2020' is {where}" in result.stderr
     assert state(tmp_path) == before
 
 
@@ -426,3 +427,13 @@ def test_no_command_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-de
     result = cli()
     assert result.returncode == 2
     assert "required: COMMAND" in result.stderr
+
+
+def test_edit_from_a_file_of_two_entries_is_an_input_problem(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    before = state(tmp_path)
+    (tmp_path / "two.bib").write_text("@article{a2020x, title={A}, year={2020}}\n"
+                                      "@article{b2020x, title={B}, year={2020}}\n", encoding="utf-8")
+    result = cli("edit", "morse2012burnout", "--file", str(tmp_path / "two.bib"))
+    assert result.returncode == 1
+    assert "must hold exactly one entry, the new version of morse2012burnout (it holds 2)" in result.stderr
+    assert state(tmp_path) == before

@@ -156,16 +156,23 @@ def test_a_brief_longer_than_a_page_is_an_input_problem(cli, library: Library, t
 
 
 @pytest.mark.parametrize("command", [("export",), ("pack", "build", "p.json", "--format", "bib"),
-                                     ("screen", "export")], ids=["export", "pack", "screen"])
+                                     ("screen", "export"), ("pack", "template", "staff-burnout")],
+                         ids=["export", "pack", "screen", "template"])
 def test_exports_are_never_written_into_the_collection(cli, tmp_path: Path, command: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """A copy of the references inside references/ would be read as a duplicate of each of them."""
     (tmp_path / "p.json").write_text(json.dumps({"title": "P", "references": [{"key": "felitti1998relationship"}]}),
                                      encoding="utf-8")
     before = sorted(p.name for p in (tmp_path / "references").iterdir())
-    for target in ("references/backup.bib", str(tmp_path / "references" / "sub" / ".." / "x.bib")):
+    vocabulary = (tmp_path / "references" / "themes.toml").read_bytes()
+    for target in ("references/backup.bib", str(tmp_path / "references" / "sub" / ".." / "x.bib"),
+                   "references/themes.toml", "references/sub/x.json", "references"):
         done = cli(*command, "-o", target)
         assert done.returncode == 2 and "inside the collection's folder" in done.stderr, done.stderr
     assert sorted(p.name for p in (tmp_path / "references").iterdir()) == before
+    assert (tmp_path / "references" / "themes.toml").read_bytes() == vocabulary
+    for target, message in (("no-such-folder/x.out", "does not exist"), (".", "is a folder")):
+        done = cli(*command, "-o", target)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert cli("check").returncode == 0
     elsewhere = cli(*command, "-o", "elsewhere.out")
     assert elsewhere.returncode == 0 and (tmp_path / "elsewhere.out").stat().st_size > 0, elsewhere.stderr
