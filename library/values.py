@@ -236,7 +236,7 @@ def names_from_text(text: str, *, field: str = "author") -> tuple[Name, ...]:
         piece = piece.strip()
         if not piece:
             continue
-        if piece.startswith("{") and piece.endswith("}"):
+        if piece.startswith("{") and piece.endswith("}") and not any(c in "{}" for c in piece[1:-1]):
             names.append(canonical_name(Name(family=piece[1:-1].strip(), literal=True), field=field))
         elif piece == "others":
             names.append(ET_AL)
@@ -245,26 +245,39 @@ def names_from_text(text: str, *, field: str = "author") -> tuple[Name, ...]:
     return tuple(names)
 
 
+SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "v"})
+
+
 def _name_pieces(value: str, field: str) -> list[str]:
-    """`value` split at each ' and ' outside braces: an organisation's name in braces
-    ('{Substance Abuse and Mental Health Services Administration}') stays whole."""
+    """`value` split at each 'and' outside braces (in any case, as BibTeX reads it): an
+    organisation's name in braces ('{Substance Abuse and Mental Health Services
+    Administration}') stays whole.  Refuses what would otherwise save as names nobody typed:
+    ';' between names, unbalanced braces, and an 'and' with no name on one side."""
     pieces: list[str] = []
     depth, start = 0, 0
-    for match in re.finditer(r"[{}]|;|\s+and\s+", value):
+    for match in re.finditer(r"[{}]|;|(?:^|\s+)and(?=\s|$)", value, re.IGNORECASE):
         token = match.group()
         if token == "{":
             depth += 1
         elif token == "}":
-            depth = max(0, depth - 1)
+            depth -= 1
+            if depth < 0:
+                break
         elif depth == 0 and token == ";":
             raise InvalidValue(f"The names in '{field}' are separated by ';'. Separate names with ' and ', "
                                "as in 'Smith, Jane and Doe, J.' (put an organisation's name in braces: "
                                "'{NHS England}').")
-        elif depth == 0 and token != ";":
+        elif depth == 0:
             pieces.append(value[start:match.start()])
             start = match.end()
+    if depth != 0:
+        raise InvalidValue(f"The names in '{field}' have a '{{' without its '}}' (or the other way round). Braces go "
+                           "around a whole organisation's name, as in '{NHS England}'.")
     pieces.append(value[start:])
-    return [piece for piece in pieces if piece.strip()] if value else []
+    if value and any(not piece.strip() for piece in pieces):
+        raise InvalidValue(f"The names in '{field}' have an 'and' with no name before or after it. Separate "
+                           "names with ' and ', as in 'Smith, Jane and Doe, J.'.")
+    return [piece for piece in pieces if piece.strip()]
 
 
 def name_from_line(line: str, *, field: str = "author") -> Name:
@@ -277,7 +290,15 @@ def name_from_line(line: str, *, field: str = "author") -> Name:
 
 
 def _person(piece: str, field: str) -> Name:
+    if "{" in piece or "}" in piece:
+        raise InvalidValue(f"'{shorten(piece)}' in '{field}' has braces inside a person's name. Braces go only "
+                           "around a whole organisation's name, as in '{NHS England}'.")
     parts = [p.strip() for p in piece.split(",")]
+    if len(parts) > 3:
+        raise InvalidValue(f"'{shorten(piece)}' in '{field}' has {len(parts) - 1} commas; a name has at most two: "
+                           "'Family, Given' or 'Family, Jr, Given'. Separate names with ' and '.")
+    if len(parts) == 3 and parts[2].casefold() in SUFFIXES and parts[1].casefold() not in SUFFIXES:
+        parts = [parts[0], parts[2], parts[1]]  # 'King, Martin Luther, Jr.', as RIS and most people write it
     if len(parts) == 1:
         words = parts[0].split(" ")
         family_words, given_words = words[-1:], words[:-1]
@@ -286,7 +307,7 @@ def _person(piece: str, field: str) -> Name:
         family, suffix, given = " ".join(family_words), "", " ".join(given_words)
     else:
         family = parts[0]
-        suffix, given = (parts[1], ", ".join(parts[2:])) if len(parts) > 2 else ("", parts[1])
+        suffix, given = (parts[1], parts[2]) if len(parts) > 2 else ("", parts[1])
     words = family.split(" ")
     particle_words = []
     while len(words) > 1 and words[0][:1].islower():

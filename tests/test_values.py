@@ -208,10 +208,33 @@ def test_an_organisation_in_braces_keeps_its_and(typed: str, names: tuple[Name, 
     assert Record.from_entry(back).authors == names
 
 
-@pytest.mark.parametrize("typed", ["Smith, J.; Jones, K.", "Smith, J.;Jones"])
-def test_names_separated_by_semicolons_are_refused(typed: str) -> None:
-    with pytest.raises(InvalidValue, match="separated by ';'.*' and '"):
+@pytest.mark.parametrize(("typed", "message"), [
+    ("Smith, J.; Jones, K.", "separated by ';'.*' and '"),
+    ("Smith, J.;Jones", "separated by ';'"),
+    ("{Barnes and Noble", "a '{' without its '}'"),
+    ("Barnes and Noble}", "a '{' without its '}'"),
+    ("Doe, Jane and  and Roe, R", "an 'and' with no name"),
+    ("Doe, Jane and", "an 'and' with no name"),
+    ("and Doe, Jane", "an 'and' with no name"),
+    ("Doe, Jane, Jr., Extra", "3 commas"),
+    ("Doe, {Jane and Jim}", "braces inside a person's name"),
+    ("{NHS} England", "braces inside a person's name"),
+    ("{A}{B}", "braces inside a person's name"),
+])
+def test_names_that_would_save_as_someone_else_are_refused(typed: str, message: str) -> None:
+    """Each of these was saved as invented or garbled people, with "Saved" and exit 0."""
+    with pytest.raises(InvalidValue, match=message):
         apply_changes(Entry("k1", "misc", {}, {}), {"author": typed})
+
+
+@pytest.mark.parametrize(("typed", "names"), [
+    ("Doe, Jane AND Roe, Rick", (Name("Doe", "Jane"), Name("Roe", "Rick"))),  # BibTeX's 'and' in any case
+    ("King, Martin Luther, Jr.", (Name("King", "Martin Luther", suffix="Jr."),)),  # as RIS writes it
+    ("King, Jr., Martin Luther", (Name("King", "Martin Luther", suffix="Jr."),)),  # as BibTeX writes it
+    ("Anderson, Sandra and Andrews, Jo", (Name("Anderson", "Sandra"), Name("Andrews", "Jo"))),
+])
+def test_names_read_as_people_write_them(typed: str, names: tuple[Name, ...]) -> None:
+    assert names_from_text(typed) == names
 
 
 @pytest.mark.parametrize(("typed", "kept"), [
