@@ -41,8 +41,8 @@ from .store import Collection, atomic_write, version_of
 from .taxonomy import (SLUG, VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
                        vocabulary_to_dict)
 from .validation import CollectionReport, KNOWN_TYPES, check_collection, check_entry, check_key
-from .values import (TypedValue, apply_changes, canonical, change_kinds, describe_change_kinds, field_changes,
-                     shorten)
+from .values import (TypedValue, apply_changes, canonical, change_kinds, decoded_value, describe_change_kinds,
+                     field_changes, shorten)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +104,19 @@ class _Op:
     entry: Entry
     before: tuple[Entry, str] | None
     target: str | None
+
+
+def unchecked_if_finding_changed(before: Entry, after: Entry, *, explicit: bool) -> Entry:
+    """`after`, with `finding-checked` set to no when its key finding differs from `before`'s and
+    the edit did not itself say whether the new text was checked: a new finding has not been
+    checked against the full text just because the old one was."""
+    if explicit or after.fields.get("finding-checked") != "yes":
+        return after
+    if decoded_value("key-finding", before.fields.get("key-finding", "")) == \
+            decoded_value("key-finding", after.fields.get("key-finding", "")):
+        return after
+    return Entry(after.key, after.type, {**after.fields, "finding-checked": "no"}, after.persons, after.source,
+                 after.line)
 
 
 class Library:
@@ -647,8 +660,10 @@ class Library:
         if new_key is not None:
             check_key(new_key)
 
+        explicit = any(name.lower() == "finding-checked" for name in changes)
+
         def finish(entry: Entry) -> Entry:
-            edited = apply_changes(entry, changes)
+            edited = unchecked_if_finding_changed(entry, apply_changes(entry, changes), explicit=explicit)
             if entry_type is not None:
                 edited = Entry(edited.key, entry_type, edited.fields, edited.persons, edited.source, edited.line)
             return edited.with_key(new_key) if new_key else edited
@@ -686,6 +701,7 @@ class Library:
                    if name in current.fields and name not in entry.fields}
             kept[:] = [name for name in own if name not in changes]
             record = Entry(key, entry.type, {**entry.fields, **own}, dict(entry.persons), entry.source, entry.line)
+            record = unchecked_if_finding_changed(current, record, explicit="finding-checked" in entry.fields)
             return finish(record)
 
         result = self._save_edit(key, change, base_version=base_version, who=who)
@@ -716,6 +732,9 @@ class Library:
             if not diff:
                 return EditResult(key, version, {}, SyncReport(), tuple(notices))
             kinds = change_kinds(entry, edited, diff)
+            if "key-finding" in diff and "finding-checked" in diff and edited.fields.get("finding-checked") == "no":
+                notices.append(f"The key finding of {edited.key} changed, so it is marked as not yet checked against "
+                               "the full text. Mark it checked again once you have read the work.")
             self._sync_for_write()
             if edited.key != key:
                 holder = self._key_holder(edited.key)

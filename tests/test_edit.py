@@ -598,3 +598,34 @@ def test_any_text_in_the_app_edit_form_reads_back_exactly(app_collection: Path, 
     assert library.get(KEY).fields[field] == canonical(text)
     assert only_entry(app_collection, KEY).fields.get("doi")
     assert KEY in [h.key for h in library.search("maslach").hits]  # still whole, and found by its author
+
+
+@pytest.mark.parametrize(("how", "checked_after"), [
+    ("set the finding", "no"),
+    ("set the finding and say it was checked", "yes"),
+    ("a file with a new finding", "no"),
+    ("a file with a new finding, checked", "yes"),
+    ("change another field", "yes"),
+])
+def test_a_new_key_finding_is_not_checked_until_someone_says_so(tmp_path: Path, how: str,
+                                                               checked_after: str) -> None:
+    """A replaced key finding kept finding-checked = yes, presenting an unread text as checked."""
+    seed_collection(tmp_path, 4)
+    library = Library(settings_for(tmp_path))
+    key = sorted(p.stem for p in (tmp_path / "references").glob("*.bib"))[0]
+    library.edit(key, {"finding-checked": "yes"})
+    finding = "A brand new claim about the ward."
+    if how.startswith("set the finding"):
+        changes = {"key-finding": finding, **({"finding-checked": "yes"} if "checked" in how else {})}
+        result = library.edit(key, changes)
+    elif how.startswith("a file"):
+        entry = library.get(key).entry
+        fields = {**{n: v for n, v in entry.fields.items() if n not in ("finding-checked",)}, "key-finding": finding}
+        if how.endswith("checked"):
+            fields["finding-checked"] = "yes"
+        result = library.replace_record(key, Entry(key, entry.type, fields, entry.persons))
+    else:
+        result = library.edit(key, {"note": "Seen on the ward."})
+    assert library.get(key).fields["finding-checked"] == checked_after
+    warned = any("marked as not yet checked" in n for n in result.notices)
+    assert warned == (checked_after == "no")
