@@ -39,7 +39,7 @@ from .review import (CERTAINTIES, DECISIONS, BatchDuplicates, Duplicate, ReviewB
 from .search import Facets, SearchRequest, SearchResult, Searcher
 from .store import Collection, atomic_write, version_of
 from .taxonomy import (SLUG, VOCABULARY_FILE, Theme, Vocabulary, load_vocabulary, vocabulary_from_dict,
-                       vocabulary_to_dict)
+                       vocabulary_text, vocabulary_to_dict)
 from .validation import CollectionReport, KNOWN_TYPES, check_collection, check_entry, check_key
 from .values import (TypedValue, apply_changes, canonical, change_kinds, decoded_value, describe_change_kinds,
                      field_changes, shorten)
@@ -963,13 +963,25 @@ class Library:
         return load_pack(data, max_bytes=self.settings.max_upload_bytes)
 
     # ------------------------------------------------------------ the vocabulary
-    def _vocabulary_bytes(self, vocabulary: Vocabulary) -> bytes:
-        """themes.toml for `vocabulary`, after proving that it reads back as exactly that."""
-        import tomli_w
-
+    def _vocabulary_bytes(self, vocabulary: Vocabulary,
+                          renamed: Mapping[str, str] | None = None) -> tuple[bytes, bytes | None]:
+        """themes.toml for `vocabulary`, written as an edit of the file as it is now (the
+        librarian's comments and layout kept, only what changed changes: `taxonomy.vocabulary_text`),
+        after proving that it reads back as exactly that; with the file's bytes it was made from
+        (None when there is no file yet)."""
         data = vocabulary_to_dict(vocabulary)
         vocabulary_from_dict(data, str(self.vocabulary_path))  # raises VocabularyError, before any write
-        text = tomli_w.dumps(data)
+        try:
+            current: bytes | None = self.vocabulary_path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        try:
+            now = current.decode("utf-8") if current is not None else None
+        except UnicodeDecodeError as error:
+            raise VocabularyError(f"{self.vocabulary_path}: the file on disk is not UTF-8 text now ({error}); fix it "
+                                  "before changing the vocabulary. Nothing was changed.") from None
+        text = vocabulary_text(dc_replace(vocabulary, source=str(self.vocabulary_path)), now,
+                               renamed=dict(renamed or {}))
         try:
             back = vocabulary_to_dict(vocabulary_from_dict(tomllib.loads(text), str(self.vocabulary_path)))
         except (tomllib.TOMLDecodeError, VocabularyError) as error:
@@ -978,7 +990,7 @@ class Library:
         if back != data:
             raise SaveRefused("The vocabulary was not saved: written out, it would not read back as intended. "
                               "Nothing was changed.")
-        return text.encode("utf-8")
+        return text.encode("utf-8"), current
 
     def save_vocabulary(self, vocabulary: Vocabulary, *, who: str | None = None, detail: str = "") -> "ChangeResult":
         """Check and write themes.toml atomically; the index then rebuilds with the new hierarchy."""
@@ -988,9 +1000,17 @@ class Library:
                            detail: str) -> "ChangeResult":
         """Write a new vocabulary and, in the same journal, every reference whose themes change
         (`retag` maps an old slug to its new one, or to None to drop it): all files or none."""
-        data = self._vocabulary_bytes(vocabulary)  # checked before the lock and before any file
+        # A renamed theme keeps its place, notes and layout in the file (a merge's target already has one).
+        renamed = {old: new for old, new in retag.items() if new and new not in self.vocabulary.theme_by_slug}
+        data, based_on = self._vocabulary_bytes(vocabulary, renamed)  # checked before the lock and before any file
         who = who or self.settings.user
         with self._writing() as notices:
+            try:
+                changed = self.vocabulary_path.read_bytes() != based_on
+            except FileNotFoundError:
+                changed = based_on is not None
+            if changed:  # edited by hand or by another writer since: edit the file as it is now
+                data, based_on = self._vocabulary_bytes(vocabulary, renamed)
             files: list[FileChange] = []
             lines: list[dict] = []
             for key in self._keys_using(set(retag)):
@@ -1005,9 +1025,8 @@ class Library:
                 files.append(FileChange(f"{key}.bib", version, raw.decode("utf-8")))
                 lines.append(self.collection.log_line("edit", key, detail, who, changes=diff,
                                                       version=version_of(raw)))
-            before = vocabulary_digest_of(self.vocabulary_path)
-            files.append(FileChange(VOCABULARY_FILE, None if not before else
-                                    version_of(self.vocabulary_path.read_bytes()), data.decode("utf-8")))
+            files.append(FileChange(VOCABULARY_FILE, None if based_on is None else version_of(based_on),
+                                    data.decode("utf-8")))
             lines.append(self.collection.log_line("vocabulary", VOCABULARY_FILE, detail, who,
                                                   version=version_of(data)))
             if len(files) == 1:

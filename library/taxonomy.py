@@ -276,3 +276,201 @@ def vocabulary_to_dict(vocabulary: Vocabulary) -> dict:
         "concern": [{"slug": c.slug, "label": c.label, "response": c.response, "themes": list(c.themes)}
                     for c in vocabulary.concerns],
     }
+
+
+# The keys each array of tables holds, in the order a new table (or a key new to a table) is written.
+_KEYS = {
+    "theme": ("slug", "label", "description", "parent", "synonyms"),
+    "evidence_type": ("slug", "label", "description"),
+    "setting": ("slug", "label", "description"),
+    "concern": ("slug", "label", "response", "themes"),
+}
+# What an absent key means, so that a key the file leaves out is not written just to say nothing.
+_ABSENT = {"description": "", "parent": None, "synonyms": [], "response": ""}
+
+
+def vocabulary_text(vocabulary: Vocabulary, current: str | None, *, renamed: dict[str, str] | None = None) -> str:
+    """themes.toml for `vocabulary`, written as an edit of the file's `current` text: the librarian's
+    comments, blank lines, layout and table order stay exactly as they are, and only the lines of
+    what changed change (a reviewable diff).  Each array of tables (theme, evidence_type, setting,
+    concern) is matched by slug (`renamed` maps an old slug to its new one): a changed key is
+    rewritten in place, a table that went is removed with its lines, a new table goes where the
+    vocabulary puts it (a new theme after its parent's family, as `Library.add_theme` orders it).
+    Arrays and keys the vocabulary does not know are left alone.  With `current` None (no file
+    yet) the file is written from scratch.  Raises VocabularyError when `current` is not TOML."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(current) if current is not None else tomlkit.document()
+    except TOMLKitError as error:
+        raise VocabularyError(f"{vocabulary.source}: the file on disk is not valid TOML now ({error}); fix it "
+                              "before changing the vocabulary. Nothing was changed.") from None
+    data = vocabulary_to_dict(vocabulary)
+    if doc.get("version", 1) != data["version"]:
+        doc["version"] = data["version"]
+    for name in _KEYS:
+        _edit_array(doc, name, data[name], (renamed or {}) if name == "theme" else {})
+    return doc.as_string()
+
+
+class _Record:
+    """One [[table]] of an array, split into its keys (with any comments among them) and the
+    blank lines and comments after its last key: those belong to the gap before the next table
+    (typically the next section's heading), so they stay in that gap whatever happens to this table."""
+
+    def __init__(self, slug: str, trivia: object, keys: list, tail: list) -> None:
+        self.slug, self.trivia, self.keys, self.tail = slug, trivia, keys, tail
+
+
+def _is_gap(item: object) -> bool:
+    from tomlkit.items import Comment, Whitespace
+
+    return isinstance(item, (Comment, Whitespace))
+
+
+def _blank_line() -> list:
+    from tomlkit.items import Whitespace
+
+    return [(None, Whitespace("\n"))]
+
+
+def _has_comment(gap: list) -> bool:
+    from tomlkit.items import Comment
+
+    return any(isinstance(item, Comment) for _, item in gap)
+
+
+def _join_gaps(before: list, after: list) -> list:
+    """The gap left when the table between `before` and `after` goes: one blank line as before,
+    and every comment of either."""
+    if not _has_comment(before):
+        return after
+    if not _has_comment(after):
+        return before
+    from tomlkit.items import Whitespace
+
+    while before and isinstance(before[-1][1], Whitespace) and after and isinstance(after[0][1], Whitespace):
+        before = before[:-1]  # one blank line between the two notes, not two
+    return before + after
+
+
+def _lcs(old: list[str], new: list[str]) -> set[str]:
+    """The slugs that keep their order (the longest common subsequence): the rest move."""
+    lengths = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(len(old) - 1, -1, -1):
+        for j in range(len(new) - 1, -1, -1):
+            lengths[i][j] = (lengths[i + 1][j + 1] + 1 if old[i] == new[j]
+                             else max(lengths[i + 1][j], lengths[i][j + 1]))
+    kept: set[str] = set()
+    i = j = 0
+    while i < len(old) and j < len(new):
+        if old[i] == new[j]:
+            kept.add(old[i])
+            i, j = i + 1, j + 1
+        elif lengths[i + 1][j] >= lengths[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return kept
+
+
+def _edit_array(doc: object, name: str, wanted: list[dict], renamed: dict[str, str]) -> None:
+    from tomlkit.container import Container
+    from tomlkit.items import AoT, Table, Trivia
+
+    existing = doc.get(name)  # type: ignore[attr-defined]
+    if existing is not None and not isinstance(existing, AoT):
+        raise VocabularyError(f"[[{name}]] must be a list of tables")
+    if existing is None and not wanted:
+        return
+    records: list[_Record] = []
+    for table in existing.body if existing is not None else []:
+        body = list(table.value.body)
+        cut = len(body)
+        while cut and body[cut - 1][0] is None and _is_gap(body[cut - 1][1]):
+            cut -= 1
+        slug = str(table.get("slug", ""))
+        records.append(_Record(renamed.get(slug, slug), table.trivia, body[:cut], body[cut:]))
+    by_slug = {item["slug"]: item for item in wanted}
+    order = [item["slug"] for item in wanted]
+
+    def remove(index: int) -> _Record:
+        record = records.pop(index)
+        if index > 0:
+            records[index - 1].tail = _join_gaps(records[index - 1].tail, record.tail)
+        elif records and _has_comment(record.tail):  # the first table: keep its notes under the next header
+            records[0].keys = record.tail + records[0].keys
+        record.tail = _blank_line()
+        return record
+
+    # Tables that went, then tables that moved (a merge re-files the narrower themes), leave their places.
+    for index in range(len(records) - 1, -1, -1):
+        if records[index].slug not in by_slug:
+            remove(index)
+    kept = _lcs([r.slug for r in records], order)
+    moving = {records[i].slug: remove(i) for i in range(len(records) - 1, -1, -1) if records[i].slug not in kept}
+    # ...and come back, with the new ones, where the vocabulary puts them.
+    place = {r.slug: i for i, r in enumerate(records)}
+    for position, slug in enumerate(order):
+        if slug in place:
+            continue
+        record = moving.get(slug) or _Record(slug, Trivia(), [], _blank_line())
+        if position == 0:
+            records.insert(0, record)
+        else:
+            before = records[place[order[position - 1]]]
+            record.tail, before.tail = before.tail, _blank_line()
+            records.insert(place[order[position - 1]] + 1, record)
+        place = {r.slug: i for i, r in enumerate(records)}
+    tables = []
+    for record in records:
+        _edit_keys(record, by_slug[record.slug], _KEYS[name])
+        container = Container(True)
+        for key, value in record.keys + record.tail:
+            container._raw_append(key, value)  # noqa: SLF001 - tomlkit's own way to build a parsed table
+        tables.append(Table(container, record.trivia, is_aot_element=True, name=name))
+    if not tables:
+        del doc[name]  # type: ignore[attr-defined]
+        return
+    array = AoT(tables, name=name, parsed=True)
+    if existing is None:
+        doc.append(name, array)  # type: ignore[attr-defined]
+    else:
+        doc[name] = array  # type: ignore[index]
+
+
+def _edit_keys(record: _Record, wanted: dict, keys: tuple[str, ...]) -> None:
+    """Rewrite the keys whose value changed, in place (an inline comment stays); add a missing one
+    after the key before it in the usual order; drop one the vocabulary no longer has."""
+    import tomlkit
+
+    def index_of(name: str) -> int | None:
+        for i, (key, _) in enumerate(record.keys):
+            if key is not None and key.key == name:
+                return i
+        return None
+
+    for name in keys:
+        value = wanted.get(name, _ABSENT.get(name))
+        at = index_of(name)
+        old = record.keys[at][1].unwrap() if at is not None else _ABSENT.get(name)
+        if old == value or (old in (None, "", []) and value in (None, "", [])):
+            continue
+        if value is None or value == _ABSENT.get(name, object()):
+            if at is not None:
+                del record.keys[at]
+            continue
+        item = tomlkit.item(value)
+        if at is not None:
+            key, previous = record.keys[at]
+            item.trivia.indent, item.trivia.comment_ws = previous.trivia.indent, previous.trivia.comment_ws
+            item.trivia.comment, item.trivia.trail = previous.trivia.comment, previous.trivia.trail
+            record.keys[at] = (key, item)
+            continue
+        after = -1
+        for earlier in keys[: keys.index(name)]:
+            found = index_of(earlier)
+            if found is not None:
+                after = found
+        record.keys.insert(after + 1, (tomlkit.key(name), item))

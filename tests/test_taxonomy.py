@@ -11,12 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from library import Library, SearchRequest, Settings
 from library.errors import VocabularyError
 from library.index import topics_text
-from library.taxonomy import Theme, load_vocabulary, vocabulary_from_dict, vocabulary_to_dict
+from library.taxonomy import Theme, load_vocabulary, vocabulary_from_dict, vocabulary_text, vocabulary_to_dict
 
 from .conftest import REPO
 
@@ -53,7 +52,7 @@ def test_synonyms_are_written_back_and_read_again_the_same() -> None:
     vocabulary = load_vocabulary(SHIPPED)
     assert any(theme.synonyms for theme in vocabulary.themes)
     data = vocabulary_to_dict(vocabulary)
-    again = vocabulary_from_dict(tomllib.loads(tomli_w.dumps(data)), "again")
+    again = vocabulary_from_dict(tomllib.loads(vocabulary_text(vocabulary, None)), "again")
     assert [t.synonyms for t in again.themes] == [t.synonyms for t in vocabulary.themes]
     assert all("synonyms" not in item for item, theme in zip(data["theme"], vocabulary.themes) if not theme.synonyms)
 
