@@ -426,3 +426,27 @@ def test_no_command_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-de
     result = cli()
     assert result.returncode == 2
     assert "required: COMMAND" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("search", "--theme", "burnot", "burnout"), "There is no theme 'burnot': did you mean 'burnout'"),
+    (("search", "--type", "systematic_review", "burnout"),
+     "There is no evidence type 'systematic_review': did you mean 'systematic-review'?"),
+    (("search", "--setting", "inpatients"), "There is no setting 'inpatients': did you mean 'inpatient'?"),
+    (("export", "--theme", "burnot", "-o", "out.bib"), "There is no theme 'burnot': did you mean 'burnout'"),
+    (("export", "--type", "review"), "There is no evidence type 'review'"),
+])
+def test_search_and_export_refuse_an_unknown_filter_naming_it(cli, tmp_path: Path, args: tuple[str, ...],  # type: ignore[no-untyped-def]
+                                                             said: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result
+    assert said in result.stderr
+    assert "No references found" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "out.bib").exists()
+
+
+def test_an_unknown_evidence_type_lists_the_known_ones(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("search", "--type", "xyz", "burnout")
+    assert result.returncode == 2
+    assert "The evidence types are: systematic-review, scoping-review" in result.stderr
