@@ -20,7 +20,8 @@ SYNTAX_HELP = """
   (reduce, reduction) and words written joined, apart or hyphenated (burnout, burn out, burn-out).
 - Theme, setting and evidence type names are searched too: `staff wellbeing`, `inpatient wards` and
   `grey literature` find the references tagged with them.
-- `PTSD` finds post-traumatic stress, and `TIC` (in capitals) trauma-informed care.
+- `PTSD` finds post-traumatic stress, `TIC` (in capitals) trauma-informed care, and `US` (in capitals)
+  the United States.
 - When no reference has all your words, those with most of them are shown, and the page says so.
 """
 
@@ -38,7 +39,7 @@ from_url = bool(url_params) and (request_from_params(url_params, vocabulary)
                                  != request_from_params(last_params, vocabulary))
 # A link naming a theme, evidence type or setting the library does not have: said, not searched
 # without it as if nothing were wrong (the filters themselves are chosen from lists).
-unknown_filters = unknown_in_params(url_params, vocabulary) if from_url else ()
+unknown_filters = unknown_in_params(url_params, vocabulary) if url_params and url_params != last_params else ()
 if from_url or "q" not in st.session_state:
     start = request_from_params(url_params if from_url else last_params, vocabulary)
     if from_url:
