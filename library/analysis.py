@@ -17,11 +17,16 @@ sides agree without a hand list per word:
   child/children, woman/women, person/people, criterion/criteria), and the verb
   of an -sis noun meets the noun (analyse/analysed/analysis, diagnosed/diagnosis),
   which also settles "analyses", written for both;
+- words the stemmer would join to words of another meaning keep stems of their
+  own (`OWN_STEMS`: experiment/experience, organ/organisation, polite/political,
+  intern/internal/international, universal/university, severe/several...);
 - invisible format characters (soft hyphen, zero-width space, word joiner, byte
   order mark: Unicode's category Cf) are dropped, so a word copied from a PDF with
   one inside is still that word; a name or word with an apostrophe (O'Connor,
   O’Connor) is one word, found without it ("oconnor"), and in the index also by
   its parts ("connor"); a final "'s" is dropped (children's, women's);
+- "US" written in capitals is the United States, the word "USA" (`CAPITALS`),
+  not the common word "us" the index leaves out;
 - positions are stored so that a block of them reads in one go (`WordPositions`),
   for exact phrases in bulk (see `library/ranking.py`).
 
@@ -186,10 +191,54 @@ def _word_form(word: str) -> str:
     return word
 
 
+# Words the stemmer would join to words of another meaning, each family with a stem of its own
+# (written UK or US: keyed as spelling and word forms leave them).  Only collisions that matter in
+# health and research writing: "experiment" is not "experience" (the stemmer makes both "experi",
+# and leaves "experienced" apart from "experience"), an "organ" is not an "organisation", nor
+# "organic" or an "organism"; "polite" is not "political", an "intern" not "internal" nor
+# "international", "internalised" (stigma) not "internal"; "universal" is not "university";
+# "severe" is not "several", "public" not "publication", "personality" (disorder) not "person",
+# "authority" not "author", "emergency" not "emerging", "medication" not "medical".
+_OWN_STEMS = {
+    "experienc": "experience experiences experienced experiencing experiential",
+    "experiment": "experiment experiments experimented experimenting experimental experimentally "
+                  "experimentation",
+    "organiz": "organisation organisations organisational organisationally organise organises organised "
+               "organising organiser organisers",
+    "organic": "organic organically",
+    "organism": "organism organisms",
+    "polite": "polite politely politeness impolite",
+    "internal": "internal internally",
+    "internaliz": "internalise internalises internalised internalising internalisation",
+    "internation": "international internationally internationalise internationalised",
+    "universal": "universal universally universality",
+    "universiti": "university universities",
+    "several": "several",
+    "publicat": "publication publications",
+    "personality": "personality personalities",
+    "authoriti": "authority authorities",
+    "emergenc": "emergency emergencies",
+    "medicat": "medication medications medicate medicated medicating",
+}
+
+
+def _own_stems() -> dict[str, str]:
+    forms = {}
+    for own, words in _OWN_STEMS.items():
+        for word in words.split():
+            forms[_word_form(normalise_spelling(word))] = own
+    return forms
+
+
+OWN_STEMS = _own_stems()
+
+
 def stem(word: str) -> str:
     """The index term for a lower-case, accent-folded word: one spelling, one word form, its stem."""
     spelled = normalise_spelling(word)
-    return _SNOWBALL.stem(_word_form(IRREGULAR_FORMS.get(spelled, spelled)))
+    formed = _word_form(IRREGULAR_FORMS.get(spelled, spelled))
+    own = OWN_STEMS.get(formed)
+    return own if own is not None else _SNOWBALL.stem(formed)
 
 
 # ------------------------------------------------------------------ words in a text
@@ -239,6 +288,12 @@ def split_word(written: str) -> tuple[str, tuple[str, ...]]:
     return "".join(parts), parts
 
 
+# Words that mean something else in capitals than the common word they are in lower case, and
+# the word they stand for there: "US" is the United States ("US policy"), "us" a stop word.
+# Only as written in capitals, in texts and searches alike.
+CAPITALS = {"US": "USA"}
+
+
 class WordTokenizer(Tokenizer):
     """Whoosh's RegexTokenizer with `WORD` and `split_word`: format characters dropped, apostrophes joined.
 
@@ -263,7 +318,8 @@ class WordTokenizer(Tokenizer):
         if not needs_splitting(value):
             # Most texts hold neither format characters nor apostrophes: Whoosh's own loop.
             for pos, match in enumerate(_SIMPLE_WORD.finditer(value)):
-                token.text = match.group()
+                text = match.group()
+                token.text = CAPITALS.get(text, text)
                 token.boost = 1.0
                 if keeporiginal:
                     token.original = token.text
@@ -278,6 +334,7 @@ class WordTokenizer(Tokenizer):
         indexing = mode == "index"
         for pos, match in enumerate(WORD.finditer(value)):
             token.text, parts = split_word(match.group())
+            token.text = CAPITALS.get(token.text, token.text)
             token.part = False
             token.boost = 1.0
             if keeporiginal:

@@ -26,7 +26,7 @@ from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue
 from .outputs import write_output
 from .records import names_line
 from .search import SORTS, SearchRequest
-from .taxonomy import Theme
+from .taxonomy import Theme, unknown_slugs
 from .values import apply_changes
 
 if TYPE_CHECKING:
@@ -126,8 +126,19 @@ def _mark(snippet_html: str, tty: bool) -> str:
     return html.unescape(text)
 
 
+def _check_filters(library: Library, args: argparse.Namespace) -> None:
+    """Wrong usage (exit 2) when --theme, --type or --setting names nothing the vocabulary holds: a
+    filter on it would find nothing, and "no references found" would not say why."""
+    unknown = unknown_slugs(library.vocabulary, themes=args.theme or (), evidence_types=args.type or (),
+                            settings=getattr(args, "setting", None) or ())
+    if unknown:
+        hint = " List the themes with: python -m library themes." if any(u.kind == "theme" for u in unknown) else ""
+        raise _Usage(" ".join(u.message() for u in unknown) + hint)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     library = _open(args)
+    _check_filters(library, args)
     request = SearchRequest(
         text=" ".join(args.query), themes=tuple(args.theme or ()), theme_mode=args.theme_mode,
         evidence_types=tuple(args.type or ()), settings=tuple(args.setting or ()),
@@ -353,6 +364,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     library = _open(args)
+    _check_filters(library, args)
     request = None
     if args.query or args.theme or args.type:
         request = SearchRequest(text=" ".join(args.query), themes=tuple(args.theme or ()),

@@ -40,7 +40,7 @@ from .taxonomy import Vocabulary
 
 # Bump whenever SCHEMA, what goes into a document, or the terms library/analysis.py makes of a
 # text change: every index built with another number is rebuilt from the files on next open.
-SCHEMA_VERSION = 11  # 11: setting and evidence-type labels searched; "and others" shown as "et al."
+SCHEMA_VERSION = 12  # 12: own stems for words the stemmer joined wrongly (OWN_STEMS); "US" in capitals is "USA"
 
 # Stemmed fields (spelling and word forms made one, see library/analysis.py) for ranking and
 # phrases; "_x" copies keep words as written so that prefix (trainin*) and fuzzy (traning~)

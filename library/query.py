@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from whoosh import query as wq
@@ -92,6 +92,10 @@ ABBREVIATIONS = (
     Abbreviation("PTSD", ("post traumatic stress disorder", "posttraumatic stress disorder",
                           "post traumatic stress", "posttraumatic stress")),
     Abbreviation("TIC", ("trauma informed care",), capitals_only=True),
+    # "US" in capitals is the word "USA" in the index (library/analysis.py CAPITALS); in lower
+    # case it is the common word "us".
+    Abbreviation("USA", ("united states",)),
+    Abbreviation("US", ("united states",), capitals_only=True),
 )
 
 
@@ -398,7 +402,8 @@ def parse_query(text: str, lexicon: Lexicon | None = None) -> ParsedQuery:
     if problem is None:
         parsed = _parse(text, lexicon)
         if parsed is not None:
-            return parsed
+            left_out = _left_out(text)
+            return replace(parsed, notice=left_out) if left_out and parsed.notice is None else parsed
     unsearchable = _unsearchable(text)
     if unsearchable:
         # The index leaves these words out, so nothing can match them: not a matter of syntax.
@@ -434,6 +439,22 @@ def _unsearchable(text: str) -> str:
         said.append(f"{_listed(short)} {'is' if len(short) == 1 else 'are'} too short"
                     f"{'' if common else ' to search for'}")
     return f"{', and '.join(said)}: add a more specific word."
+
+
+def _left_out(text: str) -> str:
+    """When a search word typed in capitals, as an abbreviation is ("WHO", "IT"), is a common word the
+    index leaves out, and other words are searched for, that it was left out: else ''.
+
+    Common words in lower case ("the", "of") are left out without a word: nobody means them alone.
+    """
+    words = [word for _, _, word in word_spans(text)]
+    capitals = [word for word in dict.fromkeys(words)
+                if len(word) > 1 and word.isupper() and not analyse(word, PLAIN)
+                and split_word(word)[0].lower() in STOP_WORDS]
+    if not capitals or not any(analyse(word, PLAIN) for word in words):
+        return ""
+    return (f"{_listed(capitals)} {'is too common a word' if len(capitals) == 1 else 'are too common'} "
+            f"to search for, so the results are for your other words.")
 
 
 def _listed(words: list[str]) -> str:

@@ -6,6 +6,7 @@ the librarian; this module reads, checks and writes it.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -131,6 +132,57 @@ class Vocabulary:
 
         visit(None, 0)
         return out
+
+
+# ---------------------------------------------------------------- filters asked for
+
+
+@dataclass(frozen=True)
+class UnknownSlug:
+    """A theme, evidence type or setting asked for by its slug that the vocabulary does not hold."""
+
+    kind: str  # "theme", "evidence type" or "setting"
+    slug: str
+    suggestions: tuple[str, ...]  # the closest known slugs, closest first
+    known: tuple[str, ...]  # every known slug of the kind, in file order
+
+    def message(self) -> str:
+        said = f"There is no {self.kind} '{self.slug}'"
+        if self.suggestions:
+            said += f": did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
+        else:
+            said += "."
+        if self.kind != "theme":  # themes are many: a command or list shows them
+            said += f" The {self.kind}s are: {', '.join(self.known)}."
+        return said
+
+
+def _closest(asked: str, terms: tuple[Term, ...]) -> tuple[str, ...]:
+    """The known slugs nearest what was asked, by slug or label ("systematic_review", "Staff wellbeing")."""
+    keys: dict[str, str] = {}
+    for term in terms:
+        keys.setdefault(term.slug, term.slug)
+        keys.setdefault(term.label.casefold(), term.slug)
+    wanted = asked.strip().casefold()
+    found = difflib.get_close_matches(wanted.replace("_", "-").replace(" ", "-"), keys, n=3, cutoff=0.6) + \
+        difflib.get_close_matches(wanted, keys, n=3, cutoff=0.6)
+    return tuple(dict.fromkeys(keys[key] for key in found))[:3]
+
+
+def unknown_slugs(vocabulary: Vocabulary, *, themes: tuple[str, ...] | list[str] = (),
+                  evidence_types: tuple[str, ...] | list[str] = (),
+                  settings: tuple[str, ...] | list[str] = ()) -> tuple[UnknownSlug, ...]:
+    """The themes, evidence types and settings asked for that the vocabulary does not hold, with the
+    nearest known ones: a filter on one of them would find nothing, which is not what was meant."""
+    out = []
+    for kind, asked, terms in (("theme", themes, vocabulary.themes),
+                               ("evidence type", evidence_types, vocabulary.evidence_types),
+                               ("setting", settings, vocabulary.settings)):
+        known = tuple(term.slug for term in terms)
+        for slug in dict.fromkeys(asked):
+            if slug not in known:
+                out.append(UnknownSlug(kind, slug, _closest(slug, terms), known))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- reading

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from .search import MAX_PER_PAGE, MAX_QUERY_LENGTH, SORTS, SearchRequest
-from .taxonomy import Vocabulary
+from .taxonomy import UnknownSlug, Vocabulary, unknown_slugs
 
 PARAM_TEXT, PARAM_THEME, PARAM_MODE, PARAM_TYPE, PARAM_SETTING = "q", "theme", "mode", "type", "setting"
 PARAM_FROM, PARAM_TO, PARAM_SORT, PARAM_PAGE, PARAM_KEY = "from", "to", "sort", "page", "key"
@@ -39,6 +39,17 @@ def _year(params: Mapping[str, Sequence[str] | str], name: str) -> int | None:
     except ValueError:
         return None
     return year if 1000 <= year <= 2999 else None
+
+
+def unknown_in_params(params: Mapping[str, Sequence[str] | str], vocabulary: Vocabulary) -> tuple[UnknownSlug, ...]:
+    """The themes, evidence types and settings a link names that the vocabulary does not hold (which
+    `request_from_params` drops), so that a page can say so; each quoted at most 60 characters long."""
+
+    def asked(name: str) -> list[str]:
+        return [v if len(v) <= 60 else v[:59] + "…" for v in _values(params, name)]
+
+    return unknown_slugs(vocabulary, themes=asked(PARAM_THEME), evidence_types=asked(PARAM_TYPE),
+                         settings=asked(PARAM_SETTING))
 
 
 def request_from_params(params: Mapping[str, Sequence[str] | str], vocabulary: Vocabulary) -> SearchRequest:

@@ -18,6 +18,7 @@ import unicodedata
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.support.charset import accent_map
 
+from .conftest import REPO
 from library.analysis import (FORMAT_CHARACTERS, IRREGULAR_FORMS, PLAIN, STEMMED, WordPositions, analyse,
                               drop_invisible, normalise_spelling, stem, text_field)
 
@@ -262,3 +263,48 @@ def test_snippet_tokens_are_the_analyzers_tokens(text: str) -> None:
         for (start, end), texts in parts.items():
             marked = highlight_tokens(text, frozenset(texts[:1]), stemmed)
             assert (start, end) in [(t.startchar, t.endchar) for t in marked if t.matched]
+
+
+# Words the stemmer joins to words of another meaning, kept apart by OWN_STEMS; and forms that still meet.
+@pytest.mark.parametrize(("first", "second"), [
+    ("experiment", "experience"), ("experiments", "experiences"), ("organ", "organisation"),
+    ("organs", "organizations"), ("organ", "organic"), ("organ", "organism"), ("polite", "political"),
+    ("politeness", "politics"), ("intern", "internal"), ("intern", "international"), ("internal", "international"),
+    ("internal", "internalised"), ("universal", "university"), ("universal", "universities"),
+    ("several", "severe"), ("public", "publication"), ("person", "personality"), ("author", "authority"),
+    ("emergency", "emerging"), ("medication", "medical"),
+])
+def test_words_the_stemmer_would_join_stay_apart(first: str, second: str) -> None:
+    assert analyse(first) != analyse(second)
+
+
+@pytest.mark.parametrize("forms", [
+    ("experience", "experiences", "experienced", "experiencing", "experiential"),
+    ("experiment", "experiments", "experimental", "experimentally"),
+    ("organisation", "organisations", "organisational", "organization", "organizational", "organised", "organize"),
+    ("organ", "organs"), ("international", "internationally"), ("university", "universities"),
+    ("politics", "political", "politically"), ("polite", "politely", "politeness"), ("internal", "internally"),
+    ("internalised", "internalized", "internalisation"), ("severe", "severely"),
+    ("personality", "personalities"), ("authority", "authorities"), ("emergency", "emergencies"),
+    ("medication", "medications"), ("publication", "publications"),
+])
+def test_forms_kept_apart_from_others_still_meet(forms: tuple[str, ...]) -> None:
+    assert len({tuple(analyse(form)) for form in forms}) == 1, {form: analyse(form) for form in forms}
+
+
+def test_no_other_word_of_the_collection_is_stemmed_to_an_own_stem() -> None:
+    from library.analysis import OWN_STEMS, _word_form, normalise_spelling, stem
+    words = set()
+    for path in (REPO / "references").glob("*.bib"):
+        words.update(analyse(path.read_text(encoding="utf-8"), PLAIN))
+    own = set(OWN_STEMS.values())
+    strays = {w: stem(w) for w in words if stem(w) in own and _word_form(normalise_spelling(w)) not in OWN_STEMS}
+    assert strays == {}
+
+
+@pytest.mark.parametrize(("text", "terms"), [
+    ("US policy", ["usa", "polici"]), ("USA", ["usa"]), ("us policy", ["polici"]), ("Us", []),
+    ("a US-based study", ["usa", "base", "studi"]),
+])
+def test_us_in_capitals_is_the_word_usa(text: str, terms: list[str]) -> None:
+    assert analyse(text) == terms

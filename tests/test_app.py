@@ -326,6 +326,18 @@ def test_malformed_url_parameters_are_dropped() -> None:
     assert (result_count(at) or 0) > 0
 
 
+@pytest.mark.parametrize(("query", "said"), [
+    ({"theme": "burnot", "q": "burnout"}, "There is no theme 'burnot': did you mean 'burnout'"),
+    ({"type": "systematic_review"}, "There is no evidence type 'systematic_review': did you mean 'systematic-review'?"),
+    ({"setting": "inpatients"}, "There is no setting 'inpatients': did you mean 'inpatient'?"),
+])
+def test_a_link_with_an_unknown_filter_says_so(query: dict[str, str], said: str) -> None:
+    at = open_app(**query)
+    warnings = [text.replace("\\", "") for text in texts(at, "warning")]  # shown escaped, as text
+    assert any(said in text and "the library does not have" in text for text in warnings), warnings
+    assert not any("No references match" in text for text in warnings)
+
+
 def test_an_empty_result_offers_a_spelling_suggestion_that_works(library: Library) -> None:
     at = search(open_app(), "burnuot")
     assert any("No references match" in text for text in texts(at, "warning"))

@@ -437,3 +437,27 @@ def test_edit_from_a_file_of_two_entries_is_an_input_problem(cli, tmp_path: Path
     assert result.returncode == 1
     assert "must hold exactly one entry, the new version of morse2012burnout (it holds 2)" in result.stderr
     assert state(tmp_path) == before
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("search", "--theme", "burnot", "burnout"), "There is no theme 'burnot': did you mean 'burnout'"),
+    (("search", "--type", "systematic_review", "burnout"),
+     "There is no evidence type 'systematic_review': did you mean 'systematic-review'?"),
+    (("search", "--setting", "inpatients"), "There is no setting 'inpatients': did you mean 'inpatient'?"),
+    (("export", "--theme", "burnot", "-o", "out.bib"), "There is no theme 'burnot': did you mean 'burnout'"),
+    (("export", "--type", "review"), "There is no evidence type 'review'"),
+])
+def test_search_and_export_refuse_an_unknown_filter_naming_it(cli, tmp_path: Path, args: tuple[str, ...],  # type: ignore[no-untyped-def]
+                                                             said: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result
+    assert said in result.stderr
+    assert "No references found" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "out.bib").exists()
+
+
+def test_an_unknown_evidence_type_lists_the_known_ones(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("search", "--type", "xyz", "burnout")
+    assert result.returncode == 2
+    assert "The evidence types are: systematic-review, scoping-review" in result.stderr

@@ -725,3 +725,69 @@ def test_choosing_systematic_review_gives_the_number_shown_beside_it(shipped: Li
     assert shown
     chosen = shipped.search(SearchRequest(**{**start.__dict__, "evidence_types": ("systematic-review",)}))
     assert chosen.total == shown
+
+
+# ------------------------------------------------------------------ the shipped collection: word forms
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    root = tmp_path_factory.mktemp("seed")
+    shutil.copytree(REPO / "references", root / "references", ignore=shutil.ignore_patterns(".*"))
+    return Library(Settings.from_env(references_dir=root / "references", index_dir=root / "index",
+                                     data_dir=root / "data"))
+
+
+def _found(lib: Library, text: str) -> set[str]:
+    return keys(lib.search(SearchRequest(text=text, per_page=100)))
+
+
+# No reference writes these words (nor a form of them); the stemmer joined each to another word:
+# experiment/experience, organ/organisation, polite/political, intern(al)/international,
+# universal/university, several/severe.
+@pytest.mark.parametrize("word", ["experiment", "experiments", "organ", "organs", "polite", "intern",
+                                  "internal", "universal"])
+def test_words_the_stemmer_joined_to_others_find_nothing_in_the_shipped_collection(seed: Library,
+                                                                                    word: str) -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in (REPO / "references").glob("*.bib"))
+    assert not re.search(rf"\b{word}(?:s|ed|ing|ly)?\b", text, re.IGNORECASE)  # what the test stands on
+    assert _found(seed, word) == set()
+
+
+@pytest.mark.parametrize("forms", [("experience", "experiences", "experienced"),
+                                   ("organisation", "organisational", "organization", "organisations"),
+                                   ("international", "internationally"),
+                                   ("university", "universities"),
+                                   ("politics", "political")])
+def test_forms_of_a_word_still_find_the_same_references(seed: Library, forms: tuple[str, ...]) -> None:
+    found = [_found(seed, form) for form in forms]
+    assert found[0] and all(f == found[0] for f in found), dict(zip(forms, map(len, found)))
+
+
+def test_severe_is_not_several(seed: Library) -> None:
+    several = _found(seed, "several")
+    assert several and several.isdisjoint(_found(seed, "severe") - _found(seed, "severe several"))
+    assert _found(seed, "severe") != several
+
+
+def test_us_in_capitals_is_the_united_states_and_in_lower_case_a_common_word(seed: Library) -> None:
+    policy = _found(seed, "policy")
+    us_policy = _found(seed, "US policy")
+    assert us_policy and us_policy < policy
+    for key in us_policy:
+        text = (REPO / "references" / f"{key}.bib").read_text(encoding="utf-8")
+        assert re.search(r"\bUS\b|\bUSA\b|United States", text), key
+    assert _found(seed, "US") == _found(seed, "USA") == _found(seed, '"united states" OR USA')
+    result = seed.search(SearchRequest(text="us policy", per_page=100))
+    assert keys(result) == policy and result.notice is None  # "us": a common word, as "the" is
+
+
+@pytest.mark.parametrize(("query", "notice"), [
+    ("IT support", "'IT' is too common a word to search for, so the results are for your other words."),
+    ("IT AND support", "'IT' is too common a word to search for, so the results are for your other words."),
+    ("the support", None),
+    ("support", None),
+])
+def test_a_common_word_in_capitals_left_out_of_a_longer_search_is_said(library: Library, query: str,
+                                                                       notice: str | None) -> None:
+    assert library.search(SearchRequest(text=query)).notice == notice

@@ -6,7 +6,7 @@ import streamlit as st
 
 from library import SearchRequest, drafts
 from library.search import SORTS
-from library.urlstate import params_from_request, request_from_params
+from library.urlstate import params_from_request, request_from_params, unknown_in_params
 from views import ui
 
 SORT_LABELS = {"relevance": "Best match", "newest": "Newest first", "oldest": "Oldest first"}
@@ -20,7 +20,8 @@ SYNTAX_HELP = """
   (reduce, reduction) and words written joined, apart or hyphenated (burnout, burn out, burn-out).
 - Theme, setting and evidence type names are searched too: `staff wellbeing`, `inpatient wards` and
   `grey literature` find the references tagged with them.
-- `PTSD` finds post-traumatic stress, and `TIC` (in capitals) trauma-informed care.
+- `PTSD` finds post-traumatic stress, `TIC` (in capitals) trauma-informed care, and `US` (in capitals)
+  the United States.
 - When no reference has all your words, those with most of them are shown, and the page says so.
 """
 
@@ -36,6 +37,9 @@ url_params = {k: st.query_params.get_all(k) for k in st.query_params}
 last_params = st.session_state.get("search_url", {})
 from_url = bool(url_params) and (request_from_params(url_params, vocabulary)
                                  != request_from_params(last_params, vocabulary))
+# A link naming a theme, evidence type or setting the library does not have: said, not searched
+# without it as if nothing were wrong (the filters themselves are chosen from lists).
+unknown_filters = unknown_in_params(url_params, vocabulary) if url_params and url_params != last_params else ()
 if from_url or "q" not in st.session_state:
     start = request_from_params(url_params if from_url else last_params, vocabulary)
     if from_url:
@@ -139,6 +143,10 @@ with ui.friendly_errors():
     st.query_params.from_dict(st.session_state["search_url"])
 
     # Notices and suggestions quote the words typed: shown as text, never as Markdown.
+    for unknown in unknown_filters:
+        st.warning(ui.plain(f"This link asks for a filter the library does not have. {unknown.message()} "
+                            "The search below is without it: choose from the lists under “Filter and sort”."),
+                   icon=":material/filter_alt_off:")
     if result.notice:
         st.info(ui.plain(result.notice), icon=":material/info:")
     if result.suggestion:
