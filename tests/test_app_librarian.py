@@ -138,6 +138,22 @@ def test_an_edit_survives_a_visit_to_another_page(collection: Path) -> None:
     assert all("key-finding" in line for line in changed), changed
 
 
+def test_opening_another_reference_keeps_the_first_edit(collection: Path) -> None:
+    """One edit state for the whole session: opening B's form threw away what was typed in A's."""
+    first, second = "figley2002compassion", "felitti1998relationship"
+    at = librarian_session(edit=first)
+    labelled(at.text_input, "Country or region").input("USA").run()
+    goto(at, "views/librarian.py", edit=second)
+    labelled(at.text_input, "Country or region").input("England").run()
+    goto(at, "views/search.py")
+    goto(at, "views/librarian.py", edit=first)
+    assert labelled(at.text_input, "Country or region").value == "USA"
+    at.button(key="edit-save").click().run()
+    assert texts(at, "success") == ["Saved. Added: Country or region. Search shows the change now."]
+    goto(at, "views/librarian.py", edit=second)
+    assert labelled(at.text_input, "Country or region").value == "England"
+
+
 def test_a_save_names_the_fields_it_removed(collection: Path) -> None:
     key = "figley2002compassion"
     at = librarian_session(edit=key)

@@ -36,7 +36,10 @@ SKIP_DUPLICATE = "Keep the existing one (don't add)"
 METHODS = {"paste": "Paste BibTeX", "upload": "Upload a .bib or .ris file", "doi": "Look up a DOI",
            "form": "Fill in a form"}
 LAST_METHOD = "add_method_last"  # the add method last chosen, kept while the review replaces the picker
-EDIT = "edit_state"  # {"key", "version", "base": ReferenceForm, "rows": [row ids], "next": int}
+EDIT = "edit_state"  # {"key", "version", "base": ReferenceForm, "rows": [row ids], "next": int}: the form shown
+# Every reference's edit in progress, by key: opening another reference's form (or going back to
+# search and choosing another) keeps what was typed in the first, until it is saved or left.
+EDITS = "edit_states"
 EDIT_CONFLICT = "edit_conflict"
 RESTORE = "restore_pending"  # the trashed key whose restore awaits confirmation
 ACTIONS = {"add": "Added", "replace": "Replaced", "merge": "Merged", "edit": "Edited", "delete": "Moved to the trash",
@@ -288,6 +291,7 @@ def start_editing(record: Record) -> dict:
     state = {"key": record.key, "version": record.version, "base": base,
              "rows": list(range(len(base.authors))), "next": len(base.authors)}
     st.session_state[EDIT] = state
+    st.session_state.setdefault(EDITS, {})[record.key] = state
     st.session_state.pop(EDIT_CONFLICT, None)
     for name in [n for n in st.session_state if isinstance(n, str) and n.startswith(f"edit-{record.key}-")]:
         del st.session_state[name]
@@ -357,6 +361,12 @@ def edited_form(state: dict) -> ReferenceForm:
                       finding_checked=bool(s.get(_widget(key, "finding_checked"), base.finding_checked)), **values)
 
 
+def forget_edit(key: str) -> None:
+    """The edit of `key` is over (saved, deleted, or left for the new version)."""
+    st.session_state.pop(EDIT, None)
+    st.session_state.get(EDITS, {}).pop(key, None)
+
+
 def move_author(position: int, step: int) -> None:
     rows = st.session_state[EDIT]["rows"]
     target = position + step
@@ -399,7 +409,7 @@ def save_edit(state: dict, author: str, *, version: str) -> None:
     message = (f"Saved. {saved_fields(result.changes, result.kinds)}. Search shows the change now." if result.changed
                else "Nothing had changed, so nothing was saved.")
     st.session_state["edit_saved"] = (message, list(result.notices), result.key)
-    st.session_state.pop(EDIT, None)
+    forget_edit(state["key"])
     st.session_state.pop(EDIT_CONFLICT, None)
     if result.key != state["key"]:
         st.query_params["edit"] = result.key
@@ -440,9 +450,10 @@ def authors_editor(state: dict) -> None:
 
 
 def edit_form(record: Record) -> None:
-    state = st.session_state.get(EDIT)
-    if not state or state["key"] != record.key:
+    state = st.session_state.get(EDITS, {}).get(record.key)
+    if state is None:
         state = start_editing(record)
+    st.session_state[EDIT] = state
     keep_typed(state)
     base: ReferenceForm = state["base"]
     key = record.key
@@ -459,7 +470,7 @@ def edit_form(record: Record) -> None:
             save_edit(state, who, version=conflict["version"])
             st.rerun()
         if c2.button("Leave my changes and load the new version", key="edit-discard"):
-            st.session_state.pop(EDIT, None)
+            forget_edit(key)
             st.session_state.pop(EDIT_CONFLICT, None)
             st.rerun()
     if base.unknown_tags:
@@ -536,7 +547,7 @@ def edit_view(edit_key: str) -> None:
                 "Your changes were not saved; they are still in the form, so you can apply them to the new "
                 "version or leave them.", "It was not deleted; look at the new version first.")))
         else:
-            st.session_state.pop(EDIT, None)
+            forget_edit(record.key)
             st.session_state["deleted_message"] = (f"Moved '{record.key}' to the trash. You can restore it below.",
                                                    list(result.notices))
             st.query_params.pop("edit", None)
