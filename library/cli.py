@@ -421,9 +421,15 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from .packs import replaced_notes
+
     library = _open(args)
     data, _ = _read_input(args.pack, library)
-    data = library.render_pack(library.read_pack(data), args.format, args.style)
+    pack = library.read_pack(data)
+    data = library.render_pack(pack, args.format, args.style)
+    # Exit 0 still: the brief was made, citing each reference as the pack saved it.
+    for note in replaced_notes(pack, library.get_many(pack.keys)):
+        print(f"Notice: {note}", file=sys.stderr)
     if args.output:
         _write_output(library, args.output, data)
         print(f"Wrote {args.output} ({len(data):,} bytes).", file=sys.stderr)

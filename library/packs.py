@@ -20,6 +20,7 @@ from pybtex.textutils import normalize_whitespace
 
 from . import latex
 from .bibtex import MAX_FIELD_LENGTH, PERSON_FIELDS, Entry, format_entry, parse_text
+from .duplicates import same_work
 from .errors import InvalidValue, PackError
 from .links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
 from .records import Name, Record, bare_doi, normalise_doi
@@ -266,11 +267,13 @@ class Pack:
         return replace(self, references=references, key_messages=messages)
 
     def with_snapshots(self, records_by_key: Mapping[str, Record | None]) -> "Pack":
-        """The pack with each reference's snapshot taken from the current record (when there is one)."""
+        """The pack with each reference's snapshot taken from the current record (when there is one,
+        and it is the work the snapshot describes: see `is_replaced`)."""
         references = []
         for reference in self.references:
             record = records_by_key.get(reference.key)
-            if record is not None:
+            # A key that now names a different work keeps the details of the work the pack cites.
+            if record is not None and not is_replaced(reference, record):
                 reference = replace(reference, snapshot=Snapshot.from_record(record))
             references.append(reference)
         return replace(self, references=tuple(references))
@@ -301,14 +304,37 @@ class Pack:
 # ---------------------------------------------------------------- resolving references
 
 
+def is_replaced(reference: PackReference, current: Record | None) -> bool:
+    """Whether the collection's record under the reference's key is a different work from the one
+    the pack saved (the key was renamed, then given to another reference): `duplicates.same_work`
+    judges, so a corrected title, year, author or added pages are still the same work."""
+    if current is None or reference.snapshot is None:
+        return False
+    return not same_work(reference.snapshot.to_record(reference.key), current)
+
+
+def record_for(reference: PackReference, records_by_key: Mapping[str, Record | None]) -> Record | None:
+    """The record a reference cites: the collection's (the current details), unless the collection
+    no longer holds it or its key now names a different work; then the details saved with the pack."""
+    record = records_by_key.get(reference.key)
+    if reference.snapshot is not None and (record is None or is_replaced(reference, record)):
+        return reference.snapshot.to_record(reference.key)
+    return record
+
+
+def uses_saved_details(reference: PackReference, records_by_key: Mapping[str, Record | None]) -> bool:
+    """Whether the pack cites this reference from the details saved with it, not the collection's."""
+    record = records_by_key.get(reference.key)
+    return reference.snapshot is not None and (record is None or is_replaced(reference, record))
+
+
 def resolve_records(pack: Pack, records_by_key: Mapping[str, Record | None]) -> list[Record]:
-    """The record for each reference, in pack order: the collection's, else the saved snapshot."""
+    """The record for each reference, in pack order: the collection's, else the saved snapshot
+    (also when the key now names a different work: `record_for`)."""
     records = []
     missing = []
     for number, reference in enumerate(pack.references, 1):
-        record = records_by_key.get(reference.key)
-        if record is None and reference.snapshot is not None:
-            record = reference.snapshot.to_record(reference.key)
+        record = record_for(reference, records_by_key)
         if record is None:
             missing.append(f"{number} ('{reference.key}')")
             continue
@@ -337,11 +363,34 @@ def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[st
             continue
         if reference.snapshot is None:
             continue
+        if is_replaced(reference, record):
+            notes.append(replaced_note(reference, record))
+            continue
         changes = _differences(reference.snapshot.to_record(key), record)
         if changes:
             notes.append(f"'{key}' has changed since the pack was saved ({'; '.join(changes)}); "
                          "the brief uses the current details.")
     return notes
+
+
+def replaced_note(reference: PackReference, current: Record) -> str:
+    """The notice for a reference whose key now names a different work (see `is_replaced`)."""
+    saved = reference.snapshot.to_record(reference.key) if reference.snapshot else current
+    return (f"'{reference.key}' now names a different work in the collection ({_described(current)}), "
+            f"so the brief cites the work saved with the pack ({_described(saved)}). Check the "
+            "reference: if the collection gave it a new key, remove it from the pack and add it again.")
+
+
+def replaced_notes(pack: Pack, current_records: Mapping[str, Record | None]) -> list[str]:
+    """`replaced_note` for each reference whose key now names a different work, in pack order."""
+    return [replaced_note(r, current_records[r.key]) for r in pack.references  # type: ignore[arg-type]
+            if is_replaced(r, current_records.get(r.key))]
+
+
+def _described(record: Record) -> str:
+    authors = record.creators[0].display() if record.creators else "no author"
+    more = " et al." if len(record.creators) > 1 else ""
+    return f"{authors}{more}, {record.year or 'no year'}, “{record.title or 'no title'}”"
 
 
 def _differences(saved: Record, current: Record) -> list[str]:

@@ -202,3 +202,29 @@ def test_and_others_is_no_author_in_ris_or_csl_json_but_stays_in_bibtex(cli, tmp
     assert out["bib"].count(" and others}") == 3
     # The brief itself cites them "et al.", never "& others".
     assert "others" not in out["md"] and out["md"].count("et al.") >= 3
+
+
+def test_build_cites_the_saved_work_when_its_key_was_given_to_another_and_says_so(  # type: ignore[no-untyped-def]
+        cli, library: Library, tmp_path: Path) -> None:
+    from library.packs import KeyMessage, Pack, PackReference, dump_pack
+
+    key = "azeem2011effectiveness"
+    pack = Pack(title="T", key_messages=(KeyMessage("M", (1,)),), references=(PackReference(key, ""),))
+    (tmp_path / "p.json").write_text(dump_pack(pack.with_snapshots(library.get_many((key,)))), encoding="utf-8")
+    assert cli("edit", key, "--new-key", "azeem2011six").returncode == 0
+    (tmp_path / "reuse.bib").write_text(
+        f"@article{{{key},\n author={{Azeem, Zed}},\n title={{A completely different paper}},\n"
+        " journal={Other Journal},\n year={2011},\n themes={burnout},\n evidence-type={qualitative}\n}\n",
+        encoding="utf-8")
+    assert cli("add", "reuse.bib").returncode == 0
+    built = cli("pack", "build", "p.json", "--format", "md")
+    assert built.returncode == 0, built.stderr  # the brief was made, citing the work the pack saved
+    [cited] = [line for line in built.stdout.splitlines() if line.startswith("- \\[1\\] Azeem")]
+    assert "Effectiveness of six core strategies" in cited and "completely different" not in built.stdout
+    assert f"Notice: '{key}' now names a different work in the collection" in built.stderr
+    assert "A completely different paper" in built.stderr
+    saved = cli("pack", "save", "p.json")
+    assert saved.returncode == 0 and "now names a different work" in saved.stderr
+    [summary] = library.packs.owned_by(Identity.admin())
+    stored = library.packs.get(summary.id, Identity.admin())
+    assert stored.pack.references[0].snapshot == load_pack((tmp_path / "p.json").read_bytes()).references[0].snapshot
