@@ -22,7 +22,7 @@ from .api import Library, is_ris, read_references
 from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, Problem,
-                     PackDoesNotFit, SaveRefused)
+                     PackDoesNotFit, PackFileInvalid, SaveRefused)
 from .records import names_line
 from .search import SORTS, SearchRequest
 from .taxonomy import Theme
@@ -877,7 +877,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit) as error:
+    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit,
+            PackFileInvalid) as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     except LibraryError as error:

@@ -234,11 +234,23 @@ def _with_snapshot(snapshot: object) -> str:
 
 @pytest.mark.parametrize(("snapshot", "message"), [
     ({"type": "article", "fields": {"title": "Unbalanced {brace"}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: an opening brace “\{” is "
+     r"never closed"),
+    ({"type": "article", "fields": {"title": "Open { brace"}},
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: an opening brace"),
     ({"type": "article", "fields": {"title": "Closes } early {"}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: a closing brace"),
+    ({"type": "article", "fields": {"journal": "J", "title": "X}, note = {injected"}},
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: a closing brace “\}” "
+     r"comes before its opening brace “\{”, so the value would end early"),
     ({"type": "article", "persons": {"author": ["Smith, A. and Jones, B."]}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.persons\.author\[1\]' is not BibTeX the library can read: “Smith, A\. and "
+     r"Jones, B\.” would read as more than one name"),
+    ({"type": "article", "persons": {"author": ["Doe, Jane", "Smith, John and Doe, Jane"]}},
+     r"'references\[1\]\.snapshot\.persons\.author\[2\]' .* would read as more than one name"),
+    ({"type": "article", "fields": {"title": "x" * 5_001}}, r"'references\[1\]\.snapshot\.fields\.title' is 5,001 "
+                                                             r"characters long; the limit is 5,000"),
+    ({"type": "article", "fields": {"abstract": "x" * 100_000}}, r"is 100,000 characters long; the limit is 5,000"),
     ({"type": "article", "fields": {"author": "Smith, A."}}, r"holds names: put them under"),
     ({"type": "article", "fields": {"bad name": "x"}}, r"is not a BibTeX field name"),
     ({"type": "article", "fields": {"title": 3}}, r"'references\[1\]\.snapshot\.fields\.title' must be text"),
@@ -249,9 +261,9 @@ def _with_snapshot(snapshot: object) -> str:
     ({"type": "article", "fields": {f"f{i}": "x" for i in range(101)}}, r"has 101 fields; the limit is 100"),
 ])
 def test_a_snapshot_that_is_not_bibtex_is_refused_naming_the_field(snapshot: object, message: str) -> None:
-    from library.errors import PackError
+    from library.errors import PackFileInvalid
 
-    with pytest.raises(PackError, match=message):
+    with pytest.raises(PackFileInvalid, match=message):
         load_pack(_with_snapshot(snapshot))
 
 
@@ -364,5 +376,21 @@ def test_a_corrected_reference_still_uses_the_current_record(tmp_path: Path, cha
         assert is_replaced(pack.references[0], current[REUSED]) is not same
         assert (record == current[REUSED]) is same
         assert any("now names a different work" in n for n in compare(pack, current)) is not same
+    finally:
+        library.close()
+
+
+def test_a_snapshot_keeps_no_field_longer_than_a_pack_file_allows(tmp_path: Path) -> None:
+    # The collection allows long fields (an abstract); the pack saved from it must still load.
+    seed_collection(tmp_path)
+    library = Library(settings_for(tmp_path))
+    try:
+        library.edit(REUSED, {"abstract": "Long. " * 1_000})
+        record = library.get_many((REUSED,))[REUSED]
+        assert record is not None and len(record.fields["abstract"]) > 5_000
+        pack = load_pack(dump_pack(_pack((REUSED,)).with_snapshots({REUSED: record})))
+        snapshot = pack.references[0].snapshot
+        assert snapshot is not None and "abstract" not in dict(snapshot.fields)
+        assert dict(snapshot.fields)["title"] == record.entry.fields["title"]  # type: ignore[union-attr]
     finally:
         library.close()
