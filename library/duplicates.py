@@ -66,16 +66,18 @@ def likeness(title: str, year: int | None, family: str,
 
 
 def same_work(saved: Record, current: Record) -> bool:
-    """Whether two records are one work, possibly corrected since: never when both have a DOI and
-    the DOIs differ; else when their titles match as the duplicate check matches them, and their
-    year or their first author does too (a corrected year, or a corrected first author, is still
-    the same work).  Records with no title to compare are taken as the same work."""
-    if saved.doi and current.doi:
-        return normalise_doi(saved.doi) == normalise_doi(current.doi)
-    if not normalise_title(saved.title) or not normalise_title(current.title):
+    """Whether two records are one work, possibly corrected since: always with the same DOI; with two
+    different DOIs, only when the title and the first author match as the duplicate check matches them
+    (a corrected DOI); else when the titles match and so does the year or the first author (a
+    corrected year or first author).  Records with no title to compare are taken as the same work."""
+    if saved.doi and current.doi and normalise_doi(saved.doi) == normalise_doi(current.doi):
         return True
+    if not normalise_title(saved.title) or not normalise_title(current.title):
+        return not (saved.doi and current.doi)
     alike = likeness(saved.title, saved.year, _first_family(saved),
                      current.title, current.year, _first_family(current))
+    if saved.doi and current.doi:
+        return alike.title and alike.first_author
     return alike.title and (alike.year or alike.first_author)
 
 

@@ -302,7 +302,10 @@ def test_any_format_1_snapshot_is_saved_again_in_format_2(title: str, venue: str
     assert load_pack(dump_pack(pack)) == pack
     snapshot = pack.references[0].snapshot
     assert snapshot is not None
-    assert snapshot.to_record("x2020").title == " ".join(title.split())  # the title as typed, spaces as BibTeX reads them
+    # The title as typed, spaces as BibTeX reads them, without the characters loading drops.
+    from library.values import _BIDI_CONTROLS, INVISIBLE
+    kept = "".join(c for c in title if c not in INVISIBLE | _BIDI_CONTROLS)
+    assert snapshot.to_record("x2020").title == " ".join(kept.split())
 
 
 # ---------------------------------------------------------------- a key renamed, then given to another work
@@ -356,7 +359,8 @@ def test_a_key_given_to_another_work_is_cited_as_the_pack_saved_it_and_the_user_
     ({"pages": "6--11", "volume": "24"}, True),  # details added
     ({"year": "2010"}, True),  # a corrected year: same title and first author
     ({"doi": ""}, True),  # the DOI removed: the title, year and author still match
-    ({"doi": "10.1111/j.1744-6171.2010.00999.x"}, False),  # another DOI: another work
+    ({"doi": "10.1111/j.1744-6171.2010.00999.x"}, True),  # a corrected DOI: the same title and first author
+    ({"doi": "10.1111/j.1744-6171.2010.00999.x", "title": "Six core strategies revisited"}, False),
     ({"title": "A completely different paper"}, True),  # the same DOI: the same work, its title rewritten
     ({"title": "A completely different paper", "doi": ""}, False),
     ({"title": "Effectiveness of six core strategies based on trauma informed care in reducing seclusions and "

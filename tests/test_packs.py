@@ -573,7 +573,9 @@ def test_compare_is_quiet_when_nothing_changed(pack: Pack, records: dict[str, Re
 def test_compare_names_title_author_and_venue_changes(pack: Pack, records: dict[str, Record]) -> None:
     clark = records["clark2021mental"]
     assert clark.entry is not None
-    changed = Record.from_entry(clark.entry.with_fields(title="A new title", school="Another University")
+    # A corrected title (a title the duplicate check still matches): the same work, so it is reported as changed.
+    corrected_title = clark.entry.fields["title"].replace("Understandings", "Understanding")
+    changed = Record.from_entry(clark.entry.with_fields(title=corrected_title, school="Another University")
                                 .with_persons("author", ["Clark, Sam"]))
     [note] = compare(pack, {**records, "clark2021mental": changed})
     assert "title was 'Mental Health Staff’s Understandings" in note
