@@ -883,12 +883,12 @@ class Library:
     def prefill_notes(pack: "Pack", records: dict[str, Record | None]) -> "Pack":
         """A reference with no "why this matters here" note gets its key finding: the
         collection's, or for a reference it no longer holds, the one saved with the pack."""
+        from .packs import record_for
+
         references = []
         for reference in pack.references:
             if not reference.note.strip():
-                record = records.get(reference.key)
-                if record is None and reference.snapshot is not None:
-                    record = reference.snapshot.to_record(reference.key)
+                record = record_for(reference, records)
                 if record is not None:
                     reference = dc_replace(reference, note=record.key_finding)
             references.append(reference)

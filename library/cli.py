@@ -22,7 +22,7 @@ from .api import Library, is_ris, read_references
 from .bibtex import Entry, ParseResult, format_entry
 from .config import Settings
 from .errors import (DuplicateReference, EntryProblems, InvalidKey, InvalidValue, LibraryError, OutputRefused,
-                     PackDoesNotFit, Problem, SaveRefused)
+                     PackDoesNotFit, PackFileInvalid, Problem, SaveRefused)
 from .outputs import write_output
 from .records import names_line
 from .search import SORTS, SearchRequest
@@ -428,9 +428,15 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from .packs import replaced_notes
+
     library = _open(args)
     data, _ = _read_input(args.pack, library)
-    data = library.render_pack(library.read_pack(data), args.format, args.style)
+    pack = library.read_pack(data)
+    data = library.render_pack(pack, args.format, args.style)
+    # Exit 0 still: the brief was made, citing each reference as the pack saved it.
+    for note in replaced_notes(pack, library.get_many(pack.keys)):
+        print(f"Notice: {note}", file=sys.stderr)
     if args.output:
         _write_output(library, args.output, data)
         print(f"Wrote {args.output} ({len(data):,} bytes).", file=sys.stderr)
@@ -881,7 +887,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputRefused as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit) as error:
+    except (EntryProblems, DuplicateReference, InvalidKey, InvalidValue, SaveRefused, PackDoesNotFit,
+            PackFileInvalid) as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     except LibraryError as error:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .errors import MessageConflict, PackError
-from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference, Search
+from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference, Search, uses_saved_details
 from .records import Record
 
 if TYPE_CHECKING:
@@ -89,8 +89,7 @@ def from_upload(pack: Pack, records: Mapping[str, Record | None]) -> Pack:
     """
     pack = pack.with_snapshots(records)
     references = tuple(
-        replace(r, snapshot=r.snapshot.without_links())
-        if records.get(r.key) is None and r.snapshot is not None else r
+        replace(r, snapshot=r.snapshot.without_links()) if uses_saved_details(r, records) and r.snapshot else r
         for r in pack.references)
     return replace(pack, references=references)
 

@@ -44,6 +44,47 @@ def title_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+@dataclass(frozen=True)
+class Likeness:
+    """What two references share, as the duplicate check judges it: a title at least
+    `TITLE_SIMILARITY` alike, the same year, the same first author's family name (a detail
+    one of them lacks counts as the same)."""
+
+    title: bool
+    year: bool
+    first_author: bool
+
+
+def likeness(title: str, year: int | None, family: str,
+             other_title: str, other_year: int | None, other_family: str) -> Likeness:
+    """How alike two references are (`family`: the first author's, as `normalise_title` gives it)."""
+    return Likeness(
+        title=title_similarity(title, other_title) >= TITLE_SIMILARITY,
+        year=year is None or other_year in (None, year),
+        first_author=not family or not other_family or family == other_family,
+    )
+
+
+def same_work(saved: Record, current: Record) -> bool:
+    """Whether two records are one work, possibly corrected since: always with the same DOI; with two
+    different DOIs, only when the title and the first author match as the duplicate check matches them
+    (a corrected DOI); else when the titles match and so does the year or the first author (a
+    corrected year or first author).  Records with no title to compare are taken as the same work."""
+    if saved.doi and current.doi and normalise_doi(saved.doi) == normalise_doi(current.doi):
+        return True
+    if not normalise_title(saved.title) or not normalise_title(current.title):
+        return not (saved.doi and current.doi)
+    alike = likeness(saved.title, saved.year, _first_family(saved),
+                     current.title, current.year, _first_family(current))
+    if saved.doi and current.doi:
+        return alike.title and alike.first_author
+    return alike.title and (alike.year or alike.first_author)
+
+
+def _first_family(record: Record) -> str:
+    return normalise_title(record.creators[0].full_family) if record.creators else ""
+
+
 def _family(authors_display: str) -> str:
     first = authors_display.split(";")[0]
     return normalise_title(first.split(",")[0])
@@ -70,22 +111,20 @@ def find_duplicates(entry: Entry, searcher, *, exclude_key: str | None = None) -
     if words:
         results = searcher.search(wq.Or([wq.Term("title_x", w) for w in words]), limit=MAX_CANDIDATES)
         # The whole family name, particle included ("van der Kolk"), as the card's author line has it.
-        family = normalise_title(record.creators[0].full_family) if record.creators else ""
+        family = _first_family(record)
         for hit in results:
             stored = hit.fields()
             key = stored["key"]
             if key in matches or key == exclude_key:
                 continue
-            similarity = title_similarity(record.title, stored.get("title", ""))
-            if similarity < TITLE_SIMILARITY:
+            alike = likeness(record.title, record.year, family,
+                             stored.get("title", ""), stored.get("year"), _family(stored.get("authors", "")))
+            if not alike.title:
                 continue
-            same_year = record.year is None or stored.get("year") in (None, record.year)
-            other_family = _family(stored.get("authors", ""))
-            same_author = not family or not other_family or family == other_family
-            if same_year and same_author:
+            if alike.year and alike.first_author:
                 matches[key] = _match(stored, "likely", "has the same title, year and first author")
             else:
-                why = "a different year" if not same_year else "a different first author"
+                why = "a different year" if not alike.year else "a different first author"
                 matches[key] = _match(stored, "possible",
                                       f"has the same title but {why}: perhaps another edition or version")
     order = {"same DOI": 0, "likely": 1, "possible": 2}

@@ -123,6 +123,12 @@ class PackError(LibraryError):
     """An evidence pack is malformed or cannot be rendered."""
 
 
+class PackFileInvalid(PackError):
+    """A file that cannot be read as a pack (not JSON, or a field that is missing, of the wrong
+    kind, too long or not readable BibTeX); the message names the field and why.  An input
+    problem: exit 1 on the command line."""
+
+
 class PackDoesNotFit(PackError):
     """The brief does not fit on one page; the message says what to cut."""
 

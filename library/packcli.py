@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import LibraryError, VocabularyError
 from .owners import Identity, describe_owner
-from .packs import dump_pack
+from .packs import dump_pack, replaced_notes
 from .packstore import pack_address
 
 if TYPE_CHECKING:
@@ -63,7 +63,10 @@ def cmd_template(args: argparse.Namespace, library: "Library") -> int:
 
 def cmd_save(args: argparse.Namespace, library: "Library", data: bytes) -> int:
     pack = library.read_pack(data)
-    pack = pack.with_snapshots(library.get_many(pack.keys))
+    records = library.get_many(pack.keys)
+    for note in replaced_notes(pack, records):
+        print(f"Notice: {note}", file=sys.stderr)
+    pack = pack.with_snapshots(records)
     store = library.packs
     if args.id:
         if args.owner:

@@ -19,11 +19,12 @@ from typing import Any, Mapping, Sequence
 from pybtex.textutils import normalize_whitespace
 
 from . import latex
-from .bibtex import MAX_FIELD_LENGTH, PERSON_FIELDS, Entry, format_entry, parse_text
-from .errors import InvalidValue, PackError
+from .bibtex import PERSON_FIELDS, Entry, format_entry, parse_text
+from .duplicates import same_work
+from .errors import InvalidValue, PackError, PackFileInvalid
 from .links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
 from .records import Name, Record, bare_doi, normalise_doi
-from .values import encode_name
+from .values import _BIDI_CONTROLS as BIDI_CONTROLS, INVISIBLE, encode_name
 
 # 2: a reference's snapshot is its BibTeX entry as written (type, fields, people by role);
 # selection.searches holds objects (the words and filters as data) and one_by_one says whether
@@ -67,7 +68,10 @@ class Snapshot:
     def from_entry(cls, entry: Entry) -> "Snapshot":
         return cls(
             type=entry.type,
-            fields=tuple((name, value) for name, value in entry.fields.items() if name not in LOCAL_FILE_FIELDS),
+            # A field longer than a pack file allows (an abstract of over 5,000 characters) is not
+            # needed to cite the work, and would stop the pack loading: it is not kept.
+            fields=tuple((name, value) for name, value in entry.fields.items()
+                         if name not in LOCAL_FILE_FIELDS and len(value) <= MAX_TEXT_CHARS),
             persons=tuple((role, tuple(names)) for role, names in entry.persons.items() if names),
         )
 
@@ -266,11 +270,13 @@ class Pack:
         return replace(self, references=references, key_messages=messages)
 
     def with_snapshots(self, records_by_key: Mapping[str, Record | None]) -> "Pack":
-        """The pack with each reference's snapshot taken from the current record (when there is one)."""
+        """The pack with each reference's snapshot taken from the current record (when there is one,
+        and it is the work the snapshot describes: see `is_replaced`)."""
         references = []
         for reference in self.references:
             record = records_by_key.get(reference.key)
-            if record is not None:
+            # A key that now names a different work keeps the details of the work the pack cites.
+            if record is not None and not is_replaced(reference, record):
                 reference = replace(reference, snapshot=Snapshot.from_record(record))
             references.append(reference)
         return replace(self, references=tuple(references))
@@ -301,14 +307,37 @@ class Pack:
 # ---------------------------------------------------------------- resolving references
 
 
+def is_replaced(reference: PackReference, current: Record | None) -> bool:
+    """Whether the collection's record under the reference's key is a different work from the one
+    the pack saved (the key was renamed, then given to another reference): `duplicates.same_work`
+    judges, so a corrected title, year, author or added pages are still the same work."""
+    if current is None or reference.snapshot is None:
+        return False
+    return not same_work(reference.snapshot.to_record(reference.key), current)
+
+
+def record_for(reference: PackReference, records_by_key: Mapping[str, Record | None]) -> Record | None:
+    """The record a reference cites: the collection's (the current details), unless the collection
+    no longer holds it or its key now names a different work; then the details saved with the pack."""
+    record = records_by_key.get(reference.key)
+    if reference.snapshot is not None and (record is None or is_replaced(reference, record)):
+        return reference.snapshot.to_record(reference.key)
+    return record
+
+
+def uses_saved_details(reference: PackReference, records_by_key: Mapping[str, Record | None]) -> bool:
+    """Whether the pack cites this reference from the details saved with it, not the collection's."""
+    record = records_by_key.get(reference.key)
+    return reference.snapshot is not None and (record is None or is_replaced(reference, record))
+
+
 def resolve_records(pack: Pack, records_by_key: Mapping[str, Record | None]) -> list[Record]:
-    """The record for each reference, in pack order: the collection's, else the saved snapshot."""
+    """The record for each reference, in pack order: the collection's, else the saved snapshot
+    (also when the key now names a different work: `record_for`)."""
     records = []
     missing = []
     for number, reference in enumerate(pack.references, 1):
-        record = records_by_key.get(reference.key)
-        if record is None and reference.snapshot is not None:
-            record = reference.snapshot.to_record(reference.key)
+        record = record_for(reference, records_by_key)
         if record is None:
             missing.append(f"{number} ('{reference.key}')")
             continue
@@ -337,11 +366,34 @@ def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[st
             continue
         if reference.snapshot is None:
             continue
+        if is_replaced(reference, record):
+            notes.append(replaced_note(reference, record))
+            continue
         changes = _differences(reference.snapshot.to_record(key), record)
         if changes:
             notes.append(f"'{key}' has changed since the pack was saved ({'; '.join(changes)}); "
                          "the brief uses the current details.")
     return notes
+
+
+def replaced_note(reference: PackReference, current: Record) -> str:
+    """The notice for a reference whose key now names a different work (see `is_replaced`)."""
+    saved = reference.snapshot.to_record(reference.key) if reference.snapshot else current
+    return (f"'{reference.key}' now names a different work in the collection ({_described(current)}), "
+            f"so the brief cites the work saved with the pack ({_described(saved)}). Check the "
+            "reference: if the collection gave it a new key, remove it from the pack and add it again.")
+
+
+def replaced_notes(pack: Pack, current_records: Mapping[str, Record | None]) -> list[str]:
+    """`replaced_note` for each reference whose key now names a different work, in pack order."""
+    return [replaced_note(r, current_records[r.key]) for r in pack.references  # type: ignore[arg-type]
+            if is_replaced(r, current_records.get(r.key))]
+
+
+def _described(record: Record) -> str:
+    authors = record.creators[0].display() if record.creators else "no author"
+    more = " et al." if len(record.creators) > 1 else ""
+    return f"{authors}{more}, {record.year or 'no year'}, “{record.title or 'no title'}”"
 
 
 def _differences(saved: Record, current: Record) -> list[str]:
@@ -436,19 +488,19 @@ def load_pack(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Pack:
     """A pack from JSON, checked field by field; `PackError` says which field is wrong and how."""
     size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
     if size > max_bytes:
-        raise PackError(f"The pack file is too large ({_size(size)}; the limit is {_size(max_bytes)}). "
+        raise PackFileInvalid(f"The pack file is too large ({_size(size)}; the limit is {_size(max_bytes)}). "
                         "Check that you chose a pack file saved by this library.")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise PackError("The pack file is not UTF-8 text; choose a pack file saved by "
+            raise PackFileInvalid("The pack file is not UTF-8 text; choose a pack file saved by "
                             "this library.") from None
     try:
         raw = json.loads(data)
     except (json.JSONDecodeError, RecursionError) as error:
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-        raise PackError(f"The pack file is not valid JSON{where}; choose a pack file "
+        raise PackFileInvalid(f"The pack file is not valid JSON{where}; choose a pack file "
                         "saved by this library.") from None
     return _parse_pack(raw)
 
@@ -459,13 +511,13 @@ def _size(size: int) -> str:
 
 def _parse_pack(raw: object) -> Pack:
     if not isinstance(raw, dict):
-        raise PackError("The pack file must hold a JSON object with a title, the ask, key "
+        raise PackFileInvalid("The pack file must hold a JSON object with a title, the ask, key "
                         f"messages and references, not {_kind(raw)}.")
     version = raw.get("version", PACK_FORMAT_VERSION)
     if not isinstance(version, int) or isinstance(version, bool):
-        raise PackError(f"'version' must be a whole number, not {_kind(version)}.")
+        raise PackFileInvalid(f"'version' must be a whole number, not {_kind(version)}.")
     if version > PACK_FORMAT_VERSION:
-        raise PackError(f"This pack was saved by a newer version of the library (format {version}); "
+        raise PackFileInvalid(f"This pack was saved by a newer version of the library (format {version}); "
                         "update the library to open it.")
     title = _text(raw, "title", required=True)
     references = _references(raw.get("references", []))
@@ -493,8 +545,11 @@ def _kind(value: object) -> str:
 
 
 # Control characters (but tab and line breaks) and lone surrogates, which a JSON
-# escape can carry but no file, database or export can hold as text.
-_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# escape can carry but no file, database or export can hold as text; characters that reorder
+# how the text around them is shown (which a typed value refuses: they can make a pack read
+# differently from what it holds); and the invisible characters typed values drop.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff"
+                       + "".join(sorted(BIDI_CONTROLS | INVISIBLE)) + "]")
 
 
 def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool = False) -> str:
@@ -502,24 +557,24 @@ def _text(raw: Mapping[str, Any], name: str, *, where: str = "", required: bool 
     value = raw.get(name)
     if value is None:
         if required:
-            raise PackError(f"'{label}' is missing; every pack needs one.")
+            raise PackFileInvalid(f"'{label}' is missing; every pack needs one.")
         return ""
     if not isinstance(value, str):
-        raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+        raise PackFileInvalid(f"'{label}' must be text, not {_kind(value)}.")
     value = _NOT_TEXT.sub("", value)
     if len(value) > MAX_TEXT_CHARS:
-        raise PackError(f"'{label}' is {len(value):,} characters long; the limit is "
+        raise PackFileInvalid(f"'{label}' is {len(value):,} characters long; the limit is "
                         f"{MAX_TEXT_CHARS:,}. A one-page brief needs far less.")
     if required and not value.strip():
-        raise PackError(f"'{label}' is empty; every pack needs one.")
+        raise PackFileInvalid(f"'{label}' is empty; every pack needs one.")
     return value.strip()
 
 
 def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
     if not isinstance(raw, list):
-        raise PackError(f"'key_messages' must be a list, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'key_messages' must be a list, not {_kind(raw)}.")
     if len(raw) > MAX_KEY_MESSAGES:
-        raise PackError(f"'key_messages' has {len(raw)} messages; a brief has at most "
+        raise PackFileInvalid(f"'key_messages' has {len(raw)} messages; a brief has at most "
                         f"{MAX_KEY_MESSAGES}. Merge or drop some.")
     messages = []
     for index, item in enumerate(raw):
@@ -530,12 +585,12 @@ def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
             text = _text(item, "text", where=where + ".", required=True)
             cites_raw = item.get("cites", [])
         else:
-            raise PackError(f"'{where}' must be text or an object with 'text' and 'cites', "
+            raise PackFileInvalid(f"'{where}' must be text or an object with 'text' and 'cites', "
                             f"not {_kind(item)}.")
         if not text.strip():
-            raise PackError(f"'{where}' is empty.")
+            raise PackFileInvalid(f"'{where}' is empty.")
         if len(text) > MAX_TEXT_CHARS:
-            raise PackError(f"'{where}' is {len(text):,} characters long; the limit is "
+            raise PackFileInvalid(f"'{where}' is {len(text):,} characters long; the limit is "
                             f"{MAX_TEXT_CHARS:,}.")
         messages.append(KeyMessage(text.strip(), _cites(cites_raw, where, reference_count)))
     return tuple(messages)
@@ -543,14 +598,14 @@ def _messages(raw: object, reference_count: int) -> tuple[KeyMessage, ...]:
 
 def _cites(raw: object, where: str, reference_count: int) -> tuple[int, ...]:
     if not isinstance(raw, list):
-        raise PackError(f"'{where}.cites' must be a list of reference numbers, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'{where}.cites' must be a list of reference numbers, not {_kind(raw)}.")
     cites: list[int] = []
     for value in raw:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise PackError(f"'{where}.cites' must hold reference numbers (1, 2, ...), "
+            raise PackFileInvalid(f"'{where}.cites' must hold reference numbers (1, 2, ...), "
                             f"not {_kind(value)}.")
         if not 1 <= value <= reference_count:
-            raise PackError(f"'{where}.cites' refers to reference {value}, but the pack has "
+            raise PackFileInvalid(f"'{where}.cites' refers to reference {value}, but the pack has "
                             f"{reference_count} reference{'' if reference_count == 1 else 's'}.")
         if value not in cites:
             cites.append(value)
@@ -559,9 +614,9 @@ def _cites(raw: object, where: str, reference_count: int) -> tuple[int, ...]:
 
 def _references(raw: object) -> tuple[PackReference, ...]:
     if not isinstance(raw, list):
-        raise PackError(f"'references' must be a list, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'references' must be a list, not {_kind(raw)}.")
     if len(raw) > MAX_REFERENCES:
-        raise PackError(f"'references' has {len(raw)} references; the limit is {MAX_REFERENCES}.")
+        raise PackFileInvalid(f"'references' has {len(raw)} references; the limit is {MAX_REFERENCES}.")
     references = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
@@ -569,17 +624,17 @@ def _references(raw: object) -> tuple[PackReference, ...]:
         if isinstance(item, str):
             item = {"key": item}
         if not isinstance(item, dict):
-            raise PackError(f"'{where}' must be an object with a 'key', not {_kind(item)}.")
+            raise PackFileInvalid(f"'{where}' must be an object with a 'key', not {_kind(item)}.")
         key = _text(item, "key", where=where + ".", required=True)
         folded = key.casefold()
         if folded in seen:
-            raise PackError(f"'{where}.key' repeats '{key}', already reference {seen[folded]}; "
+            raise PackFileInvalid(f"'{where}.key' repeats '{key}', already reference {seen[folded]}; "
                             "each reference appears once.")
         seen[folded] = index + 1
         snapshot = item.get("snapshot")
         further = item.get("further_reading", False)
         if not isinstance(further, bool):
-            raise PackError(f"'{where}.further_reading' must be true or false, not {_kind(further)}.")
+            raise PackFileInvalid(f"'{where}.further_reading' must be true or false, not {_kind(further)}.")
         references.append(PackReference(
             key=key,
             note=_text(item, "note", where=where + "."),
@@ -592,7 +647,7 @@ def _references(raw: object) -> tuple[PackReference, ...]:
 
 def _snapshot(raw: object, where: str) -> Snapshot:
     if not isinstance(raw, dict):
-        raise PackError(f"'{where}' must be an object, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'{where}' must be an object, not {_kind(raw)}.")
     if "fields" in raw or "persons" in raw:
         return _entry_snapshot(raw, where)
     return _details_snapshot(raw, where)
@@ -611,50 +666,82 @@ def _entry_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
     prefix = where + "."
     kind = _text(raw, "type", where=prefix).lower() or "misc"
     if not _TYPE_NAME.fullmatch(kind):
-        raise PackError(f"'{prefix}type' must be a BibTeX entry type such as article or book, "
+        raise PackFileInvalid(f"'{prefix}type' must be a BibTeX entry type such as article or book, "
                         f"not '{kind[:40]}'.")
     fields_raw = raw.get("fields", {})
     if not isinstance(fields_raw, dict):
-        raise PackError(f"'{prefix}fields' must be an object of BibTeX fields and their values, "
+        raise PackFileInvalid(f"'{prefix}fields' must be an object of BibTeX fields and their values, "
                         f"not {_kind(fields_raw)}.")
     if len(fields_raw) > MAX_SNAPSHOT_FIELDS:
-        raise PackError(f"'{prefix}fields' has {len(fields_raw)} fields; the limit is {MAX_SNAPSHOT_FIELDS}.")
+        raise PackFileInvalid(f"'{prefix}fields' has {len(fields_raw)} fields; the limit is {MAX_SNAPSHOT_FIELDS}.")
     fields: dict[str, str] = {}
     for name, value in fields_raw.items():
         label = f"{prefix}fields.{name}"[:120]
         folded = name.lower()
         if not _FIELD_NAME.fullmatch(folded):
-            raise PackError(f"'{label}' is not a BibTeX field name (letters, digits and - only).")
+            raise PackFileInvalid(f"'{label}' is not a BibTeX field name (letters, digits and - only).")
         if folded in PERSON_FIELDS:
-            raise PackError(f"'{label}' holds names: put them under '{prefix}persons'.")
+            raise PackFileInvalid(f"'{label}' holds names: put them under '{prefix}persons'.")
         if folded in fields:
-            raise PackError(f"'{label}' repeats the field '{folded}'; each field appears once.")
+            raise PackFileInvalid(f"'{label}' repeats the field '{folded}'; each field appears once.")
         if not isinstance(value, str):
-            raise PackError(f"'{label}' must be text, not {_kind(value)}.")
+            raise PackFileInvalid(f"'{label}' must be text, not {_kind(value)}.")
         value = normalize_whitespace(_NOT_TEXT.sub("", value)).strip()
-        if len(value) > MAX_FIELD_LENGTH:
-            raise PackError(f"'{label}' is {len(value):,} characters long; the limit is {MAX_FIELD_LENGTH:,}.")
+        if len(value) > MAX_TEXT_CHARS:
+            raise PackFileInvalid(f"'{label}' is {len(value):,} characters long; the limit is {MAX_TEXT_CHARS:,}.")
         if value and folded not in LOCAL_FILE_FIELDS:
             fields[folded] = value
     persons_raw = raw.get("persons", {})
     if not isinstance(persons_raw, dict):
-        raise PackError(f"'{prefix}persons' must be an object of roles (author, editor, translator) "
+        raise PackFileInvalid(f"'{prefix}persons' must be an object of roles (author, editor, translator) "
                         f"and their names, not {_kind(persons_raw)}.")
     persons: dict[str, tuple[str, ...]] = {}
     for role, names_raw in persons_raw.items():
         label = f"{prefix}persons.{role}"[:120]
         folded = role.lower()
         if folded not in PERSON_FIELDS or folded in persons:
-            raise PackError(f"'{label}': a snapshot's persons are {', '.join(PERSON_FIELDS)}, each once.")
+            raise PackFileInvalid(f"'{label}': a snapshot's persons are {', '.join(PERSON_FIELDS)}, each once.")
         names = _string_list(names_raw, label)
         if names:
             persons[folded] = tuple(normalize_whitespace(n) for n in names)
     snapshot = Snapshot(kind, tuple(fields.items()), tuple(persons.items()))
-    reason = _unreadable(snapshot)
-    if reason:
-        raise PackError(f"'{where}' is not a BibTeX entry the library can read ({reason}). "
-                        "Save the pack again from the library, or remove this snapshot from the file.")
+    if _unreadable(snapshot):
+        label, reason = _unreadable_part(snapshot, prefix)
+        raise PackFileInvalid(f"'{label}' is not BibTeX the library can read: {reason}. "
+                              "Save the pack again from the library, or remove this snapshot from the file.")
     return snapshot
+
+
+def _unreadable_part(snapshot: Snapshot, prefix: str) -> tuple[str, str]:
+    """The field (or name) of an unreadable snapshot that does not read back, and why, in plain words."""
+    for name, value in snapshot.fields:
+        if _unreadable(Snapshot(snapshot.type, ((name, value),))):
+            return f"{prefix}fields.{name}"[:120], _brace_problem(value)
+    for role, names in snapshot.persons:
+        for number, name in enumerate(names, 1):
+            if _unreadable(Snapshot(snapshot.type, persons=((role, (name,)),))):
+                label = f"{prefix}persons.{role}[{number}]"[:120]
+                if re.search(r"\sand\s", name, re.IGNORECASE) and not _brace_problem(name, default=""):
+                    return label, (f"“{name[:80]}” would read as more than one name, since BibTeX parts names "
+                                   "with “and”: give each name as its own item, or put braces round a name "
+                                   "that holds the word (“{Smith and Sons}”)")
+                return label, _brace_problem(name)
+    return prefix.rstrip("."), "it does not read back as written"
+
+
+def _brace_problem(value: str, default: str = "it does not read back as written (check its braces and backslashes)") -> str:
+    """What is wrong with a value's braces, in plain words (`default` when they pair up)."""
+    depth = 0
+    for char in value:  # BibTeX counts every brace, one after a backslash too
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return "a closing brace “}” comes before its opening brace “{”, so the value would end early"
+    if depth > 0:
+        return "an opening brace “{” is never closed with “}”"
+    return default
 
 
 # A pack is read on every page of the app that shows it, and its snapshots rarely change:
@@ -677,15 +764,15 @@ def _details_snapshot(raw: Mapping[str, Any], where: str) -> Snapshot:
     prefix = where + "."
     year = raw.get("year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
-        raise PackError(f"'{prefix}year' must be a whole number, not {_kind(year)}.")
+        raise PackFileInvalid(f"'{prefix}year' must be a whole number, not {_kind(year)}.")
     authors_raw = raw.get("authors", [])
     if not isinstance(authors_raw, list):
-        raise PackError(f"'{prefix}authors' must be a list, not {_kind(authors_raw)}.")
+        raise PackFileInvalid(f"'{prefix}authors' must be a list, not {_kind(authors_raw)}.")
     authors = tuple(_name(a, f"{prefix}authors[{i + 1}]") for i, a in enumerate(authors_raw))
     try:
         return _snapshot_of_details(raw, prefix, authors, year)
     except InvalidValue as error:
-        raise PackError(f"'{prefix}authors': {error}") from None
+        raise PackFileInvalid(f"'{prefix}authors': {error}") from None
 
 
 def _snapshot_of_details(raw: Mapping[str, Any], prefix: str, authors: tuple[Name, ...],
@@ -710,7 +797,7 @@ def _name(raw: object, where: str) -> Name:
     if isinstance(raw, str):
         return Name.parse(raw)
     if not isinstance(raw, dict):
-        raise PackError(f"'{where}' must be a name object or text, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'{where}' must be a name object or text, not {_kind(raw)}.")
     prefix = where + "."
     if "literal" in raw:
         return Name(family=_text(raw, "literal", where=prefix, required=True), literal=True)
@@ -726,25 +813,25 @@ def _date(raw: object) -> dt.date | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise PackError(f"'date' must be a date written like 2025-03-01, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'date' must be a date written like 2025-03-01, not {_kind(raw)}.")
     try:
         return dt.date.fromisoformat(raw.strip()[:10])
     except ValueError:
-        raise PackError(f"'date' must be a date written like 2025-03-01, not '{raw}'.") from None
+        raise PackFileInvalid(f"'date' must be a date written like 2025-03-01, not '{raw}'.") from None
 
 
 def _selection(raw: object) -> Selection:
     if raw is None:
         return Selection()
     if not isinstance(raw, dict):
-        raise PackError(f"'selection' must be an object with 'searches', 'filters' and 'note', "
+        raise PackFileInvalid(f"'selection' must be an object with 'searches', 'filters' and 'note', "
                         f"not {_kind(raw)}.")
     one_by_one = raw.get("one_by_one", False)
     if not isinstance(one_by_one, bool):
-        raise PackError(f"'selection.one_by_one' must be true or false, not {_kind(one_by_one)}.")
+        raise PackFileInvalid(f"'selection.one_by_one' must be true or false, not {_kind(one_by_one)}.")
     searches_raw = raw.get("searches", [])
     if not isinstance(searches_raw, list):
-        raise PackError(f"'selection.searches' must be a list, not {_kind(searches_raw)}.")
+        raise PackFileInvalid(f"'selection.searches' must be a list, not {_kind(searches_raw)}.")
     searches: list[Search] = []
     for index, item in enumerate(searches_raw):
         where = f"selection.searches[{index + 1}]"
@@ -759,7 +846,7 @@ def _selection(raw: object) -> Selection:
         elif isinstance(item, dict):
             found = _search(item, where)
         else:
-            raise PackError(f"'{where}' must be an object with the 'words' searched for, not {_kind(item)}.")
+            raise PackFileInvalid(f"'{where}' must be an object with the 'words' searched for, not {_kind(item)}.")
         if found not in searches:
             searches.append(found)
     return Selection(
@@ -774,12 +861,12 @@ def _search(raw: Mapping[str, Any], where: str) -> Search:
     prefix = where + "."
     all_themes = raw.get("all_themes", False)
     if not isinstance(all_themes, bool):
-        raise PackError(f"'{prefix}all_themes' must be true or false, not {_kind(all_themes)}.")
+        raise PackFileInvalid(f"'{prefix}all_themes' must be true or false, not {_kind(all_themes)}.")
     years: list[int | None] = []
     for name in ("year_from", "year_to"):
         year = raw.get(name)
         if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not 0 <= year <= 9999):
-            raise PackError(f"'{prefix}{name}' must be a year such as 2015, not {_kind(year)}.")
+            raise PackFileInvalid(f"'{prefix}{name}' must be a year such as 2015, not {_kind(year)}.")
         years.append(year)
     return Search(
         words=_text(raw, "words", where=prefix),
@@ -831,12 +918,12 @@ def _legacy_search(text: str) -> Search | None:
 
 def _string_list(raw: object, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
-        raise PackError(f"'{where}' must be a list of text, not {_kind(raw)}.")
+        raise PackFileInvalid(f"'{where}' must be a list of text, not {_kind(raw)}.")
     for value in raw:
         if not isinstance(value, str):
-            raise PackError(f"'{where}' must hold text only, not {_kind(value)}.")
+            raise PackFileInvalid(f"'{where}' must hold text only, not {_kind(value)}.")
         if len(value) > MAX_TEXT_CHARS:
-            raise PackError(f"An item of '{where}' is too long ({len(value):,} characters).")
+            raise PackFileInvalid(f"An item of '{where}' is too long ({len(value):,} characters).")
     cleaned = (_NOT_TEXT.sub("", v).strip() for v in raw)
     return tuple(v for v in cleaned if v)
 

@@ -716,6 +716,28 @@ def test_a_shared_pack_that_cannot_be_drawn_gives_a_manager_a_sentence_not_an_er
                for t in texts(at, "text"))
 
 
+def test_a_key_given_to_another_work_shows_the_saved_work_and_says_so_on_the_pack_and_share_pages(
+        library: Library) -> None:
+    from library.packs import KeyMessage, Pack, PackReference
+
+    key = "azeem2011effectiveness"
+    pack = Pack(title="Six core strategies", key_messages=(KeyMessage("It helps.", (1,)),),
+                references=(PackReference(key, "A note."),))
+    store = current_store()
+    made = store.create(pack.with_snapshots(library.get_many((key,))), owner=None)
+    token = store.share(made.edit_token, None).share_token
+    library.edit(key, {}, new_key="azeem2011six")
+    library.add_text(f"@article{{{key},\n author={{Azeem, Zed}},\n title={{A completely different paper}},\n"
+                     " journal={Other Journal},\n year={2011},\n themes={burnout},\n evidence-type={qualitative}\n}\n")
+    for page in (goto(open_app(), "views/pack.py", edit=made.edit_token), goto(open_app(), "views/pack.py", share=token)):
+        assert not page.exception
+        brief = html.unescape(brief_of(page))
+        assert "Effectiveness of six core strategies" in brief and "completely different" not in brief
+        notices = [t.replace("\\", "") for t in texts(page, "info")]
+        assert any(f"'{key}' now names a different work in the collection" in t
+                   and "A completely different paper" in t for t in notices), notices
+
+
 # ------------------------------------------------------------------ one page
 
 

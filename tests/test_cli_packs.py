@@ -119,7 +119,7 @@ def test_save_list_and_delete_as_the_local_administrator(cli, library: Library, 
 def test_save_refuses_bad_input_and_saves_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bad.json").write_text('{"title": "No messages", "key_messages": "not a list"}', encoding="utf-8")
     done = cli("pack", "save", "bad.json")
-    assert done.returncode == 3 and "'key_messages' must be a list" in done.stderr
+    assert done.returncode == 1 and "'key_messages' must be a list" in done.stderr  # an input problem
     bad_owner = cli("pack", "template", "staff-burnout", "-o", "ok.json"), cli("pack", "save", "ok.json", "--owner", "someone")
     assert bad_owner[1].returncode == 3 and "is not an owner" in bad_owner[1].stderr
     missing = cli("pack", "save", "no-such-file.json")
@@ -209,3 +209,46 @@ def test_and_others_is_no_author_in_ris_or_csl_json_but_stays_in_bibtex(cli, tmp
     assert out["bib"].count(" and others}") == 3
     # The brief itself cites them "et al.", never "& others".
     assert "others" not in out["md"] and out["md"].count("et al.") >= 3
+
+
+def test_build_cites_the_saved_work_when_its_key_was_given_to_another_and_says_so(  # type: ignore[no-untyped-def]
+        cli, library: Library, tmp_path: Path) -> None:
+    from library.packs import KeyMessage, Pack, PackReference, dump_pack
+
+    key = "azeem2011effectiveness"
+    pack = Pack(title="T", key_messages=(KeyMessage("M", (1,)),), references=(PackReference(key, ""),))
+    (tmp_path / "p.json").write_text(dump_pack(pack.with_snapshots(library.get_many((key,)))), encoding="utf-8")
+    assert cli("edit", key, "--new-key", "azeem2011six").returncode == 0
+    (tmp_path / "reuse.bib").write_text(
+        f"@article{{{key},\n author={{Azeem, Zed}},\n title={{A completely different paper}},\n"
+        " journal={Other Journal},\n year={2011},\n themes={burnout},\n evidence-type={qualitative}\n}\n",
+        encoding="utf-8")
+    assert cli("add", "reuse.bib").returncode == 0
+    built = cli("pack", "build", "p.json", "--format", "md")
+    assert built.returncode == 0, built.stderr  # the brief was made, citing the work the pack saved
+    [cited] = [line for line in built.stdout.splitlines() if line.startswith("- \\[1\\] Azeem")]
+    assert "Effectiveness of six core strategies" in cited and "completely different" not in built.stdout
+    assert f"Notice: '{key}' now names a different work in the collection" in built.stderr
+    assert "A completely different paper" in built.stderr
+    saved = cli("pack", "save", "p.json")
+    assert saved.returncode == 0 and "now names a different work" in saved.stderr
+    [summary] = library.packs.owned_by(Identity.admin())
+    stored = library.packs.get(summary.id, Identity.admin())
+    assert stored.pack.references[0].snapshot == load_pack((tmp_path / "p.json").read_bytes()).references[0].snapshot
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json at all", "is not valid JSON"),
+    ('{"title": "T", "key_messages": "not a list"}', "'key_messages' must be a list"),
+    ('["a list"]', "must hold a JSON object"),
+    ('{"title": "T", "references": [{"key": "x2020", "snapshot": {"fields": {"title": "X}, note = {y"}}}]}',
+     "'references[1].snapshot.fields.title' is not BibTeX the library can read"),
+    ('{"title": "' + "x" * 5_001 + '"}', "'title' is 5,001 characters long"),
+])
+def test_build_and_save_exit_1_for_a_file_that_is_not_a_pack(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                             text: str, message: str) -> None:
+    (tmp_path / "bad.json").write_text(text, encoding="utf-8")
+    for command in (("pack", "build", "bad.json", "--format", "md"), ("pack", "save", "bad.json")):
+        done = cli(*command)
+        assert done.returncode == 1 and message in done.stderr and done.stdout == "", (command, done.stderr)
+    assert cli("pack", "build", "no-such-file.json", "--format", "md").returncode == 3  # not found: still 3

@@ -234,11 +234,23 @@ def _with_snapshot(snapshot: object) -> str:
 
 @pytest.mark.parametrize(("snapshot", "message"), [
     ({"type": "article", "fields": {"title": "Unbalanced {brace"}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: an opening brace “\{” is "
+     r"never closed"),
+    ({"type": "article", "fields": {"title": "Open { brace"}},
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: an opening brace"),
     ({"type": "article", "fields": {"title": "Closes } early {"}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: a closing brace"),
+    ({"type": "article", "fields": {"journal": "J", "title": "X}, note = {injected"}},
+     r"'references\[1\]\.snapshot\.fields\.title' is not BibTeX the library can read: a closing brace “\}” "
+     r"comes before its opening brace “\{”, so the value would end early"),
     ({"type": "article", "persons": {"author": ["Smith, A. and Jones, B."]}},
-     r"'references\[1\]\.snapshot' is not a BibTeX entry the library can read"),
+     r"'references\[1\]\.snapshot\.persons\.author\[1\]' is not BibTeX the library can read: “Smith, A\. and "
+     r"Jones, B\.” would read as more than one name"),
+    ({"type": "article", "persons": {"author": ["Doe, Jane", "Smith, John and Doe, Jane"]}},
+     r"'references\[1\]\.snapshot\.persons\.author\[2\]' .* would read as more than one name"),
+    ({"type": "article", "fields": {"title": "x" * 5_001}}, r"'references\[1\]\.snapshot\.fields\.title' is 5,001 "
+                                                             r"characters long; the limit is 5,000"),
+    ({"type": "article", "fields": {"abstract": "x" * 100_000}}, r"is 100,000 characters long; the limit is 5,000"),
     ({"type": "article", "fields": {"author": "Smith, A."}}, r"holds names: put them under"),
     ({"type": "article", "fields": {"bad name": "x"}}, r"is not a BibTeX field name"),
     ({"type": "article", "fields": {"title": 3}}, r"'references\[1\]\.snapshot\.fields\.title' must be text"),
@@ -249,9 +261,9 @@ def _with_snapshot(snapshot: object) -> str:
     ({"type": "article", "fields": {f"f{i}": "x" for i in range(101)}}, r"has 101 fields; the limit is 100"),
 ])
 def test_a_snapshot_that_is_not_bibtex_is_refused_naming_the_field(snapshot: object, message: str) -> None:
-    from library.errors import PackError
+    from library.errors import PackFileInvalid
 
-    with pytest.raises(PackError, match=message):
+    with pytest.raises(PackFileInvalid, match=message):
         load_pack(_with_snapshot(snapshot))
 
 
@@ -290,4 +302,99 @@ def test_any_format_1_snapshot_is_saved_again_in_format_2(title: str, venue: str
     assert load_pack(dump_pack(pack)) == pack
     snapshot = pack.references[0].snapshot
     assert snapshot is not None
-    assert snapshot.to_record("x2020").title == " ".join(title.split())  # the title as typed, spaces as BibTeX reads them
+    # The title as typed, spaces as BibTeX reads them, without the characters loading drops.
+    from library.values import _BIDI_CONTROLS, INVISIBLE
+    kept = "".join(c for c in title if c not in INVISIBLE | _BIDI_CONTROLS)
+    assert snapshot.to_record("x2020").title == " ".join(kept.split())
+
+
+# ---------------------------------------------------------------- a key renamed, then given to another work
+
+REUSED = "azeem2011effectiveness"
+SAVED_TITLE = "Effectiveness of six core strategies based on trauma informed care"
+OTHER_WORK = ("@article{azeem2011effectiveness,\n author = {Azeem, Zed},\n title = {A completely different paper},\n"
+              " journal = {Other Journal},\n year = {2011},\n themes = {burnout},\n evidence-type = {qualitative}\n}\n")
+
+
+@pytest.fixture
+def reused(tmp_path: Path) -> Library:
+    """A collection where a pack's reference was renamed, and its old key then given to another work."""
+    seed_collection(tmp_path)
+    library = Library(settings_for(tmp_path))
+    pack = load_pack(dump_pack(_pack((REUSED,)).with_snapshots(library.get_many((REUSED,)))))
+    library.__dict__["test_pack"] = pack
+    library.edit(REUSED, {}, new_key="azeem2011six")
+    library.add_text(OTHER_WORK)
+    yield library
+    library.close()
+
+
+def test_a_key_given_to_another_work_is_cited_as_the_pack_saved_it_and_the_user_is_told(reused: Library) -> None:
+    from library.packs import compare, replaced_notes, resolve_records
+
+    pack = reused.__dict__["test_pack"]
+    current = reused.get_many(pack.keys)
+    assert current[REUSED] is not None and current[REUSED].title == "A completely different paper"
+    [record] = resolve_records(pack, current)
+    assert record.title.startswith(SAVED_TITLE)
+    for fmt in ("md", "html", "bib", "ris", "csljson"):
+        text = reused.render_pack(pack, fmt).decode()
+        assert "completely different" not in text, fmt
+        assert "six core strategies" in text, fmt
+    # Saving the pack again keeps the work it cites: the snapshot is not replaced by the other work.
+    assert pack.with_snapshots(current).references[0].snapshot == pack.references[0].snapshot
+    [note] = compare(pack, current)
+    assert note == replaced_notes(pack, current)[0]
+    assert "now names a different work" in note and "A completely different paper" in note
+    assert SAVED_TITLE in note
+    assert reused.preview_pack(pack).notes == (note,)
+    # The note prefilled for a reference without one is the saved work's key finding, not the other work's.
+    empty = load_pack(dump_pack(_pack((REUSED,), notes=False).with_snapshots({REUSED: record})))
+    assert "six core strategies" in reused.render_pack(empty, "md").decode()
+
+
+@pytest.mark.parametrize(("change", "same"), [
+    ({"title": "Effectiveness of six core strategies based on trauma-informed care in reducing seclusions and "
+               "restraints at a child and adolescent psychiatric hospital"}, True),  # a corrected hyphen
+    ({"pages": "6--11", "volume": "24"}, True),  # details added
+    ({"year": "2010"}, True),  # a corrected year: same title and first author
+    ({"doi": ""}, True),  # the DOI removed: the title, year and author still match
+    ({"doi": "10.1111/j.1744-6171.2010.00999.x"}, True),  # a corrected DOI: the same title and first author
+    ({"doi": "10.1111/j.1744-6171.2010.00999.x", "title": "Six core strategies revisited"}, False),
+    ({"title": "A completely different paper"}, True),  # the same DOI: the same work, its title rewritten
+    ({"title": "A completely different paper", "doi": ""}, False),
+    ({"title": "Effectiveness of six core strategies based on trauma informed care in reducing seclusions and "
+               "restraints at a child and adolescent psychiatric hospital", "year": "2019", "doi": ""}, True),
+])
+def test_a_corrected_reference_still_uses_the_current_record(tmp_path: Path, change: dict[str, str],
+                                                             same: bool) -> None:
+    from library.packs import compare, is_replaced, resolve_records
+
+    seed_collection(tmp_path)
+    library = Library(settings_for(tmp_path))
+    try:
+        pack = load_pack(dump_pack(_pack((REUSED,)).with_snapshots(library.get_many((REUSED,)))))
+        library.edit(REUSED, change)
+        current = library.get_many((REUSED,))
+        [record] = resolve_records(pack, current)
+        assert is_replaced(pack.references[0], current[REUSED]) is not same
+        assert (record == current[REUSED]) is same
+        assert any("now names a different work" in n for n in compare(pack, current)) is not same
+    finally:
+        library.close()
+
+
+def test_a_snapshot_keeps_no_field_longer_than_a_pack_file_allows(tmp_path: Path) -> None:
+    # The collection allows long fields (an abstract); the pack saved from it must still load.
+    seed_collection(tmp_path)
+    library = Library(settings_for(tmp_path))
+    try:
+        library.edit(REUSED, {"abstract": "Long. " * 1_000})
+        record = library.get_many((REUSED,))[REUSED]
+        assert record is not None and len(record.fields["abstract"]) > 5_000
+        pack = load_pack(dump_pack(_pack((REUSED,)).with_snapshots({REUSED: record})))
+        snapshot = pack.references[0].snapshot
+        assert snapshot is not None and "abstract" not in dict(snapshot.fields)
+        assert dict(snapshot.fields)["title"] == record.entry.fields["title"]  # type: ignore[union-attr]
+    finally:
+        library.close()

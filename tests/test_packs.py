@@ -216,6 +216,33 @@ def test_unprintable_characters_are_dropped_on_loading() -> None:
     dump_pack(pack).encode("utf-8")  # and it can be saved again
 
 
+@pytest.mark.parametrize("char", sorted(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # text-direction overrides
+    "\u00ad\u200b\u2060\ufeff"))  # invisible characters, as typed values drop them
+def test_direction_overrides_and_invisible_characters_are_dropped_on_loading(tmp_path: Path, char: str) -> None:
+    from library import values
+
+    assert char in values.INVISIBLE | values._BIDI_CONTROLS  # the characters typed values refuse or drop
+    data = json.loads(MINIMAL)
+    data["title"] = f"Brief{char}txet"
+    data["ask"] = f"Ask{char}"
+    data["key_messages"] = [{"text": f"Message{char} one", "cites": [1]}]
+    data["selection"] = {"note": f"note{char}", "searches": [{"words": f"burn{char}out"}]}
+    data["references"][0]["note"] = f"Why{char} it matters"
+    data["references"][0]["snapshot"] = {"type": "article", "fields": {"title": f"Saved{char} title"},
+                                         "persons": {"author": [f"Smith{char}, Ann"]}}
+    pack = load_pack(json.dumps(data))
+    text = dump_pack(pack)
+    assert char not in text and "Brieftxet" in text and "Saved title" in text and "Smith, Ann" in text
+    seed_collection(tmp_path, 0)
+    library = Library(settings_for(tmp_path))
+    try:
+        for fmt in ("md", "html", "bib", "ris", "csljson"):
+            assert char not in library.render_pack(pack, fmt).decode("utf-8"), fmt
+    finally:
+        library.close()
+
+
 def test_unknown_keys_are_tolerated() -> None:
     data = json.loads(MINIMAL)
     data["colour_scheme"] = "teal"
@@ -546,7 +573,9 @@ def test_compare_is_quiet_when_nothing_changed(pack: Pack, records: dict[str, Re
 def test_compare_names_title_author_and_venue_changes(pack: Pack, records: dict[str, Record]) -> None:
     clark = records["clark2021mental"]
     assert clark.entry is not None
-    changed = Record.from_entry(clark.entry.with_fields(title="A new title", school="Another University")
+    # A corrected title (a title the duplicate check still matches): the same work, so it is reported as changed.
+    corrected_title = clark.entry.fields["title"].replace("Understandings", "Understanding")
+    changed = Record.from_entry(clark.entry.with_fields(title=corrected_title, school="Another University")
                                 .with_persons("author", ["Clark, Sam"]))
     [note] = compare(pack, {**records, "clark2021mental": changed})
     assert "title was 'Mental Health Staff’s Understandings" in note

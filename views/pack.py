@@ -21,7 +21,7 @@ from library.exporters import EXPORTERS, file_name
 from library.onepage import PackPreview
 from library.owners import describe_owner
 from library.exporters.brief import LIMITS
-from library.packs import MAX_KEY_MESSAGES, Pack, dump_pack
+from library.packs import MAX_KEY_MESSAGES, Pack, dump_pack, is_replaced, record_for, replaced_notes
 from library.packstore import PackSummary, StoredPack, pack_address
 from views import ui
 
@@ -109,6 +109,9 @@ def shared_view(token: str) -> None:
     pack = version.pack
     # The brief carries its own title: the page adds only where it comes from.
     st.caption(f"A one-page evidence brief (read-only), shared on {when(version.at)}.")
+    # A reference whose key the collection has since given to another work is cited as saved: say so.
+    for note in replaced_notes(pack, lib.get_many(pack.keys)):
+        st.info(ui.plain(note), icon=":material/update:")
     ui.show_brief(lib.render_pack(pack, "html", version.style).decode("utf-8"))  # whole, never cropped
     fits = lib.check_pack_fits(pack, version.style).fits
     with st.container(horizontal=True):
@@ -462,14 +465,14 @@ with ui.friendly_errors():
                   in enumerate(zip(pack.keys, lib.pack_citation_labels(pack, style)), 1)}
         for number, reference in enumerate(pack.references, 1):
             key = reference.key
-            record = records.get(key)
-            if record is None and reference.snapshot is not None:
-                record = reference.snapshot.to_record(key)
+            record = record_for(reference, records)
             title = record.title if record else key
+            saved_only = records.get(key) is None or is_replaced(reference, records.get(key))
             with st.container(border=True):
                 st.markdown(f"**[{number}]** {ui.escape_markdown(title)}"
-                            + ("" if records.get(key) else
-                               " — *no longer in the library; the details saved with the pack are used*"))
+                            + ("" if not saved_only else
+                               " — *no longer in the library under this key; the details saved with the pack "
+                               "are used*"))
                 st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=LIMITS["note"],
                              placeholder="Leave empty to use the reference's key finding",
                              on_change=typed_note, args=(key,))
