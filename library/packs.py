@@ -24,7 +24,7 @@ from .duplicates import same_work
 from .errors import InvalidValue, PackError, PackFileInvalid
 from .links import EMBEDDED_LINK, LOCAL_FILE_FIELDS
 from .records import Name, Record, bare_doi, normalise_doi
-from .values import _BIDI_CONTROLS as BIDI_CONTROLS, INVISIBLE, encode_name
+from .values import BIDI_CONTROLS, INVISIBLE, encode_name
 
 # 2: a reference's snapshot is its BibTeX entry as written (type, fields, people by role);
 # selection.searches holds objects (the words and filters as data) and one_by_one says whether

@@ -52,7 +52,7 @@ INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
 _INVISIBLE = re.compile("[" + "".join(sorted(INVISIBLE)) + "]")
 # Characters that reorder how the text around them is shown: refused, since they can make
 # a value read differently from what it holds.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def canonical(text: str, *, field: str = "") -> str:
@@ -64,7 +64,7 @@ def canonical(text: str, *, field: str = "") -> str:
     if not isinstance(text, str):
         raise InvalidValue(f"{_where(field)}must be text, not {type(text).__name__}.")
     for index, char in enumerate(text):
-        if char in _BIDI_CONTROLS:
+        if char in BIDI_CONTROLS:
             raise InvalidValue(
                 f"{_where(field)}contains the invisible character {describe_char(char)} at position "
                 f"{index + 1}, which changes the order text is shown in, so it cannot be saved. Remove it "

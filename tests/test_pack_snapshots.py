@@ -303,8 +303,8 @@ def test_any_format_1_snapshot_is_saved_again_in_format_2(title: str, venue: str
     snapshot = pack.references[0].snapshot
     assert snapshot is not None
     # The title as typed, spaces as BibTeX reads them, without the characters loading drops.
-    from library.values import _BIDI_CONTROLS, INVISIBLE
-    kept = "".join(c for c in title if c not in INVISIBLE | _BIDI_CONTROLS)
+    from library.values import BIDI_CONTROLS, INVISIBLE
+    kept = "".join(c for c in title if c not in INVISIBLE | BIDI_CONTROLS)
     assert snapshot.to_record("x2020").title == " ".join(kept.split())
 
 

@@ -222,7 +222,7 @@ def test_unprintable_characters_are_dropped_on_loading() -> None:
 def test_direction_overrides_and_invisible_characters_are_dropped_on_loading(tmp_path: Path, char: str) -> None:
     from library import values
 
-    assert char in values.INVISIBLE | values._BIDI_CONTROLS  # the characters typed values refuse or drop
+    assert char in values.INVISIBLE | values.BIDI_CONTROLS  # the characters typed values refuse or drop
     data = json.loads(MINIMAL)
     data["title"] = f"Brief{char}txet"
     data["ask"] = f"Ask{char}"
