@@ -220,7 +220,7 @@ class FieldEdit:
             raise PackError(f"There is no box called {self.field!r} in a pack.")
 
 
-def _field_value(pack: Pack, field: str, key: str, value: str | None = None) -> str:
+def field_value(pack: Pack, field: str, key: str, value: str | None = None) -> str:
     if field == "note":
         if value is None:
             return next((r.note for r in pack.references if r.key == key), "")
@@ -235,9 +235,9 @@ def edit_fields(pack: Pack, edits: Sequence[FieldEdit]) -> Pack:
     someone else changed that box meanwhile, and `FieldConflict` says so (nothing is changed).
     A note of a reference removed meanwhile is not saved (the reference is gone)."""
     for edit in edits:
-        now = _field_value(pack, edit.field, edit.key)
-        before = _field_value(pack, edit.field, edit.key, edit.before)
-        after = _field_value(pack, edit.field, edit.key, edit.after)
+        now = field_value(pack, edit.field, edit.key)
+        before = field_value(pack, edit.field, edit.key, edit.before)
+        after = field_value(pack, edit.field, edit.key, edit.after)
         if now == after or before == after:
             continue
         if now != before:
