@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .errors import MessageConflict, PackError
+from .errors import FieldConflict, MessageConflict, PackError
 from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference, Search, uses_saved_details
 from .records import Record
 
@@ -121,21 +121,47 @@ class MessageEdit:
 
     Its text and its citations are separate parts: a part that `before` and `after` agree on
     is not touched, so applying the edit to a newer version keeps what others changed there.
+    The message is found in the newer version by what it held (`before`), wherever it moved;
+    `seen` is every message's text as the page showed them, to tell a message someone else
+    changed from one they removed.  An empty `before` is a new message: it is added.
     """
 
     number: int
     before: MessageSlot
     after: MessageSlot
+    seen: tuple[str, ...] = ()
+
+
+def _find(pack: Pack, messages: Sequence[KeyMessage], edit: MessageEdit) -> int | None:
+    """Where the message `edit` was made on is now: the one message still holding its text
+    (among several, the one citing what it cited, then the nearest to where it was)."""
+    hits = [i for i, m in enumerate(messages) if m.text == edit.before.text]
+    if len(hits) > 1:
+        hits = [i for i in hits if frozenset(cited_keys(pack, messages[i])) == edit.before.cites] or hits
+    return min(hits, key=lambda i: abs(i - (edit.number - 1))) if hits else None
+
+
+def _conflict(pack: Pack, messages: Sequence[KeyMessage], edit: MessageEdit) -> MessageConflict:
+    """The message `edit` was made on holds something else now, or is gone: say which."""
+    texts = {m.text for m in messages}
+    gone_before = sum(1 for t in edit.seen[:edit.number - 1] if t not in texts)
+    at = edit.number - 1 - gone_before  # where it would be, had it only moved up
+    if 0 <= at < len(messages) and messages[at].text and messages[at].text not in edit.seen:
+        return MessageConflict(edit.number, messages[at].text, edit.after.text,
+                               tuple(cited_keys(pack, messages[at])))
+    return MessageConflict(edit.number, None, edit.after.text)
 
 
 def edit_messages(pack: Pack, edits: Sequence[MessageEdit]) -> Pack:
     """The pack with each edited key message's changed parts applied, onto whatever the pack
     holds now (another window may have saved a newer version since the edit's `before`).
 
-    A text is replaced only where the pack still holds the `before` text (or already the new
-    one); otherwise someone else rewrote that message meanwhile, and `MessageConflict` says so
-    (nothing is changed).  Citations merge: the references ticked are added and those unticked
-    removed, whatever others ticked.  Messages left empty are dropped, the rest move up.
+    Each edit finds its message by the text it held (`_find`), not by its place: another window
+    may have emptied a message above it, so it moved up.  When no message holds that text any
+    more, someone else rewrote or removed it meanwhile, and `MessageConflict` says which
+    (nothing is changed).  A message written in an empty box is added after the others.
+    Citations merge: the references ticked are added and those unticked removed, whatever
+    others ticked.  Messages left empty are dropped, the rest move up.
     """
     if not edits:
         return pack
@@ -144,35 +170,99 @@ def edit_messages(pack: Pack, edits: Sequence[MessageEdit]) -> Pack:
     for edit in edits:
         if not 1 <= edit.number <= MAX_KEY_MESSAGES:
             raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
-        while len(messages) < edit.number:
-            messages.append(KeyMessage(""))
-        message = messages[edit.number - 1]
-        text, cites = message.text, frozenset(cited_keys(pack, message))
         before, after = edit.before.text.strip(), edit.after.text.strip()
-        if after != before and text != after:
-            if text != before:
-                raise MessageConflict(edit.number, text, after)
-            text = after
+        edit = replace(edit, before=MessageSlot(before, edit.before.cites), after=MessageSlot(after, edit.after.cites))
+        if edit.before == edit.after:
+            continue
+        if not before:  # a new message: added, never written over another
+            if not after:
+                continue  # references ticked under an empty box: nothing to save yet
+            index = next((i for i, m in enumerate(messages) if m.text == after), None)
+            if index is None:
+                messages.append(KeyMessage(after))
+                index = len(messages) - 1
+            edit = replace(edit, before=MessageSlot(after, edit.before.cites))
+        else:
+            found = _find(pack, messages, edit)
+            if found is None:
+                raise _conflict(pack, messages, edit)
+            index = found
+        message = messages[index]
+        cites = frozenset(cited_keys(pack, message))
         if edit.after.cites != edit.before.cites:
             cites = (cites | (edit.after.cites - edit.before.cites)) - (edit.before.cites - edit.after.cites)
             message = replace(message, cites=tuple(sorted(numbers[k] for k in cites if k in numbers)))
-        messages[edit.number - 1] = replace(message, text=text)
+        messages[index] = replace(message, text=after)
     written = tuple(m for m in messages if m.text)
     if len(written) > MAX_KEY_MESSAGES:
         raise PackError(f"A brief has at most {MAX_KEY_MESSAGES} key messages.")
     return replace(pack, key_messages=written)
 
 
+# The parts of a pack typed in one box each, as the page names them (a reference's note by its key).
+FIELD_LABELS = {"title": "Title", "ask": "What you are asking the manager to do", "audience": "Who it is for",
+                "prepared_by": "Prepared by", "note": "Why this matters here"}
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """One box (`field`: title, ask, audience, prepared_by, or the `note` of reference `key`)
+    changed from `before` (what the page showed) to `after`."""
+
+    field: str
+    before: str
+    after: str
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.field not in FIELD_LABELS or (self.field == "note") != bool(self.key):
+            raise PackError(f"There is no box called {self.field!r} in a pack.")
+
+
+def field_value(pack: Pack, field: str, key: str, value: str | None = None) -> str:
+    if field == "note":
+        if value is None:
+            return next((r.note for r in pack.references if r.key == key), "")
+        return value.strip()
+    text = (getattr(pack, field) if value is None else value).strip()
+    return (text or DEFAULT_TITLE) if field == "title" else text
+
+
+def edit_fields(pack: Pack, edits: Sequence[FieldEdit]) -> Pack:
+    """The pack with each box's new text, applied onto whatever the pack holds now: only where
+    it still holds the text the person started from (or already the new one).  Otherwise
+    someone else changed that box meanwhile, and `FieldConflict` says so (nothing is changed).
+    A note of a reference removed meanwhile is not saved (the reference is gone)."""
+    for edit in edits:
+        now = field_value(pack, edit.field, edit.key)
+        before = field_value(pack, edit.field, edit.key, edit.before)
+        after = field_value(pack, edit.field, edit.key, edit.after)
+        if now == after or before == after:
+            continue
+        if now != before:
+            label = FIELD_LABELS[edit.field]
+            if edit.field == "note":
+                label += f" (reference [{pack.keys.index(edit.key) + 1}])" if edit.key in pack.keys else ""
+            raise FieldConflict(label, now, after)
+        if edit.field == "note":
+            pack = replace(pack, references=tuple(replace(r, note=after) if r.key == edit.key else r
+                                                  for r in pack.references))
+        else:
+            pack = replace(pack, **{edit.field: after})
+    return pack
+
+
 def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audience: str | None = None,
            prepared_by: str | None = None, notes: Mapping[str, str] | None = None,
            further_reading: Mapping[str, bool] | None = None,
-           messages: Sequence[MessageEdit] = (),
+           messages: Sequence[MessageEdit] = (), fields: Sequence[FieldEdit] = (),
            today: dt.date | None = None) -> Pack:
     """The pack with what the advocate typed: each argument given replaces that part.
 
     `further_reading` moves references to (True) or from (False) the brief's "Further
     reading" line, where they are listed without their notes.  `messages` are the key messages
-    changed (`edit_messages`).  The brief's date becomes `today` whenever anything changed.
+    changed (`edit_messages`), `fields` the boxes changed from what the page showed
+    (`edit_fields`: a second writer is told instead of overwriting the first).  The brief's date becomes `today` whenever anything changed.
     """
     changes: dict[str, object] = {}
     if title is not None:
@@ -186,7 +276,7 @@ def edited(pack: Pack, *, title: str | None = None, ask: str | None = None, audi
             replace(r, note=notes[r.key].strip() if r.key in notes else r.note,
                     further_reading=further.get(r.key, r.further_reading))
             for r in pack.references)
-    result = edit_messages(replace(pack, **changes), messages)  # type: ignore[arg-type]
+    result = edit_messages(edit_fields(replace(pack, **changes), fields), messages)  # type: ignore[arg-type]
     if result != pack:
         result = replace(result, date=today or dt.date.today())
     return result

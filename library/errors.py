@@ -150,15 +150,37 @@ class PackConflict(PackError):
 
 
 class MessageConflict(PackConflict):
-    """Two people changed the same key message at once: the second change was not saved."""
+    """Two people changed the same key message at once: the second change was not saved.
 
-    def __init__(self, number: int, theirs: str, yours: str) -> None:
-        self.number, self.theirs, self.yours = number, theirs, yours
+    `theirs` is the text the message holds now, or None when it was removed; `theirs_keys`
+    the references it cites now (so "Keep my text" replaces exactly that message)."""
+
+    def __init__(self, number: int, theirs: str | None, yours: str, theirs_keys: tuple[str, ...] = ()) -> None:
+        self.number, self.theirs, self.yours, self.theirs_keys = number, theirs, yours, theirs_keys
+        if theirs is None:
+            super().__init__(
+                f"Key message {number} was removed in another window, or by someone else, while you were "
+                "changing it, so your change was not saved. Your text is still in the box: keep it (it is "
+                "added as a new message), or use theirs (it is dropped).")
+            return
         now = f"it now reads: “{theirs}”" if theirs else "it is now empty"
         super().__init__(
             f"Key message {number} was changed in another window, or by someone else, while you were "
             f"writing it, so your text was not saved ({now}). Your text is still in the box: keep it "
             "(it replaces theirs), or use theirs.")
+
+
+class FieldConflict(PackConflict):
+    """Two people changed the same part of a pack (its ask, title, a note...) at once: the second
+    change was not saved.  `theirs` is what it holds now."""
+
+    def __init__(self, label: str, theirs: str, yours: str) -> None:
+        self.label, self.theirs, self.yours = label, theirs, yours
+        now = f"it now reads: “{theirs}”" if theirs else "it is now empty"
+        super().__init__(
+            f"“{label}” was changed in another window, or by someone else, while you were writing, so "
+            f"your text was not saved ({now}). Your text is still in the box: keep it (it replaces "
+            "theirs), or use theirs.")
 
 
 class LookupFailed(LibraryError):

@@ -339,25 +339,103 @@ def test_two_people_writing_different_key_messages_keep_both() -> None:
 def test_the_second_person_to_change_the_same_key_message_is_told_and_keeps_their_text() -> None:
     one, two, _ = two_windows()
     one.text_area(key="message-0").input(M1).run()
-    two.text_area(key="message-0").input(M2).run()  # the same box, without seeing window one's text
-    assert not two.exception
-    [warning] = [w.replace("\\", "") for w in texts(two, "warning")]
-    assert "Key message 1 was changed in another window" in warning and f"it now reads: “{M1}”" in warning
-    assert two.text_area(key="message-0").value == M2  # kept in the form, not lost
-    assert messages_of(one) == [(M1, ())]  # and not written over window one's
-
-    two.text_input(key="pack_by").input("Window two").run()  # other fields still save; the text stays
-    assert saved(one).pack.prepared_by == "Window two"
-    assert two.text_area(key="message-0").value == M2 and texts(two, "warning")
-    two.button(key="drop-message-0").click().run()  # "Use theirs"
-    assert two.text_area(key="message-0").value == M1 and not texts(two, "warning")
+    two.text_area(key="message-0").input(M2).run()  # the same empty box, without seeing window one's text
+    assert not two.exception and not texts(two, "warning")
+    assert messages_of(one) == [(M1, ()), (M2, ())]  # a new message is added, never written over another
+    assert [two.text_area(key=f"message-{i}").value for i in range(2)] == [M1, M2]  # each box its own message
 
     one.text_area(key="message-0").input(M1 + " Often.").run()
-    two.text_area(key="message-0").input(M2).run()  # a second clash on the same message
-    assert texts(two, "warning") and messages_of(one) == [(M1 + " Often.", ())]
+    two.text_area(key="message-0").input("Mine instead.").run()  # two still shows M1: a rewrite of a rewrite
+    [warning] = [w.replace("\\", "") for w in texts(two, "warning")]
+    assert "Key message 1 was changed in another window" in warning and f"it now reads: “{M1} Often.”" in warning
+    assert two.text_area(key="message-0").value == "Mine instead."  # kept in the form, not lost
+    assert messages_of(one) == [(M1 + " Often.", ()), (M2, ())]  # and not written over window one's
+
+    two.text_input(key="pack_by").input("Window two").run()  # other boxes still save; the text stays
+    assert saved(one).pack.prepared_by == "Window two"
+    assert two.text_area(key="message-0").value == "Mine instead." and texts(two, "warning")
+    two.button(key="drop-message-0").click().run()  # "Use theirs"
+    assert two.text_area(key="message-0").value == M1 + " Often." and not texts(two, "warning")
+
+    one.text_area(key="message-0").input(M1).run()
+    two.text_area(key="message-0").input("Mine instead.").run()  # a second clash on the same message
+    assert texts(two, "warning") and messages_of(one) == [(M1, ()), (M2, ())]
     two.button(key="keep-message-0").click().run()  # "Keep my text": theirs is replaced, knowingly
-    assert messages_of(one) == [(M2, ())]
-    assert not texts(two, "warning") and two.text_area(key="message-0").value == M2
+    assert messages_of(one) == [("Mine instead.", ()), (M2, ())]
+    assert not texts(two, "warning") and two.text_area(key="message-0").value == "Mine instead."
+
+
+def three_messages(texts_: tuple[str, ...]) -> tuple[AppTest, AppTest, list[str]]:
+    """Window one writes three messages, window two shows them, then one empties message 1."""
+    one, two, keys = two_windows()
+    for index, text in enumerate(texts_):
+        one.text_area(key=f"message-{index}").input(text).run()
+    two.run()
+    assert [two.text_area(key=f"message-{i}").value for i in range(3)] == list(texts_)
+    one.text_area(key="message-0").input("").run()  # the others move up; window two does not see it
+    assert messages_of(one) == [(texts_[1], ()), (texts_[2], ())]
+    return one, two, keys
+
+
+def test_a_message_rewritten_in_a_stale_window_after_messages_moved_up_replaces_the_one_meant() -> None:
+    one, two, _ = three_messages(("Alpha message", "Bravo message", "Charlie message"))
+    two.text_area(key="message-1").input("Bravo rewritten by B").run()  # two still shows Bravo as message 2
+    assert not two.exception and not texts(two, "warning")
+    assert messages_of(one) == [("Bravo rewritten by B", ()), ("Charlie message", ())]
+    assert [two.text_area(key=f"message-{i}").value for i in range(3)] == ["Bravo rewritten by B",
+                                                                            "Charlie message", ""]
+
+    # Window one (now stale) rewrites the Bravo that is gone: told it was changed, and "Keep my
+    # text" replaces only that message, never Charlie.
+    one.text_area(key="message-0").input("Bravo by A").run()
+    [warning] = [w.replace("\\", "") for w in texts(one, "warning")]
+    assert "Key message 1 was changed" in warning and "“Bravo rewritten by B”" in warning
+    assert [one.text_area(key=f"message-{i}").value for i in range(2)] == ["Bravo by A", "Charlie message"]
+    one.button(key="keep-message-0").click().run()
+    assert messages_of(one) == [("Bravo by A", ()), ("Charlie message", ())]
+
+    # A message removed elsewhere: told so, and keeping it adds it back, not over another.
+    two.text_area(key="message-0").input("").run()  # two still shows its own Bravo: told, nothing removed
+    assert "Key message 1 was changed" in " ".join(texts(two, "warning"))
+    assert messages_of(one) == [("Bravo by A", ()), ("Charlie message", ())]
+    two.button(key="drop-message-0").click().run()
+    two.text_area(key="message-0").input("").run()  # now it removes "Bravo by A"
+    assert messages_of(one) == [("Charlie message", ())]
+    one.text_area(key="message-0").input("Bravo once more").run()  # one still shows "Bravo by A"
+    [warning] = [w.replace("\\", "") for w in texts(one, "warning")]
+    assert "Key message 1 was removed" in warning
+    assert [one.text_area(key=f"message-{i}").value for i in range(2)] == ["Charlie message", "Bravo once more"]
+    one.button(key="keep-message-1").click().run()
+    assert messages_of(one) == [("Charlie message", ()), ("Bravo once more", ())]
+
+
+def test_a_reference_ticked_in_a_stale_window_lands_on_the_message_meant() -> None:
+    one, two, keys = three_messages(("One message", "Two message", "Three message"))
+    two.multiselect(key="cites-1").select(keys[1]).run()  # under "Two message", as window two shows it
+    assert not two.exception and not texts(two, "warning")
+    assert messages_of(one) == [("Two message", (keys[1],)), ("Three message", ())]
+    assert two.multiselect(key="cites-0").value == [keys[1]] and two.multiselect(key="cites-1").value == []
+
+
+def test_the_second_writer_of_the_ask_is_told_and_chooses() -> None:
+    one, two, _ = two_windows()
+    one.text_area(key="pack_ask").input("Fund a wellbeing lead.").run()
+    two.text_area(key="pack_ask").input("Train every ward.").run()  # two never saw one's ask
+    [warning] = [w.replace("\\", "") for w in texts(two, "warning")]
+    assert "“What you are asking the manager to do” was changed" in warning and "“Fund a wellbeing lead.”" in warning
+    assert saved(one).pack.ask == "Fund a wellbeing lead." and two.text_area(key="pack_ask").value == "Train every ward."
+    two.text_input(key="pack_title").input("Window two's title").run()  # other boxes still save
+    assert saved(one).pack.title == "Window two's title" and two.text_area(key="pack_ask").value == "Train every ward."
+    two.button(key="theirs-pack_ask").click().run()
+    assert two.text_area(key="pack_ask").value == "Fund a wellbeing lead." and not texts(two, "warning")
+
+    one.text_area(key="pack_ask").input("Fund two leads.").run()
+    two.text_area(key="pack_ask").input("Train every ward.").run()
+    assert texts(two, "warning") and saved(one).pack.ask == "Fund two leads."
+    two.button(key="keep-pack_ask").click().run()
+    assert saved(one).pack.ask == "Train every ward." and not texts(two, "warning")
+    one.run()
+    assert one.text_area(key="pack_ask").value == "Train every ward."
 
 
 def test_a_message_moves_up_to_its_place_in_the_brief_and_the_next_edit_finds_it_there() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from library import drafts
-from library.errors import MessageConflict, PackError
+from library.errors import FieldConflict, MessageConflict, PackError
 from library.packs import (MAX_REFERENCES, KeyMessage, Pack, PackReference, Search, Selection, dump_pack,
                            load_pack)
 
@@ -107,8 +108,9 @@ def slot(text: str = "", *keys: str) -> drafts.MessageSlot:
     return drafts.MessageSlot.of(text, keys)
 
 
-def edit(number: int, before: drafts.MessageSlot, after: drafts.MessageSlot) -> drafts.MessageEdit:
-    return drafts.MessageEdit(number, before, after)
+def edit(number: int, before: drafts.MessageSlot, after: drafts.MessageSlot,
+         seen: tuple[str, ...] = ()) -> drafts.MessageEdit:
+    return drafts.MessageEdit(number, before, after, seen)
 
 
 def test_edited_applies_what_was_typed_and_dates_the_change() -> None:
@@ -132,15 +134,18 @@ def test_edited_applies_what_was_typed_and_dates_the_change() -> None:
 
 
 # The pack as saved now (its messages: text and cited keys), one person's edit made from an older
-# version (number, before, after), and the messages after it; None: a conflict, nothing changed.
+# version (number, before, after[, every message's text as shown]), and the messages after it; a
+# string: a conflict, nothing changed, and the text the message holds now ("REMOVED": it is gone).
+A, B, C = "Alpha message", "Bravo message", "Charlie message"
+REMOVED = "REMOVED"
 M1, M2 = "Burnout is common among mental health staff.", "Burnout is a response to the workplace."
 MESSAGE_EDITS = [
     pytest.param([], (1, slot(), slot(M1)), [(M1, "")], id="a first message"),
     pytest.param([(M1, "")], (2, slot(), slot(M2)), [(M1, ""), (M2, "")],
                  id="another window wrote message 1 meanwhile: both kept"),
-    pytest.param([(M1, ""), ("theirs", "")], (2, slot(), slot(M2)), None,
-                 id="both wrote message 2: the second is told"),
-    pytest.param([(M1, ""), ("theirs", "")], (2, slot("mine before"), slot(M2)), None,
+    pytest.param([(M1, ""), ("theirs", "")], (2, slot(), slot(M2)), [(M1, ""), ("theirs", ""), (M2, "")],
+                 id="both wrote in empty box 2: the second is added, never written over the first"),
+    pytest.param([(M1, ""), ("theirs", "")], (2, slot("mine before"), slot(M2)), "theirs",
                  id="both rewrote message 2: the second is told"),
     pytest.param([(M1, ""), (M2, "")], (2, slot(), slot(M2)), [(M1, ""), (M2, "")],
                  id="both wrote the same words: no conflict"),
@@ -150,11 +155,30 @@ MESSAGE_EDITS = [
                  id="citations merge: another window ticked b, this one c"),
     pytest.param([(M1, "b")], (1, slot(M1, "a"), slot(M1)), [(M1, "b")],
                  id="citations merge: another window ticked b, this one unticked a"),
-    pytest.param([("theirs", "a")], (1, slot(M1, "a"), slot(M1, "a", "b")), [("theirs", "ab")],
-                 id="citations of a message rewritten elsewhere still merge"),
+    pytest.param([("theirs", "a")], (1, slot(M1, "a"), slot(M1, "a", "b")), "theirs",
+                 id="a reference ticked under a message rewritten elsewhere: told, not put under theirs"),
     pytest.param([(M1, ""), (M2, "")], (1, slot(M1), slot("  ")), [(M2, "")],
                  id="a message emptied is dropped and the next moves up"),
-    pytest.param([("theirs", "")], (1, slot(M1), slot()), None, id="emptying a message rewritten elsewhere"),
+    pytest.param([("theirs", "")], (1, slot(M1), slot()), "theirs", id="emptying a message rewritten elsewhere"),
+    # Another window emptied message 1, so the others moved up; this window still shows A, B, C.
+    pytest.param([(B, ""), (C, "")], (2, slot(B), slot("Bravo rewritten by B"), (A, B, C)),
+                 [("Bravo rewritten by B", ""), (C, "")], id="a rewrite finds its message after it moved up"),
+    pytest.param([(B, ""), (C, "")], (3, slot(C), slot(C, "c"), (A, B, C)), [(B, ""), (C, "c")],
+                 id="a reference ticked finds its message after it moved up"),
+    pytest.param([(B, "a"), (C, "")], (2, slot(B, "a"), slot(B), (A, B, C)), [(B, ""), (C, "")],
+                 id="a reference unticked finds its message after it moved up"),
+    pytest.param([(B, ""), (C, "")], (1, slot(A), slot("Alpha again"), (A, B, C)), REMOVED,
+                 id="a rewrite of a message removed elsewhere: told it was removed"),
+    pytest.param([(B, ""), (C, "")], (1, slot(A, "a"), slot(A), (A, B, C)), REMOVED,
+                 id="a reference unticked under a message removed elsewhere: told it was removed"),
+    pytest.param([(A, ""), ("Bravo by A", ""), (C, "")], (2, slot(B), slot("Bravo by B"), (A, B, C)),
+                 "Bravo by A", id="a rewrite of a message rewritten elsewhere: told, and theirs quoted"),
+    pytest.param([("Bravo by A", ""), (C, "")], (2, slot(B), slot("Bravo by B"), (A, B, C)),
+                 "Bravo by A", id="rewritten elsewhere after the one above it was removed"),
+    pytest.param([(B, ""), (A, "a"), (B, "b")], (3, slot(B, "b"), slot("Second B", "b"), (B, A, B)),
+                 [(B, ""), (A, "a"), ("Second B", "b")], id="two messages alike: the one citing what it cited"),
+    pytest.param([(C, "")], (1, slot(), slot(A), (B, C)), [(C, ""), (A, "")],
+                 id="a new message in a box another window's message moved into is added"),
     pytest.param([(M1, "")], (3, slot(), slot(M2, "c")), [(M1, ""), (M2, "c")],
                  id="a message written in the third box follows the first"),
 ]
@@ -162,20 +186,22 @@ MESSAGE_EDITS = [
 
 @pytest.mark.parametrize(("now", "change", "after"), MESSAGE_EDITS)
 def test_a_key_message_edit_applies_to_the_newest_version_or_says_it_conflicts(
-        now: list[tuple[str, str]], change: tuple[int, drafts.MessageSlot, drafts.MessageSlot],
-        after: list[tuple[str, str]] | None) -> None:
+        now: list[tuple[str, str]], change: tuple,
+        after: list[tuple[str, str]] | str) -> None:
     pack = pack_of("abc")
     numbers = {"a": 1, "b": 2, "c": 3}
     pack = Pack(title="T", references=pack.references,
                 key_messages=tuple(KeyMessage(t, tuple(numbers[k] for k in keys)) for t, keys in now))
-    number, before, typed = change
-    if after is None:
-        with pytest.raises(MessageConflict, match=f"Key message {number} was changed") as raised:
-            drafts.edited(pack, messages=[edit(number, before, typed)])
+    number, before, typed, *seen = change
+    made = edit(number, before, typed, *seen)
+    if isinstance(after, str):
+        how = "removed" if after == REMOVED else "changed"
+        with pytest.raises(MessageConflict, match=f"Key message {number} was {how}") as raised:
+            drafts.edited(pack, messages=[made])
         assert (raised.value.number, raised.value.yours) == (number, typed.text)
-        assert raised.value.theirs == (pack.key_messages[number - 1].text if number <= len(now) else "")
+        assert raised.value.theirs == (None if after == REMOVED else after)
         return
-    result = drafts.edited(pack, messages=[edit(number, before, typed)], today=TODAY)
+    result = drafts.edited(pack, messages=[made], today=TODAY)
     assert [(m.text, "".join(drafts.cited_keys(result, m))) for m in result.key_messages] == after
     assert load_pack(dump_pack(result)) == result
 
@@ -188,8 +214,9 @@ def test_two_people_on_one_pack_keep_both_messages_and_the_second_writer_of_one_
     a = drafts.edited(opened, messages=[edit(1, slot(), slot(M1, "a"))], today=TODAY)
     b = drafts.edited(a, messages=[edit(2, slot(), slot(M2, "b"))], today=TODAY)  # B never saw A's message
     assert [(m.text, m.cites) for m in b.key_messages] == [(M1, (1,)), (M2, (2,))]
-    with pytest.raises(MessageConflict):  # B wrote in message 1 too
-        drafts.edited(a, messages=[edit(1, slot(), slot(M2))])
+    with pytest.raises(MessageConflict):  # B rewrote A's message 1 meanwhile: A's text is not the one B started from
+        drafts.edited(drafts.edited(a, messages=[edit(1, slot(M1, "a"), slot("A again", "a"))]),
+                      messages=[edit(1, slot(M1, "a"), slot(M2, "a"))])
     # Once told, B may keep their text: an edit from the version they were shown replaces A's.
     kept = drafts.edited(a, messages=[edit(1, drafts.message_slots(a)[0], slot(M2, "a"))], today=TODAY)
     assert [(m.text, m.cites) for m in kept.key_messages] == [(M2, (1,))]
@@ -225,3 +252,50 @@ def test_an_uploaded_pack_keeps_no_web_address_for_a_reference_the_library_lacks
     assert safe.references[1].snapshot == Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"),
                                                             ("doi", "10.5555/x")))
     assert [r.note for r in safe.references] == ["n", "n"]
+
+
+# The pack's boxes now (title, ask), one person's edit of one box made from an older version
+# (field, before, after), and the value after it; a tuple: a conflict naming (the box, its text now).
+FIELD_EDITS = [
+    pytest.param(("T", "Fund it."), ("ask", "Fund it.", "Fund it now."), "Fund it now.", id="an unchanged ask"),
+    pytest.param(("T", "Theirs."), ("ask", "Fund it.", "Mine."), ("What you are asking the manager to do", "Theirs."),
+                 id="an ask another window changed meanwhile: told, theirs kept"),
+    pytest.param(("T", "Mine."), ("ask", "Fund it.", " Mine. "), "Mine.", id="both typed the same ask"),
+    pytest.param(("Theirs", ""), ("title", "T", "Mine"), ("Title", "Theirs"), id="a title changed meanwhile"),
+    pytest.param((drafts.DEFAULT_TITLE, ""), ("title", "", "Mine"), "Mine",
+                 id="an empty title is the default title"),
+    pytest.param(("T", ""), ("audience", "", "Board"), "Board", id="an audience typed into an empty box"),
+    pytest.param(("T", ""), ("note", "note a", "Mine", "a"), "Mine", id="an unchanged note"),
+    pytest.param(("T", ""), ("note", "old note", "Mine", "b"), ("Why this matters here (reference [2])", "note b"),
+                 id="a note changed meanwhile"),
+]
+
+
+@pytest.mark.parametrize(("now", "change", "after"), FIELD_EDITS)
+def test_a_box_edit_applies_to_the_newest_version_only_if_it_still_holds_what_the_person_saw(
+        now: tuple[str, str], change: tuple[str, ...], after: str | tuple[str, str]) -> None:
+    pack = replace(pack_of("abc"), title=now[0], ask=now[1])
+    made = drafts.FieldEdit(*change)
+
+    def value(p: Pack) -> str:
+        return next(r.note for r in p.references if r.key == made.key) if made.key else getattr(p, made.field)
+    if isinstance(after, tuple):
+        with pytest.raises(FieldConflict, match="was changed in another window") as raised:
+            drafts.edited(pack, fields=[made])
+        assert (raised.value.label, raised.value.theirs, raised.value.yours) == (*after, made.after.strip())
+        return
+    result = drafts.edited(pack, fields=[made], today=TODAY)
+    assert value(result) == after
+    assert result.date == (TODAY if result != pack else pack.date)
+
+
+def test_two_windows_writing_the_ask_the_second_is_told_and_may_keep_theirs() -> None:
+    opened = pack_of("ab")
+    a = drafts.edited(opened, fields=[drafts.FieldEdit("ask", "", "Fund a wellbeing lead.")])
+    with pytest.raises(FieldConflict) as raised:  # B never saw A's ask
+        drafts.edited(a, fields=[drafts.FieldEdit("ask", "", "Train every ward.")])
+    assert a.ask == "Fund a wellbeing lead."
+    kept = drafts.edited(a, fields=[drafts.FieldEdit("ask", raised.value.theirs, "Train every ward.")])
+    assert kept.ask == "Train every ward."
+    with pytest.raises(PackError, match="no box called"):
+        drafts.FieldEdit("key_messages", "", "x")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from library import LibraryError, drafts
 from library.citations import STYLES
-from library.errors import (MessageConflict, PackAccessDenied, PackDoesNotFit, PackError, PackNotFound,
+from library.errors import (FieldConflict, MessageConflict, PackAccessDenied, PackDoesNotFit, PackError, PackNotFound,
                             PackWithdrawn)
 from library.exporters import EXPORTERS, file_name
 from library.onepage import PackPreview
@@ -31,14 +31,40 @@ store = lib.packs
 DOWNLOADS = ("html", "md", "bib", "ris", "csljson")  # besides the PDF and Word
 NOTICE = "pack_notice"  # (kind, text) to show once at the top of the next run
 MIN_MESSAGE_SLOTS = 3
-# Key messages whose text was not saved because someone else changed the same message meanwhile, by
-# pack: {edit link: {index: (what this person typed, as a MessageSlot, the message saying so)}}.
+# Key messages whose text was not saved because someone else changed or removed that message meanwhile,
+# by pack: {edit link: [(what this person typed, the message saying so, the message it would replace
+# now: None when it was removed, so keeping it adds it)]}.
 CONFLICTS = "message_conflicts"
+# The same for the other boxes: {edit link: {widget: (what this person typed, the message, theirs)}}.
+FIELD_CONFLICTS = "field_conflicts"
+Held = tuple[drafts.MessageSlot, str, "drafts.MessageSlot | None"]
 
 
-def conflicts_in(stored: StoredPack | None) -> dict[int, tuple[drafts.MessageSlot, str]]:
+def conflicts_in(stored: StoredPack | None) -> list[Held]:
     """This pack's key messages kept in the form after a conflict (changed in place)."""
     held = st.session_state.setdefault(CONFLICTS, {})
+    return held.setdefault(stored.edit_token, []) if stored is not None else []
+
+
+def conflict_boxes(stored: StoredPack | None) -> dict[int, int]:
+    """Which box shows each held message ({box index: index in `conflicts_in`}): the box of the
+    message it would replace, else a box after the pack's messages, so every other box shows
+    its own message."""
+    if stored is None:
+        return {}
+    texts = [m.text for m in stored.pack.key_messages]
+    boxes: dict[int, int] = {}
+    extra = len(texts)
+    for n, (_, _, target) in enumerate(conflicts_in(stored)):
+        at = texts.index(target.text) if target is not None and target.text in texts else None
+        if at is None or at in boxes:
+            at, extra = extra, extra + 1
+        boxes[at] = n
+    return boxes
+
+
+def field_conflicts(stored: StoredPack | None) -> dict[str, tuple[str, str, str]]:
+    held = st.session_state.setdefault(FIELD_CONFLICTS, {})
     return held.setdefault(stored.edit_token, {}) if stored is not None else {}
 
 
@@ -266,15 +292,46 @@ def upload_pack() -> None:
         safely(act)
 
 
-# What the advocate types: each field saves just itself (see ui.change_pack).
-def typed(widget: str, field: str) -> None:
-    value = st.session_state.get(widget, "")
-    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, **{field: value})))
+# What the advocate types: each box saves just itself, from what it showed (see ui.change_pack).
+def save_field(widget: str, edit: drafts.FieldEdit) -> None:
+    held = field_conflicts(ui.current_pack())
+    try:
+        ui.change_pack(lambda pack: drafts.edited(pack, fields=[edit]))
+    except FieldConflict as conflict:
+        held[widget] = (edit.after, str(conflict), conflict.theirs)  # kept in the box until they choose
+        st.session_state[ui.RESEED] = True
+        return
+    except LibraryError as error:
+        notice("error", str(error))
+        st.session_state[ui.RESEED] = True
+        return
+    held.pop(widget, None)
+
+
+def typed(widget: str, field: str, key: str = "") -> None:
+    stored = ui.current_pack()
+    value = str(st.session_state.get(widget, ""))
+    held = field_conflicts(stored)
+    if widget in held:  # still not saved: it waits for "Keep my text" or "Use theirs"
+        held[widget] = (value, *held[widget][1:])
+        return
+    before = drafts.field_value(stored.pack, field, key) if stored else ""
+    save_field(widget, drafts.FieldEdit(field, before, value, key))
 
 
 def typed_note(key: str) -> None:
-    value = st.session_state.get(f"note-{key}", "")
-    safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, notes={key: value})))
+    typed(f"note-{key}", "note", key)
+
+
+def keep_my_field(widget: str, field: str, key: str = "") -> None:
+    yours, _, theirs = field_conflicts(ui.current_pack()).pop(widget)
+    save_field(widget, drafts.FieldEdit(field, theirs, yours, key))
+    st.session_state[ui.RESEED] = True
+
+
+def use_their_field(widget: str) -> None:
+    field_conflicts(ui.current_pack()).pop(widget, None)
+    st.session_state[ui.RESEED] = True
 
 
 def typed_further(key: str) -> None:
@@ -282,37 +339,67 @@ def typed_further(key: str) -> None:
     safely(lambda: ui.change_pack(lambda pack: drafts.edited(pack, further_reading={key: value})))
 
 
-def typed_message(index: int) -> None:
-    """Key message `index + 1` (its text or its references) changed: save that message alone, from
-    what it held when this page last showed the pack, so another window's messages are kept."""
+def box(index: int) -> drafts.MessageSlot:
+    return drafts.MessageSlot.of(st.session_state.get(f"message-{index}", ""),
+                                 st.session_state.get(f"cites-{index}", []))
+
+
+def save_message(edit: drafts.MessageEdit) -> None:
+    """Save one key message's edit; a conflict keeps the person's text in the form."""
     stored = ui.current_pack()
-    shown = drafts.message_slots(stored.pack) if stored else ()
-    before = shown[index] if index < len(shown) else drafts.MessageSlot()
-    after = drafts.MessageSlot.of(st.session_state.get(f"message-{index}", ""),
-                                  st.session_state.get(f"cites-{index}", []))
-    conflicts = conflicts_in(stored)
     try:
-        saved = ui.change_pack(lambda pack: drafts.edited(
-            pack, messages=[drafts.MessageEdit(index + 1, before, after)]))
+        saved = ui.change_pack(lambda pack: drafts.edited(pack, messages=[edit]))
     except MessageConflict as conflict:
-        conflicts[index] = (after, str(conflict))  # kept in the box; the rest shows the newest version
+        target = None if conflict.theirs is None else drafts.MessageSlot.of(conflict.theirs, conflict.theirs_keys)
+        conflicts_in(stored).append((edit.after, str(conflict), target))
         st.session_state[ui.RESEED] = True
         return
     except LibraryError as error:
         notice("error", str(error))
         st.session_state[ui.RESEED] = True
         return
-    conflicts.pop(index, None)
-    # Empty messages are dropped and the rest move up: the boxes follow, so each shows its message.
-    boxes = [str(st.session_state.get(f"message-{i}", "")).strip()
-             for i in range(st.session_state.get("message_slots", MIN_MESSAGE_SLOTS))]
-    written = [m.text for m in saved.pack.key_messages]
-    if boxes[:len(written)] != written or any(boxes[len(written):]):
+    # Empty messages are dropped and the rest move up, another window's may have moved too: the
+    # boxes are refilled whenever they differ, so each shows its own message.
+    slots = drafts.message_slots(saved.pack)
+    count = st.session_state.get("message_slots", MIN_MESSAGE_SLOTS)
+    if [box(i) for i in range(count)] != [*slots, *[drafts.MessageSlot()] * (count - len(slots))][:count] \
+            or len(slots) > count:
         st.session_state[ui.RESEED] = True
 
 
+def typed_message(index: int) -> None:
+    """Key message `index + 1` (its text or its references) changed: save that message alone, from
+    what it held when this page last showed the pack, so another window's messages are kept."""
+    stored = ui.current_pack()
+    boxes = conflict_boxes(stored)
+    if index in boxes:  # a text not saved yet: it waits for "Keep my text" or "Use theirs"
+        held = conflicts_in(stored)
+        held[boxes[index]] = (box(index), *held[boxes[index]][1:])
+        return
+    shown = drafts.message_slots(stored.pack) if stored else ()
+    before = shown[index] if index < len(shown) else drafts.MessageSlot()
+    seen = tuple(m.text for m in stored.pack.key_messages) if stored else ()
+    save_message(drafts.MessageEdit(index + 1, before, box(index), seen))
+
+
+def keep_my_message(index: int) -> None:
+    """"Keep my text": it replaces only the message it was meant for (as that now reads), or is
+    added as a new message when that one was removed; never another."""
+    stored = ui.current_pack()
+    at = conflict_boxes(stored).get(index)
+    if stored is None or at is None:
+        return
+    yours, _, target = conflicts_in(stored).pop(at)
+    save_message(drafts.MessageEdit(index + 1, target or drafts.MessageSlot(), yours,
+                                    tuple(m.text for m in stored.pack.key_messages)))
+    st.session_state[ui.RESEED] = True
+
+
 def use_their_message(index: int) -> None:
-    conflicts_in(ui.current_pack()).pop(index, None)
+    stored = ui.current_pack()
+    at = conflict_boxes(stored).get(index)
+    if at is not None:
+        conflicts_in(stored).pop(at)
     st.session_state[ui.RESEED] = True
 
 
@@ -351,12 +438,29 @@ def seed_widgets(stored: StoredPack, *, force: bool) -> None:
     for name, value in values.items():
         if force or name not in st.session_state:
             st.session_state[name] = value
-    # A message someone else changed while this person wrote theirs keeps their text until they choose.
-    for index, (yours, _) in conflicts_in(stored).items():
+    # A text someone else changed while this person wrote theirs stays theirs until they choose.
+    held = conflicts_in(stored)
+    for index, n in conflict_boxes(stored).items():
         st.session_state["message_slots"] = max(st.session_state["message_slots"], index + 1)
         if force:
+            yours = held[n][0]
             st.session_state[f"message-{index}"] = yours.text
             st.session_state[f"cites-{index}"] = [k for k in pack.keys if k in yours.cites]
+    if force:
+        for widget, (typed_text, _, _) in field_conflicts(stored).items():
+            st.session_state[widget] = typed_text
+
+
+def field_conflict(widget: str, field: str, key: str = "") -> None:
+    """Under a box whose text was not saved: why, and the choice."""
+    held = field_conflicts(current).get(widget)
+    if held is None:
+        return
+    st.warning(ui.plain(held[1]), icon=":material/sync_problem:")
+    with st.container(horizontal=True, gap="small"):
+        st.button("Keep my text", key=f"keep-{widget}", type="primary", width="content",
+                  on_click=keep_my_field, args=(widget, field, key))
+        st.button("Use theirs", key=f"theirs-{widget}", width="content", on_click=use_their_field, args=(widget,))
 
 
 # ------------------------------------------------------------------ starting, and the packs you have
@@ -452,12 +556,16 @@ with ui.friendly_errors():
         st.subheader("1. The brief")
         st.text_input("Title (a question works well, e.g. “Why should we invest in staff wellbeing?”)",
                       key="pack_title", max_chars=LIMITS["title"], on_change=typed, args=("pack_title", "title"))
+        field_conflict("pack_title", "title")
         st.text_input("Who it is for", key="pack_audience", placeholder="e.g. the ward manager",
                       max_chars=LIMITS["audience"], on_change=typed, args=("pack_audience", "audience"))
+        field_conflict("pack_audience", "audience")
         st.text_area("What you are asking the manager to do", key="pack_ask", height=80, max_chars=LIMITS["ask"],
                      on_change=typed, args=("pack_ask", "ask"))
+        field_conflict("pack_ask", "ask")
         st.text_input("Prepared by", key="pack_by", max_chars=LIMITS["prepared_by"], on_change=typed,
                       args=("pack_by", "prepared_by"))
+        field_conflict("pack_by", "prepared_by")
 
         st.subheader("2. References")
         # The picker names each reference as the brief cites it ("Felitti et al., 1998"), with its number.
@@ -476,6 +584,7 @@ with ui.friendly_errors():
                 st.text_area("Why this matters here", key=f"note-{key}", height=80, max_chars=LIMITS["note"],
                              placeholder="Leave empty to use the reference's key finding",
                              on_change=typed_note, args=(key,))
+                field_conflict(f"note-{key}", "note", key)
                 st.checkbox("Under “Further reading” (listed, without its note, to save room)",
                             key=f"further-{key}", on_change=typed_further, args=(key,))
                 with st.container(horizontal=True):
@@ -487,15 +596,15 @@ with ui.friendly_errors():
 
         st.subheader("3. Key messages")
         st.caption("Three to five short messages, each backed by the references you tick.")
-        conflicts = conflicts_in(current)
+        conflicts, boxes = conflicts_in(current), conflict_boxes(current)
         for index in range(st.session_state["message_slots"]):
             st.text_area(f"Key message {index + 1}", key=f"message-{index}", height=70, max_chars=LIMITS["message"],
                          on_change=typed_message, args=(index,))
-            if index in conflicts:
-                st.warning(ui.plain(conflicts[index][1]), icon=":material/sync_problem:")
+            if index in boxes:
+                st.warning(ui.plain(conflicts[boxes[index]][1]), icon=":material/sync_problem:")
                 with st.container(horizontal=True, gap="small"):
                     st.button("Keep my text", key=f"keep-message-{index}", type="primary", width="content",
-                              on_click=typed_message, args=(index,))
+                              on_click=keep_my_message, args=(index,))
                     st.button("Use theirs", key=f"drop-message-{index}", width="content",
                               on_click=use_their_message, args=(index,))
             st.multiselect(f"References behind message {index + 1}", list(pack.keys), format_func=labels.get,
