@@ -762,3 +762,29 @@ def test_the_citation_picker_names_references_as_the_brief_does(library: Library
     assert two_authors, keys  # "burnout" finds Maslach and Leiter (2016)
     for key in two_authors:
         assert "et al." not in picker.format_func(key)  # et al. only for three or more authors
+
+
+def test_a_changed_reference_is_named_by_its_label_not_its_citation_key(library: Library) -> None:
+    """The pack page's "has changed since the pack was saved" note names the reference as the page
+    does ("O'Connor et al., 2018"), never by its internal key."""
+    from dataclasses import replace
+
+    at = search(open_app(), "burnout")
+    key = shown_keys(at)[0]
+    at.button(key=f"add-{key}").click().run()
+    goto(at, "views/pack.py")
+    link = at.query_params["edit"]
+    pack = saved(at).pack
+    [reference] = pack.references
+    assert reference.snapshot is not None
+    older = replace(reference.snapshot, fields=tuple((n, "1900" if n == "year" else v)
+                                                     for n, v in reference.snapshot.fields))
+    current_store().save(link, replace(pack, references=(replace(reference, snapshot=older),)), who=None)
+
+    again = reopen(at, edit=link)
+    assert not again.exception, again.exception
+    [label] = library.pack_citation_labels(pack, "apa")
+    notes = [re.sub(r"\\(.)", r"\1", i.value) for i in again.info if "since the pack was saved" in i.value]
+    assert notes == [f"{label} has changed since the pack was saved (year was 1900, now "
+                     f"{library.get(key).year}); the brief uses the current details."]
+    assert key not in notes[0]
