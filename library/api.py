@@ -857,20 +857,28 @@ class Library:
         from .citations import STYLES
         from .exporters.pdf import Fit
         from .onepage import fit_to_one_page
-        from .packs import KeyMessage, Pack, PackReference, Selection
+        from .packs import CONCERN, KeyMessage, Pack, PackReference, Selection
 
         concern = self.vocabulary.concern_by_slug.get(slug)
         if concern is None:
             raise VocabularyError(f"There is no concern '{slug}' in the vocabulary.")
-        hits = self.search(SearchRequest(themes=concern.themes, per_page=limit)).hits
+        found = self.search(SearchRequest(themes=concern.themes, per_page=limit))
+        hits = found.hits
         themes = ", ".join(self.vocabulary.label(t) for t in concern.themes)
+        # Said as it is: the pack holds the highest-ranked few, not every reference on the concern.
+        # Worded so it stays true after some are removed ("from the 6...").
+        if len(hits) < found.total:
+            which = f"from the {len(hits)} references (of {found.total}) the library ranks highest for"
+        else:
+            which = ("from the library’s only reference on" if len(hits) == 1
+                     else f"from the library’s {len(hits)} references on")
         pack = Pack(
             title=f"Answering the concern: “{concern.label}”",
             concern=concern.label,
             key_messages=(KeyMessage(concern.response, tuple(range(1, len(hits) + 1))),) if hits else (),
-            references=tuple(PackReference(h.key, h.key_finding) for h in hits),
-            selection=Selection(note=f"the library’s references on the concern “{concern.label}” "
-                                     f"(themes: {themes})"),
+            references=tuple(PackReference(h.key, h.key_finding, chosen_by=CONCERN) for h in hits),
+            date=dt.date.today(),
+            selection=Selection(note=f"{which} the concern “{concern.label}” (themes: {themes})"),
         )
 
         def in_every_style(candidate: "Pack") -> Fit:
@@ -932,12 +940,16 @@ class Library:
         """What the pack page shows after each edit: the brief as a web page, whether its PDF
         fits one page, tips, and what changed in the collection since it was saved."""
         from .exporters import html_page, pdf
+        from .citations import citation_labels
         from .onepage import PackPreview
-        from .packs import compare
+        from .packs import compare, resolve_records
 
         brief = self.pack_brief(pack, style)
+        records = self.get_many(pack.keys)
+        # Each note names its reference as the page does ("O’Connor et al., 2018"), not by its key.
+        labels = dict(zip(pack.keys, citation_labels(resolve_records(pack, records), style)))
         return PackPreview(html=html_page.page(brief), fit=pdf.fit(brief), tips=tuple(pack.advice()),
-                           notes=tuple(compare(pack, self.get_many(pack.keys))))
+                           notes=tuple(compare(pack, records, labels)))
 
     def fit_pack(self, pack: "Pack", style: str = "apa") -> "FitResult":
         """"Fit to one page": the pack shortened step by step until its PDF fits in `style`,

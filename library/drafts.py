@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .errors import FieldConflict, MessageConflict, PackError
-from .packs import MAX_KEY_MESSAGES, MAX_REFERENCES, KeyMessage, Pack, PackReference, Search, uses_saved_details
+from .packs import (MAX_KEY_MESSAGES, MAX_REFERENCES, ONE_BY_ONE, KeyMessage, Pack, PackReference, Search,
+                    uses_saved_details)
 from .records import Record
 
 if TYPE_CHECKING:
@@ -45,14 +46,17 @@ def is_empty(pack: Pack) -> bool:
 
 
 def add_reference(pack: Pack, key: str, *, note: str = "", search: Search | None = None,
-                  one_by_one: bool = False) -> Pack:
+                  one_by_one: bool = False, today: dt.date | None = None) -> Pack:
     """The pack with a reference added at the end, and how it was chosen: from `search`, or
-    `one_by_one` from its own page.  A reference already in the pack leaves it unchanged."""
+    `one_by_one` from its own page (recorded on the reference too, `PackReference.chosen_by`).
+    A pack with no date is dated `today`.  A reference already in the pack leaves it unchanged."""
     if key in pack.keys:
         return pack
     if len(pack.references) >= MAX_REFERENCES:
         raise PackError(f"A pack holds at most {MAX_REFERENCES} references; remove some first.")
-    pack = replace(pack, references=pack.references + (PackReference(key, note),))
+    chosen_by = search if search is not None else ONE_BY_ONE if one_by_one else None
+    pack = replace(pack, references=pack.references + (PackReference(key, note, chosen_by=chosen_by),),
+                   date=pack.date or today or dt.date.today())
     if search is not None:
         pack = replace(pack, selection=pack.selection.with_search(search))
     if one_by_one and not pack.selection.one_by_one:
@@ -69,6 +73,18 @@ def search_of(request: "SearchRequest", vocabulary: "Vocabulary") -> Search:
         evidence_types=tuple(vocabulary.label(t) for t in request.evidence_types),
         settings=tuple(vocabulary.label(s) for s in request.settings),
         year_from=request.year_from, year_to=request.year_to)
+
+
+def open_years(request: "SearchRequest", years_held: Sequence[int]) -> "SearchRequest":
+    """The request with only the year bounds the person chose: the search page's slider always
+    holds both ends, so an end at the library's first or latest year is no limit ("from 2015",
+    not "2015 to 2024", which would stop being true when a newer reference arrives)."""
+    if not years_held:
+        return request
+    first, last = min(years_held), max(years_held)
+    return replace(request,
+                   year_from=None if request.year_from is not None and request.year_from <= first else request.year_from,
+                   year_to=None if request.year_to is not None and request.year_to >= last else request.year_to)
 
 
 def remove_reference(pack: Pack, key: str) -> Pack:

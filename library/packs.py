@@ -29,8 +29,11 @@ from .values import BIDI_CONTROLS, INVISIBLE, encode_name
 # 2: a reference's snapshot is its BibTeX entry as written (type, fields, people by role);
 # selection.searches holds objects (the words and filters as data) and one_by_one says whether
 # references were also chosen one by one.  Format 1 kept decoded details and searches as text.
-# Both are read; format 2 is written.
+# Both are read; format 2 is written.  A reference's "chosen_by" (added later, optional, so format 2
+# still) says what brought it into the pack; references without it are described as before.
 PACK_FORMAT_VERSION = 2
+ONE_BY_ONE = "one_by_one"  # `PackReference.chosen_by`: added from its own page
+CONCERN = "concern"  # `PackReference.chosen_by`: chosen with the pack for a concern (`Selection.note`)
 MAX_KEY_MESSAGES = 5
 RECOMMENDED_KEY_MESSAGES = (3, 5)
 MAX_REFERENCES = 50  # far more than fits on a page; a guard against junk files
@@ -151,6 +154,9 @@ class PackReference:
     # Listed under "Further reading" (in the reference list, without its note in
     # "What the evidence says"), to keep the brief to one page; the note is kept.
     further_reading: bool = False
+    # What brought it into the pack: the `Search` it was added from, ONE_BY_ONE or CONCERN;
+    # None when not recorded (packs saved before this was kept).  `Pack.selection_in_use`.
+    chosen_by: Search | str | None = None
 
     @classmethod
     def from_record(cls, record: Record, evidence: str = "") -> "PackReference":
@@ -208,6 +214,23 @@ class Pack:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(r.key for r in self.references)
+
+    def selection_in_use(self) -> Selection:
+        """How the references still in the pack were chosen, as the brief's footer says it.
+
+        Where every reference records what brought it in (`PackReference.chosen_by`), only
+        those are described: a search, "one by one" or the concern whose references were all
+        removed drops out.  Where any does not (a pack saved before this was recorded), the
+        pack's selection is described whole, as it always was.
+        """
+        chosen = [r.chosen_by for r in self.references]
+        if any(c is None for c in chosen):
+            return self.selection
+        searches = [c for c in chosen if isinstance(c, Search)]
+        return Selection(
+            searches=tuple(dict.fromkeys([*(s for s in self.selection.searches if s in searches), *searches])),
+            note=self.selection.note if CONCERN in chosen else "",
+            one_by_one=ONE_BY_ONE in chosen)
 
     def number_of(self, key: str) -> int:
         """The reference's number in the brief (1-based), as its citations print it."""
@@ -350,18 +373,22 @@ def resolve_records(pack: Pack, records_by_key: Mapping[str, Record | None]) -> 
     return records
 
 
-def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[str]:
-    """Plain-words notes on references that changed or went since the pack was saved."""
+def compare(pack: Pack, current_records: Mapping[str, Record | None],
+            labels: Mapping[str, str] | None = None) -> list[str]:
+    """Plain-words notes on references that changed or went since the pack was saved.
+
+    Each names its reference by `labels[key]` (its short label as the pack page shows it,
+    "O’Connor et al., 2018"), else by its key in quotes."""
     notes = []
     for reference in pack.references:
         record = current_records.get(reference.key)
-        key = reference.key
+        key = (labels or {}).get(reference.key) or f"'{reference.key}'"
         if record is None:
             if reference.snapshot is not None:
-                notes.append(f"'{key}' was removed from the collection; "
+                notes.append(f"{key} was removed from the collection; "
                              "the brief uses the details saved with the pack.")
             else:
-                notes.append(f"'{key}' is not in the collection and the pack has no saved details "
+                notes.append(f"{key} is not in the collection and the pack has no saved details "
                              "for it; remove it from the pack or add it to the collection.")
             continue
         if reference.snapshot is None:
@@ -369,9 +396,9 @@ def compare(pack: Pack, current_records: Mapping[str, Record | None]) -> list[st
         if is_replaced(reference, record):
             notes.append(replaced_note(reference, record))
             continue
-        changes = _differences(reference.snapshot.to_record(key), record)
+        changes = _differences(reference.snapshot.to_record(reference.key), record)
         if changes:
-            notes.append(f"'{key}' has changed since the pack was saved ({'; '.join(changes)}); "
+            notes.append(f"{key} has changed since the pack was saved ({'; '.join(changes)}); "
                          "the brief uses the current details.")
     return notes
 
@@ -474,6 +501,10 @@ def _dump_reference(reference: PackReference) -> dict[str, Any]:
         data["evidence"] = reference.evidence
     if reference.further_reading:
         data["further_reading"] = True
+    if isinstance(reference.chosen_by, Search):
+        data["chosen_by"] = {"search": _dump_search(reference.chosen_by)}
+    elif reference.chosen_by is not None:
+        data["chosen_by"] = reference.chosen_by
     if reference.snapshot is not None:
         s = reference.snapshot
         data["snapshot"] = {
@@ -641,8 +672,19 @@ def _references(raw: object) -> tuple[PackReference, ...]:
             evidence=_text(item, "evidence", where=where + "."),
             snapshot=None if snapshot is None else _snapshot(snapshot, where + ".snapshot"),
             further_reading=further,
+            chosen_by=_chosen_by(item.get("chosen_by"), where + ".chosen_by"),
         ))
     return tuple(references)
+
+
+def _chosen_by(raw: object, where: str) -> Search | str | None:
+    if raw is None or raw in (ONE_BY_ONE, CONCERN):
+        return raw  # type: ignore[return-value]
+    if isinstance(raw, dict) and set(raw) == {"search"} and isinstance(raw["search"], dict):
+        return _search(raw["search"], where + ".search")
+    raise PackFileInvalid(f"'{where}' must be \"{ONE_BY_ONE}\", \"{CONCERN}\" or an object holding the "
+                    f"'search' it was added from, not {_kind(raw)}"
+                    + (" (a word this library does not know)." if isinstance(raw, str) else "."))
 
 
 def _snapshot(raw: object, where: str) -> Snapshot:

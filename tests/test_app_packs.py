@@ -862,3 +862,77 @@ def test_the_citation_picker_names_references_as_the_brief_does(library: Library
     assert two_authors, keys  # "burnout" finds Maslach and Leiter (2016)
     for key in two_authors:
         assert "et al." not in picker.format_func(key)  # et al. only for three or more authors
+
+
+def test_a_changed_reference_is_named_by_its_label_not_its_citation_key(library: Library) -> None:
+    """The pack page's "has changed since the pack was saved" note names the reference as the page
+    does ("O'Connor et al., 2018"), never by its internal key."""
+    from dataclasses import replace
+
+    at = search(open_app(), "burnout")
+    key = shown_keys(at)[0]
+    at.button(key=f"add-{key}").click().run()
+    goto(at, "views/pack.py")
+    link = at.query_params["edit"]
+    pack = saved(at).pack
+    [reference] = pack.references
+    assert reference.snapshot is not None
+    older = replace(reference.snapshot, fields=tuple((n, "1900" if n == "year" else v)
+                                                     for n, v in reference.snapshot.fields))
+    current_store().save(link, replace(pack, references=(replace(reference, snapshot=older),)), who=None)
+
+    again = reopen(at, edit=link)
+    assert not again.exception, again.exception
+    [label] = library.pack_citation_labels(pack, "apa")
+    notes = [re.sub(r"\\(.)", r"\1", i.value) for i in again.info if "since the pack was saved" in i.value]
+    assert notes == [f"{label} has changed since the pack was saved (year was 1900, now "
+                     f"{library.get(key).year}); the brief uses the current details."]
+    assert key not in notes[0]
+
+
+def test_the_footer_follows_removals_and_records_only_the_years_chosen(library: Library) -> None:
+    """The walk-through: one from a filtered "trauma" search, one from "burnout, from 2015", one
+    from its own page; removing the trauma one and the one-by-one one leaves only the burnout
+    search in the footer, worded "2015 or later" (not "2015 to <the latest year>")."""
+    at = open_app(q="trauma", type="systematic-review", setting="inpatient", **{"from": "2010", "to": "2022"})
+    trauma = shown_keys(at)[0]
+    at.button(key=f"add-{trauma}").click().run()
+    goto(at, "views/search.py", theme="burnout", **{"from": "2015"})
+    burnout = next(k for k in shown_keys(at) if k != trauma)
+    at.button(key=f"add-{burnout}").click().run()
+    single = next(h.key for h in library.search(SearchRequest(text="seclusion")).hits if h.key not in (trauma, burnout))
+    goto(at, "views/reference.py", key=single)
+    at.button(key="detail-add").click().run()
+    goto(at, "views/pack.py", edit=at.session_state["pack_current"].edit_token)
+    assert not at.exception, at.exception
+    footer = html.unescape(brief_of(at))
+    assert "“trauma”" in footer and "others chosen one by one" in footer
+    assert "(theme: burnout; published in 2015 or later)" in footer
+
+    at.button(key=f"drop-{trauma}").click().run()
+    at.button(key=f"drop-{single}").click().run()
+    assert not at.exception, at.exception
+    assert saved(at).pack.keys == (burnout,)
+    said = ("How the references were chosen: browsing the evidence library (theme: burnout; published in 2015 "
+            "or later).")
+    assert said in html.unescape(brief_of(at))
+
+
+def test_a_concern_pack_with_one_more_says_so_and_is_dated(library: Library) -> None:
+    import datetime as dt
+
+    from library.exporters.brief import uk_date
+
+    at = goto(open_app(), "views/concerns.py")
+    at.button(key="concern-staff-burnout").click().run()
+    follow(at, "views/pack.py")
+    pack = saved(at).pack
+    assert pack.date == dt.date.today()
+    assert f"Prepared on {uk_date(dt.date.today())}." in html.unescape(brief_of(at))  # before any edit
+    extra = next(h.key for h in library.search(SearchRequest(text="seclusion")).hits if h.key not in pack.keys)
+    goto(at, "views/reference.py", key=extra)
+    at.button(key="detail-add").click().run()
+    goto(at, "views/pack.py", edit=at.session_state["pack_current"].edit_token)
+    brief = html.unescape(brief_of(at))
+    assert f"How the references were chosen: {pack.selection.note}; others chosen one by one." in brief
+    assert pack.selection.note.startswith(f"from the {len(pack.references)} references (of ")

@@ -18,7 +18,7 @@ from library.bibtex import parse_file
 from library.citations import STYLES
 from library.errors import PackDoesNotFit, PackError
 from library.exporters import build_pack
-from library.exporters.brief import BriefTerms, how_chosen
+from library.exporters.brief import BriefTerms, how_chosen, uk_date
 from library.exporters.pdf import Fit
 from library.onepage import first_sentence, fit_to_one_page
 from library.packs import (KeyMessage, Pack, PackReference, Search, Selection, Snapshot, compare, dump_pack,
@@ -617,3 +617,130 @@ def test_advice_names_what_would_improve_the_brief() -> None:
         "Key message 1 cites no reference; add the numbers of the references that support it.",
         "Reference 1 supports no key message.",
     ]
+
+
+# ---------------------------------------------------------------- what the footer says after removals
+
+TRAUMA = Search("trauma", evidence_types=(REVIEWS,), settings=("Inpatient wards",), year_from=2010, year_to=2022)
+BURNOUT = Search(themes=("Burnout",), year_from=2015)
+TRAUMA_WORDS = ("a search of the evidence library for “trauma” (systematic reviews or meta-analyses only; "
+                "setting: inpatient wards; published 2010 to 2022)")
+BURNOUT_WORDS = "browsing the evidence library (theme: burnout; published in 2015 or later)"
+CONCERN_NOTE = "from the 6 references (of 19) the library ranks highest for the concern “X” (themes: Burnout)"
+
+
+def _built(steps: list[tuple[str, str, object]], *, concern: int = 0) -> Pack:
+    """A pack made as the app makes it: `concern` references from a concern pack, then each step
+    ("add", key, search or None for one by one) or ("remove", key, None)."""
+    from library import drafts
+    from library.packs import CONCERN
+
+    pack = Pack("t", references=tuple(PackReference(f"c{n}", chosen_by=CONCERN) for n in range(concern)),
+                selection=Selection(note=CONCERN_NOTE) if concern else Selection())
+    for action, key, search in steps:
+        if action == "add":
+            pack = drafts.add_reference(pack, key, search=search, one_by_one=search is None)  # type: ignore[arg-type]
+        else:
+            pack = drafts.remove_reference(pack, key)
+    return load_pack(dump_pack(pack))  # and the pack file keeps it
+
+
+WALKS = [
+    pytest.param([("add", "t", TRAUMA), ("add", "b", BURNOUT), ("add", "o", None)], 0,
+                 f"{TRAUMA_WORDS}; {BURNOUT_WORDS}; others chosen one by one", id="all three"),
+    pytest.param([("add", "t", TRAUMA), ("add", "b", BURNOUT), ("add", "o", None), ("remove", "t", None),
+                  ("remove", "o", None)], 0, BURNOUT_WORDS, id="the walk-through: trauma and one-by-one removed"),
+    pytest.param([("add", "t", TRAUMA), ("add", "t2", TRAUMA), ("remove", "t", None)], 0, TRAUMA_WORDS,
+                 id="one of two from a search removed: the search stays"),
+    pytest.param([("add", "o", None), ("add", "t", TRAUMA), ("remove", "t", None)], 0,
+                 "chosen one by one from the evidence library", id="only one by one left"),
+    pytest.param([("add", "t", TRAUMA), ("remove", "t", None)], 0, "not recorded", id="all removed"),
+    pytest.param([("add", "o", None)], 6, f"{CONCERN_NOTE}; others chosen one by one",
+                 id="concern pack plus one from its page"),
+    pytest.param([("add", "o", None), ("add", "t", TRAUMA)], 6,
+                 f"{TRAUMA_WORDS}; others chosen one by one; {CONCERN_NOTE}", id="concern pack plus search"),
+    pytest.param([("add", "o", None)] + [("remove", f"c{n}", None) for n in range(6)], 6,
+                 "chosen one by one from the evidence library", id="concern's references all removed"),
+    pytest.param([("remove", "c0", None)], 6, CONCERN_NOTE, id="concern pack, one removed"),
+]
+
+
+@pytest.mark.parametrize(("steps", "concern", "words"), WALKS)
+def test_the_footer_describes_only_how_the_references_still_in_the_pack_were_chosen(
+        steps: list[tuple[str, str, object]], concern: int, words: str) -> None:
+    assert how_chosen(_built(steps, concern=concern).selection_in_use()) == words
+
+
+def test_a_pack_file_without_chosen_by_keeps_describing_its_whole_selection() -> None:
+    pack = _built([("add", "t", TRAUMA), ("add", "b", BURNOUT), ("remove", "t", None)])
+    data = json.loads(dump_pack(pack))
+    assert data["references"] == [{"key": "b", "note": "", "chosen_by": {"search": {
+        "words": "", "themes": ["Burnout"], "year_from": 2015}}}]
+    for reference in data["references"]:
+        del reference["chosen_by"]  # as saved before each reference said what brought it in
+    old = load_pack(json.dumps(data))
+    assert old.references == (PackReference("b"),)
+    assert how_chosen(old.selection_in_use()) == f"{TRAUMA_WORDS}; {BURNOUT_WORDS}"  # as before
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ("by hand", r"'references\[1\].chosen_by' must be \"one_by_one\", \"concern\" or an object holding the "
+                r"'search' it was added from, not text \(a word this library does not know\)"),
+    (3, r"'references\[1\].chosen_by' must be .* not a number\."),
+    ({"search": "trauma"}, r"'references\[1\].chosen_by' must be .* not an object\."),
+    ({"search": {"year_from": "2015"}}, r"'references\[1\].chosen_by.search.year_from' must be a year"),
+])
+def test_a_bad_chosen_by_is_named(value: object, error: str) -> None:
+    data = json.loads(MINIMAL)
+    data["references"][0]["chosen_by"] = value
+    with pytest.raises(PackError, match=error):
+        load_pack(json.dumps(data))
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    (None, dt.date(2026, 1, 2)),  # an undated pack is dated when a reference is added
+    (dt.date(2025, 3, 1), dt.date(2025, 3, 1)),  # a dated one keeps its date
+])
+def test_adding_a_reference_dates_an_undated_pack(date: dt.date | None, expected: dt.date) -> None:
+    from library import drafts
+
+    pack = drafts.add_reference(Pack("t", date=date), "a", one_by_one=True, today=dt.date(2026, 1, 2))
+    assert pack.date == expected
+    assert drafts.add_reference(Pack("t"), "a", one_by_one=True).date == dt.date.today()
+
+
+@pytest.mark.parametrize(("year_from", "year_to", "expected"), [
+    (2015, 2024, (2015, None)),  # "from 2015": the slider's end is the latest year held
+    (1998, 2020, (None, 2020)),
+    (1998, 2024, (None, None)),  # the whole range is no filter
+    (2010, 2022, (2010, 2022)),
+    (None, None, (None, None)),
+    (1990, 2030, (None, None)),  # beyond what the library holds: no limit either
+])
+def test_a_year_range_records_only_the_ends_the_person_chose(year_from: int | None, year_to: int | None,
+                                                              expected: tuple[int | None, int | None]) -> None:
+    from library import drafts
+    from library.search import SearchRequest
+
+    request = drafts.open_years(SearchRequest(text="x", year_from=year_from, year_to=year_to), [1998, 2005, 2024])
+    assert (request.year_from, request.year_to) == expected and request.text == "x"
+    assert drafts.open_years(SearchRequest(year_from=2015, year_to=2024), []).year_to == 2024  # nothing held
+
+
+def test_a_concern_pack_says_which_references_it_holds_and_is_dated(shipped: Library) -> None:
+    from library.packs import CONCERN
+
+    for concern in shipped.vocabulary.concerns:
+        pack = shipped.concern_pack(concern.slug)
+        found = shipped.search(concern_request(concern.themes))
+        themes = ", ".join(shipped.vocabulary.label(t) for t in concern.themes)
+        n = len(pack.references)
+        which = (f"from the {n} references (of {found.total}) the library ranks highest for" if n < found.total
+                 else "from the library’s only reference on" if n == 1 else f"from the library’s {n} references on")
+        assert pack.selection.note == f"{which} the concern “{concern.label}” (themes: {themes})"
+        assert pack.date == dt.date.today()
+        assert {r.chosen_by for r in pack.references} <= {CONCERN}
+        page = shipped.render_pack(pack, "md").decode("utf-8")
+        assert f"Prepared on {uk_date(dt.date.today())}" in page
+    assert any(len(shipped.concern_pack(c.slug).references) < shipped.search(concern_request(c.themes)).total
+               for c in shipped.vocabulary.concerns)  # the "of N" wording is exercised

@@ -44,7 +44,7 @@ if "concern_error" in st.session_state:
     st.error(ui.plain(st.session_state.pop("concern_error")), icon=":material/error:")
 
 with ui.friendly_errors():
-    concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's eight pieces of advice (our one-line summaries)"])
+    concerns_tab, advice_tab = st.tabs(["Common concerns", "The study's eight pieces of advice"])
     with concerns_tab:
         if not vocabulary.concerns:
             st.info("The vocabulary lists no concerns yet; a librarian can add them to themes.toml.")
@@ -63,6 +63,7 @@ with ui.friendly_errors():
                 else:
                     st.info("No references address this yet: a gap for the librarian.")
     with advice_tab:
+        st.markdown("**The study's eight pieces of advice (our one-line summaries)**")
         st.markdown("The founding study (Clark, 2021) gave eight pieces of advice to staff pushing for "
                     "trauma-informed change. Each heading is one of them; the line under it is our own "
                     "one-line summary, not the study's words, followed by the references tagged with it.")

@@ -104,9 +104,9 @@ with ui.friendly_errors():
         st.session_state["page"] = 1
     st.session_state["search_signature"] = signature
     request = current_request()
-    # A full year range is no filter: keep it out of the URL and the footer.
-    if all_years and request.year_from == all_years[0] and request.year_to == all_years[-1]:
-        request = SearchRequest(**{**request.__dict__, "year_from": None, "year_to": None})
+    # An end of the year range left at the library's first or latest year is no filter: keep
+    # it out of the URL and the footer ("from 2015", not "2015 to 2024").
+    request = drafts.open_years(request, all_years)
     result = lib.search(request)
     if request.page > result.pages:
         request = SearchRequest(**{**request.__dict__, "page": result.pages})

@@ -235,7 +235,9 @@ def _printable_pack(pack: Pack) -> Pack:
         pack, title=printable(pack.title), audience=printable(pack.audience), ask=printable(pack.ask),
         concern=printable(pack.concern), prepared_by=printable(pack.prepared_by),
         key_messages=tuple(replace(m, text=printable(m.text)) for m in pack.key_messages),
-        references=tuple(replace(r, note=printable(r.note), evidence=printable(r.evidence))
+        references=tuple(replace(r, note=printable(r.note), evidence=printable(r.evidence),
+                                 chosen_by=_printable_search(r.chosen_by) if isinstance(r.chosen_by, Search)
+                                 else r.chosen_by)
                          for r in pack.references),
         selection=replace(pack.selection, searches=tuple(_printable_search(s) for s in pack.selection.searches),
                           filters=tuple(printable(t) for t in pack.selection.filters),
@@ -411,7 +413,7 @@ def _footer(pack: Pack, terms: BriefTerms) -> tuple[str, ...]:
     who = f" by {pack.prepared_by}" if pack.prepared_by else ""
     if when or who:
         lines.append(f"Prepared{when}{who}.")
-    lines.append(f"How the references were chosen: {how_chosen(pack.selection, terms)}.")
+    lines.append(f"How the references were chosen: {how_chosen(pack.selection_in_use(), terms)}.")
     lines.append("The notes on each reference draw on the evidence library’s plain-language "
                  "summaries of each work’s key findings; check the original before quoting it.")
     return tuple(lines)
@@ -437,12 +439,16 @@ def how_chosen(selection: Selection, terms: BriefTerms | None = None) -> str:
             limits = _search_limits(search, terms)
             parts.append(f"browsing the evidence library ({limits})" if limits
                          else "browsing the whole evidence library")
-    if selection.one_by_one:
-        parts.append("others chosen one by one" if parts else "chosen one by one from the evidence library")
+    searched = bool(parts)
+    if selection.one_by_one and searched:
+        parts.append("others chosen one by one")
     if selection.filters:
         parts.append("filtered by " + "; ".join(selection.filters))
     if selection.note:
         parts.append(selection.note.rstrip("."))
+    if selection.one_by_one and not searched:
+        # After the note: a concern pack with one more added is "from the 6 ...; others chosen one by one".
+        parts.append("others chosen one by one" if parts else "chosen one by one from the evidence library")
     return "; ".join(parts)
 
 
@@ -515,7 +521,7 @@ def pack_over_limits(pack: Pack, records: Sequence[Record]) -> list[str]:
         details = " ".join([*(record.fields.get(f, "") for f in _REFERENCE_FIELDS), record.title, *names])
         check.reference(number, details)
     check("prepared_by", "prepared by", pack.prepared_by)
-    check("footer", "how the references were chosen", how_chosen(pack.selection))
+    check("footer", "how the references were chosen", how_chosen(pack.selection_in_use()))
     return check.found
 
 
