@@ -15,7 +15,8 @@ ignored, never trusted: the cookie is only a list of links to try, and the pack
 store still decides what each one opens (see `BrowserPacks.keeping`).
 
 This module only reads and writes the value; the app (views/ui.py) reads the
-cookie when a browser session starts and writes it when the list changes.
+cookie when a browser session starts and writes it whenever the tab changes its
+pack in progress (`cookie_script` merges with what other tabs wrote).
 """
 
 from __future__ import annotations
@@ -100,29 +101,45 @@ class BrowserPacks:
                             tuple(t for t in self.tokens if t != token))
 
     def keeping(self, still_open: Iterable[str]) -> BrowserPacks:
-        """Only the links in `still_open` (those the pack store still opens for this person): a
-        deleted pack, or one only its signed-in owner may change, drops out without a word."""
+        """Only the links in `still_open` (those the pack store still holds): a deleted pack drops
+        out without a word.  (A pack only its owner may change, signed in, is kept: the app does not
+        open it while they are signed out, and opens it again once they sign in.)"""
         keep = set(still_open)
         tokens = tuple(t for t in self.tokens if t in keep)
         return BrowserPacks(self.current if self.current in keep else None, tokens)
 
 
-def cookie_script(wanted: BrowserPacks, *, dropped: Iterable[str] = (), secure: bool) -> str:
-    """A script for the page that writes `wanted` into the browser's cookie.
+def cookie_script(wanted: BrowserPacks, *, touched: Iterable[str] = (), dropped: Iterable[str] = (),
+                  left: str | None = None, secure: bool) -> str:
+    """A script for the page that writes this tab's changes into the browser's cookie.
 
-    Other tabs of the same browser may have added links since this one read the cookie, so the
-    script keeps those that are still in the cookie after this tab's own (but not `dropped`:
-    deleted, or taken off this browser's list here).  Only this fixed script and edit links
-    (checked for their shape here, again) go into the page, never anything a person typed.
-    The cookie has no expiry (it ends when the browser closes), is sent only to this site's
-    own pages (SameSite=Strict, path=/) and, over https, only over https (Secure).
+    Several tabs of one browser share the cookie, and each tab's session remembers only what the
+    cookie said when it started, so the script merges rather than overwrites:
+
+    - `touched`: the links this tab opened, started or changed since it last read or wrote the
+      cookie, most recent first.  They go first, and when `wanted.current` is one of them it becomes
+      the cookie's pack in progress: the pack last worked on, in any tab, is what a reload brings back.
+    - the links already in the cookie follow (other tabs may have added some), but not `dropped`
+      (deleted, or taken off this browser's list here).
+    - a link this tab merely remembers from earlier is NOT written back: if it is no longer in the
+      cookie, another tab closed or deleted it.
+    - `left`: the pack this tab just stopped working on ("New pack"): if it is the cookie's pack in
+      progress, none is any more; another tab's pack in progress stays so.
+
+    Only this fixed script and edit links (checked for their shape here, again) go into the page,
+    never anything a person typed.  The cookie has no expiry (it ends when the browser closes), is
+    sent only to this site's own pages (SameSite=Strict, path=/) and, over https, only over https
+    (Secure).
     """
-    gone = [t for t in dict.fromkeys(dropped) if is_edit_token(t)][:MAX_PACKS]
-    for token in (*wanted.tokens, *gone):
-        if not is_edit_token(token):  # unreachable through BrowserPacks; checked where it matters
+    ours = [t for t in dict.fromkeys(touched)][:MAX_PACKS]
+    gone = [t for t in dict.fromkeys(dropped) if is_edit_token(t) and t not in ours][:MAX_PACKS]
+    for token in (*wanted.tokens, *ours, *([left] if left else [])):
+        if not is_edit_token(token):  # unreachable through the app; checked where it matters
             raise ValueError("Only edit links go into the cookie script.")
-    words = {"NAME": cookie_name(secure), "CURRENT": wanted.current or "", "OURS": ".".join(wanted.tokens),
-             "GONE": ".".join(gone), "MAX": str(MAX_PACKS), "SECURE": "true" if secure else "false"}
+    current = wanted.current if wanted.current in ours else ""
+    words = {"NAME": cookie_name(secure), "CURRENT": current, "OURS": ".".join(ours),
+             "GONE": ".".join(gone), "LEFT": left or "", "MAX": str(MAX_PACKS),
+             "SECURE": "true" if secure else "false"}
     script = _SCRIPT
     for word, text in words.items():
         script = script.replace(f"@{word}@", text)
@@ -131,16 +148,21 @@ def cookie_script(wanted: BrowserPacks, *, dropped: Iterable[str] = (), secure: 
 
 _SCRIPT = """<script>
 (() => {
-  const name = "@NAME@", current = "@CURRENT@", max = @MAX@;
+  const name = "@NAME@", current = "@CURRENT@", left = "@LEFT@", max = @MAX@;
   const ours = "@OURS@".split(".").filter(Boolean), gone = "@GONE@".split(".").filter(Boolean);
   const shape = /^[A-Za-z0-9_-]{32}$/;
   const found = document.cookie.split("; ").find(c => c.startsWith(name + "="));
   const before = found ? found.slice(name.length + 1) : "";
-  const theirs = before.slice(before.indexOf("|") + 1).split(".").filter(t => shape.test(t) && !gone.includes(t));
+  const mark = before.indexOf("|");
+  const was = mark > 0 ? before.slice(0, mark) : "";
+  const theirs = before.slice(mark + 1).split(".").filter(t => shape.test(t) && !gone.includes(t));
   const tokens = [...new Set([...ours, ...theirs])].slice(0, max);
+  let now = current || (shape.test(was) && was !== left && tokens.includes(was) ? was : "");
+  if (now && !tokens.includes(now)) now = "";
+  const listed = now ? [now, ...tokens.filter(t => t !== now)] : tokens;
   const secure = @SECURE@ || location.protocol === "https:";
   const rest = "; path=/; SameSite=Strict" + (secure ? "; Secure" : "");
-  document.cookie = tokens.length ? name + "=" + current + "|" + tokens.join(".") + rest
+  document.cookie = listed.length ? name + "=" + now + "|" + listed.join(".") + rest
                                   : name + "=" + rest + "; max-age=0";
 })();
 </script>"""

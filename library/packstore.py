@@ -238,6 +238,16 @@ class PackStore:
         return [self._summary(row) for row in rows
                 if may_edit(row.owner, who, edit_token=row.edit_token, presented=row.edit_token)]
 
+    def existing(self, edit_tokens: Iterable[str]) -> set[str]:
+        """Which of these edit links still open a pack for someone: the rest were deleted, or never
+        were links (a pack only its owner may change, signed in, is still here)."""
+        tokens = list(dict.fromkeys(t for t in edit_tokens if t))[:MAX_HELD_LINKS]
+        if not tokens:
+            return set()
+        with self.database.read() as connection:
+            return set(connection.execute(select(packs_table.c.edit_token)
+                                          .where(packs_table.c.edit_token.in_(tokens))).scalars())
+
     # ------------------------------------------------------------ the administrator's verbs (the CLI)
     def get(self, pack_id: str, who: Identity) -> StoredPack:
         self._need_admin(who)

@@ -128,27 +128,48 @@ def test_the_store_decides_what_each_link_still_opens(database: Database) -> Non
     assert still_open(None) == BrowserPacks(None, (kept.edit_token,))
     assert still_open(Identity.oidc("jo@example.org")) == BrowserPacks(None, (owned.edit_token, kept.edit_token))
     assert still_open(Identity.oidc("sam@example.org")) == BrowserPacks(None, (kept.edit_token,))
+    # What stays in the cookie: every pack still saved, even one only its owner may change, signed in
+    # (a librarian whose password sign-in a reload forgot); a deleted or unknown link goes.
+    assert store.existing([*held.tokens, "", unknown]) == {owned.edit_token, kept.edit_token}
+    assert held.keeping(store.existing(held.tokens)) == BrowserPacks(None, (owned.edit_token, kept.edit_token))
+    assert store.existing([]) == set()
 
 
 def test_the_script_holds_only_the_fixed_code_and_edit_links() -> None:
-    script = cookie_script(BrowserPacks(A, (A, B)), dropped=[C, "</script><b>x</b>"], secure=False)
+    script = cookie_script(BrowserPacks(A, (A, B)), touched=[A, B], dropped=[C, "</script><b>x</b>"], left=D,
+                           secure=False)
     assert script.count("<script>") == 1 and script.count("</script>") == 1
     assert "<b>" not in script and f'"{A}"' in script and f'"{A}.{B}"' in script and f'"{C}"' in script
+    assert f'"{D}"' in script
     assert not re.search(r"@[A-Z]+@", script)
     assert '"__Host-evidence_packs"' in cookie_script(BrowserPacks(), secure=True)
+    for bad in (dict(touched=["</script>"]), dict(left="<b>")):
+        with pytest.raises(ValueError):
+            cookie_script(BrowserPacks(), secure=False, **bad)  # type: ignore[arg-type]
 
 
 # --- the script itself, in the browser: what it leaves in the cookie, from what another tab left there
 
 SITE = "http://evidence.test/search"
 SCRIPT_CASES = [
-    # cookie before, what this tab wants, dropped here, cookie after (None: removed)
-    (None, BrowserPacks(A, (A,)), (), f"{A}|{A}"),
-    (f"{A}|{A}", BrowserPacks(None, (A,)), (), f"|{A}"),
-    (f"{B}|{B}.{A}", BrowserPacks(A, (A,)), (), f"{A}|{A}.{B}"),  # another tab's pack is kept, after ours
-    (f"{B}|{B}.{A}", BrowserPacks(None, ()), (A,), f"|{B}"),  # but not one deleted or closed here
-    (f"{A}|{A}", BrowserPacks(None, ()), (A,), None),  # nothing left: the cookie goes
-    (f"junk|<x>.{C}", BrowserPacks(A, (A,)), (), f"{A}|{A}.{C}"),  # junk from elsewhere is not copied
+    # cookie before, what this tab holds, touched here, dropped here, left here, cookie after (None: removed)
+    (None, BrowserPacks(A, (A,)), (A,), (), None, f"{A}|{A}"),
+    (f"{A}|{A}", BrowserPacks(None, (A,)), (), (), A, f"|{A}"),  # "New pack": none in progress, still listed
+    (f"{B}|{B}.{A}", BrowserPacks(A, (A,)), (A,), (), None, f"{A}|{A}.{B}"),  # another tab's pack is kept, after ours
+    (f"{B}|{B}.{A}", BrowserPacks(None, ()), (), (A,), None, f"{B}|{B}"),  # but not one deleted or closed here
+    (f"{A}|{A}", BrowserPacks(None, ()), (), (A,), None, None),  # nothing left: the cookie goes
+    (f"junk|<x>.{C}", BrowserPacks(A, (A,)), (A,), (), None, f"{A}|{A}.{C}"),  # junk from elsewhere is not copied
+    # 1. Tab A works on A again after tab B started B: a reload brings back A, the pack last worked on.
+    (f"{B}|{B}.{A}", BrowserPacks(A, (A,)), (A,), (), None, f"{A}|{A}.{B}"),
+    # ... and tab A stopping work on A leaves tab B's pack in progress alone.
+    (f"{B}|{B}.{A}", BrowserPacks(None, (A,)), (), (), A, f"{B}|{B}.{A}"),
+    # 2. Tab B still remembers A, which tab A closed (the cookie went); B's "New pack" does not bring A back.
+    (None, BrowserPacks(None, (A,)), (), (), A, None),
+    # ... nor does B starting another pack: only what B worked on goes in.
+    (None, BrowserPacks(C, (C, A)), (C,), (), None, f"{C}|{C}"),
+    (f"|{B}", BrowserPacks(None, (A, B)), (), (), A, f"|{B}"),
+    # A write with nothing new from this tab keeps the cookie's pack in progress.
+    (f"{B}|{B}.{A}", BrowserPacks(A, (A, B)), (), (C,), None, f"{B}|{B}.{A}"),
 ]
 
 
@@ -163,7 +184,7 @@ def test_the_script_writes_the_cookie_in_a_real_browser(tmp_path: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            for before, wanted, dropped, after in SCRIPT_CASES:
+            for before, wanted, touched, dropped, left, after in SCRIPT_CASES:
                 context = browser.new_context()
                 page = context.new_page()
                 page.route("http://evidence.test/**", lambda route: route.fulfill(
@@ -171,7 +192,7 @@ def test_the_script_writes_the_cookie_in_a_real_browser(tmp_path: Path) -> None:
                 page.goto(SITE)
                 if before is not None:
                     page.evaluate("value => { document.cookie = value + '; path=/'; }", f"{COOKIE}={before}")
-                page.set_content(cookie_script(wanted, dropped=dropped, secure=False))
+                page.set_content(cookie_script(wanted, touched=touched, dropped=dropped, left=left, secure=False))
                 cookies = {c["name"]: c for c in context.cookies()}
                 if after is None:
                     assert COOKIE not in cookies, (before, wanted)

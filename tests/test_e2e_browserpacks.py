@@ -164,3 +164,96 @@ def test_new_pack_keeps_it_listed_and_close_takes_it_off_this_browser(
         listing = "\n".join(str(p) for p in shots)
         record_property("screenshots", listing)
         print(f"Screenshots:\n{listing}")
+
+
+def test_a_reload_brings_back_the_pack_last_worked_on_in_any_tab(
+        chromium: Path, app_server: AppServer, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
+    """Tab A builds a pack, tab B starts another, tab A adds again: reloading tab A keeps tab A's pack."""
+    from playwright.sync_api import expect
+
+    store = PackStore(Database(Settings.from_env().database))
+    shots: list[Path] = []
+    try:
+        with browser_page(chromium, tmp_path, "packs-two-tabs", shots) as (page, shot):
+            page.goto(f"{app_server.url}/search?q=burnout")
+            for count in (1, 2):
+                add_first_not_in_pack(page)
+                expect(your_pack(page, count)).to_be_visible()
+            idle(page)
+            first = held(page).current
+            assert first is not None
+
+            tab = page.context.new_page()
+            tab.goto(f"{app_server.url}/pack")
+            expect(tab.get_by_role("button", name="New pack")).to_be_visible()
+            idle(tab)
+            tab.get_by_role("button", name="New pack").click()
+            expect(tab.get_by_text("You have no pack open")).to_be_visible()
+            idle(tab)
+            tab.goto(f"{app_server.url}/search?q=seclusion")
+            add_first_not_in_pack(tab)
+            expect(your_pack(tab, 1)).to_be_visible()
+            idle(tab)
+            second = held(tab).current
+            assert second not in (None, first)
+
+            add_first_not_in_pack(page)  # tab A again
+            expect(your_pack(page, 3)).to_be_visible()
+            idle(page)
+            assert held(page).current == first and set(held(page).tokens) == {first, second}
+            page.reload()
+            expect(your_pack(page, 3)).to_be_visible()
+            shot("1-reloaded")
+            add_first_not_in_pack(page)
+            expect(your_pack(page, 4)).to_be_visible()
+            idle(page)
+            assert len(store.open(first, None).pack.keys) == 4
+            assert len(store.open(second, None).pack.keys) == 1  # nothing went into tab B's pack
+    finally:
+        record_property("screenshots", "\n".join(str(p) for p in shots))
+
+
+def test_a_pack_closed_in_one_tab_is_not_brought_back_by_another(
+        chromium: Path, app_server: AppServer, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
+    """Tab B still remembers the pack tab A closed; pressing "New pack" in tab B does not list it again."""
+    from playwright.sync_api import expect
+
+    shots: list[Path] = []
+    try:
+        with browser_page(chromium, tmp_path, "packs-closed-elsewhere", shots) as (page, shot):
+            page.goto(f"{app_server.url}/search?q=burnout")
+            add_first_not_in_pack(page)
+            expect(your_pack(page, 1)).to_be_visible()
+            idle(page)
+            closed = held(page).current
+            assert closed is not None
+
+            tab = page.context.new_page()
+            tab.goto(f"{app_server.url}/search?q=burnout")
+            expect(your_pack(tab, 1)).to_be_visible()  # tab B's session holds the pack too
+            idle(tab)
+
+            page.goto(f"{app_server.url}/pack")
+            expect(page.get_by_role("button", name="Close this pack")).to_be_visible()
+            idle(page)
+            page.get_by_role("button", name="Close this pack").click()
+            expect(page.get_by_text("took it off this browser's list")).to_be_visible()
+            idle(page)
+            assert COOKIE not in {c["name"] for c in page.context.cookies()}
+
+            tab.get_by_test_id("stSidebarNav").get_by_role("link", name="Evidence pack").click()
+            expect(tab.get_by_role("button", name="New pack")).to_be_visible()
+            idle(tab)
+            tab.get_by_role("button", name="New pack").click()
+            expect(tab.get_by_text("You have no pack open")).to_be_visible()
+            idle(tab)
+            assert held(tab) == BrowserPacks()
+
+            fresh = page.context.new_page()
+            fresh.goto(f"{app_server.url}/pack")
+            expect(fresh.get_by_text("You have no pack open")).to_be_visible()
+            idle(fresh)
+            expect(my_packs(fresh)).to_have_count(0)
+            shot("1-fresh-tab")
+    finally:
+        record_property("screenshots", "\n".join(str(p) for p in shots))

@@ -188,6 +188,9 @@ try:
         current = ui.refresh_pack()
 except (PackNotFound, PackAccessDenied) as error:
     st.warning(ui.plain(str(error)), icon=":material/link_off:")
+    if ui.waiting_for_sign_in() and ui.librarian() is None:  # a reload forgot the password sign-in
+        st.page_link("views/librarian.py", label="Sign in on the Librarian page to carry on with it",
+                     icon=":material/login:", width="content")
     current = None
     ui.forget_pack()
 if current is not None:

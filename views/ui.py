@@ -227,6 +227,10 @@ _BROWSER = "pack_browser"  # BrowserPacks: the edit links this browser holds, mo
 _DROPPED = "pack_dropped"  # edit links this session took off the browser's list (deleted, closed)
 _COOKIE_READ = "pack_cookie_read"  # the cookie was read at the start of this browser session
 _COOKIE_WRITTEN = "pack_cookie_written"  # the cookie's value as this session last read or wrote it
+_TOUCHED = "pack_touched"  # edit links this tab opened, started or changed since it last wrote the cookie
+_LEFT = "pack_left"  # the pack this tab stopped working on since it last wrote the cookie
+_LOCKED = "pack_locked"  # the cookie's pack in progress, kept but not opened: its owner must sign in first
+_NOTICE = "pack_notice"  # a plain sentence for the next page: what happened to the pack in progress
 RESEED = "pack_reseed"  # the pack page must refill its widgets from the saved pack
 
 
@@ -244,26 +248,66 @@ def current_pack() -> StoredPack | None:
     return st.session_state.get(_CURRENT)
 
 
-def remember_pack(stored: StoredPack, *, switched: bool = True) -> StoredPack:
-    """Make `stored` the pack in progress (`switched`: the page refills its widgets from it)."""
+def remember_pack(stored: StoredPack, *, switched: bool = True, worked_on: bool = True) -> StoredPack:
+    """Make `stored` the pack in progress (`switched`: the page refills its widgets from it;
+    `worked_on`: opened, started or changed here, so the cookie's pack in progress again; not when
+    it was only read again)."""
     previous = current_pack()
     st.session_state[_CURRENT] = stored
     st.session_state[_BROWSER] = browser_packs().opened(stored.edit_token)
+    st.session_state.pop(_LOCKED, None)
+    if worked_on:
+        _touch(stored.edit_token)
     if switched or previous is None or previous.edit_token != stored.edit_token:
         st.session_state[RESEED] = True
     return stored
 
 
+def _touch(edit_token: str) -> None:
+    """This tab worked on `edit_token`'s pack: the next cookie write makes it the pack in progress."""
+    touched = st.session_state.get(_TOUCHED, [])
+    st.session_state[_TOUCHED] = [edit_token, *(t for t in touched if t != edit_token)][:MAX_PACKS]
+
+
+def _drop(edit_token: str) -> None:
+    """Take `edit_token` off this browser's list (and the cookie, at the next write)."""
+    st.session_state[_BROWSER] = browser_packs().forgotten(edit_token)
+    st.session_state[_TOUCHED] = [t for t in st.session_state.get(_TOUCHED, []) if t != edit_token]
+    st.session_state[_DROPPED] = [edit_token, *(t for t in st.session_state.get(_DROPPED, [])
+                                                if t != edit_token)][:MAX_PACKS]
+
+
 def forget_pack(*, from_browser: bool = False) -> None:
     """Stop working on the pack in progress (it stays saved, and listed under "My packs");
-    `from_browser`: also take it off this browser's list (deleted, or closed on a shared computer)."""
+    `from_browser`: also take it off this browser's list (deleted, or closed on a shared computer).
+    With no pack open in this tab, the browser's list is left as it is."""
     stored = st.session_state.pop(_CURRENT, None)
-    packs = browser_packs().closed()
-    if from_browser and stored is not None:
-        packs = packs.forgotten(stored.edit_token)
-        st.session_state[_DROPPED] = [stored.edit_token, *st.session_state.get(_DROPPED, [])][:MAX_PACKS]
-    st.session_state[_BROWSER] = packs
     st.session_state[RESEED] = True
+    st.session_state[_BROWSER] = browser_packs()
+    if stored is None:
+        return
+    st.session_state[_BROWSER] = browser_packs().closed()
+    st.session_state[_LEFT] = stored.edit_token
+    if from_browser:
+        _drop(stored.edit_token)
+
+
+def _lock(stored: StoredPack) -> None:
+    """Signed out with `stored` open: stop showing it, but keep it (and the cookie's pack in progress)
+    for when its owner signs in again."""
+    st.session_state.pop(_CURRENT, None)
+    st.session_state[_LOCKED] = stored.edit_token
+    st.session_state[RESEED] = True
+
+
+def waiting_for_sign_in() -> bool:
+    """Whether this browser's pack in progress is kept but closed until its owner signs in again."""
+    return current_pack() is None and bool(st.session_state.get(_LOCKED))
+
+
+def take_notice() -> str | None:
+    """What happened to the pack in progress that the person did not ask for (said once)."""
+    return st.session_state.pop(_NOTICE, None)
 
 
 def _secure_page() -> bool:
@@ -274,31 +318,52 @@ def keep_browser_packs() -> None:
     """Run on every page before it is drawn (and by the pack page once it has read its address).
 
     On a browser session's first run, with no pack open yet, the packs this browser's cookie names
-    come back: each edit link is checked with the pack store (one that no longer opens a pack for
-    this person, deleted or someone else's, is dropped without a word) and the first, if it was in
-    progress, is opened again.  Then, whenever this session's list differs from the cookie, a
-    script writes the cookie (library/browserpacks.py: only edit links go into it)."""
+    come back: each edit link is checked with the pack store (a deleted one, or one that never was,
+    is dropped without a word) and the first, if it was in progress, is opened again.  A pack only
+    its owner may change, signed in (a librarian signed in with the password, which a reload
+    forgets), is kept in the cookie but not opened until they sign in again.  Then, whenever this
+    tab changed its pack in progress or its list, a script writes the cookie
+    (library/browserpacks.py: only edit links go into it; it merges with what other tabs wrote)."""
     if _COOKIE_READ not in st.session_state:
         st.session_state[_COOKIE_READ] = True
         held = BrowserPacks.from_cookies(st.context.cookies, secure=_secure_page())
         st.session_state[_COOKIE_WRITTEN] = held.value()
         if held.tokens and current_pack() is None and not pack_links():
             _bring_back(held)
-    wanted = browser_packs()
-    if wanted.value() != st.session_state.get(_COOKIE_WRITTEN):
-        st.html(cookie_script(wanted, dropped=st.session_state.get(_DROPPED, []), secure=_secure_page()),
-                unsafe_allow_javascript=True)
+    locked = st.session_state.get(_LOCKED)
+    if locked and current_pack() is None and signed_in() is not None:
+        try:  # signed in since: the pack the cookie held comes back
+            opened = _open_library().packs.open(locked, signed_in())
+        except PackAccessDenied:
+            pass  # someone else's: it stays waiting for its owner
+        except PackNotFound:
+            st.session_state.pop(_LOCKED, None)
+            _drop(locked)
+        else:
+            remember_pack(opened, switched=True)
+    wanted, touched, left = browser_packs(), st.session_state.get(_TOUCHED, []), st.session_state.get(_LEFT)
+    if touched or left or wanted.value() != st.session_state.get(_COOKIE_WRITTEN):
+        st.html(cookie_script(wanted, touched=touched, dropped=st.session_state.get(_DROPPED, []), left=left,
+                              secure=_secure_page()), unsafe_allow_javascript=True)
         st.session_state[_COOKIE_WRITTEN] = wanted.value()
+        st.session_state[_TOUCHED] = []
+        st.session_state.pop(_LEFT, None)
 
 
 def _bring_back(held: BrowserPacks) -> None:
     store, who = _open_library().packs, signed_in()
-    packs = held.keeping(summary.edit_token for summary in store.held(held.tokens, who))
+    packs = held.keeping(store.existing(held.tokens))
+    for token in held.tokens:
+        if token not in packs.tokens:  # deleted: off the cookie at the next write
+            st.session_state[_DROPPED] = [token, *st.session_state.get(_DROPPED, [])][:MAX_PACKS]
     current = None
     if packs.current is not None:
         try:
             current = store.open(packs.current, who)
-        except (PackNotFound, PackAccessDenied):  # deleted or taken in the moment between
+        except PackAccessDenied:  # its owner must sign in first: kept, not opened
+            st.session_state[_LOCKED] = packs.current
+        except PackNotFound:  # deleted in the moment between
+            st.session_state[_DROPPED] = [packs.current, *st.session_state.get(_DROPPED, [])][:MAX_PACKS]
             packs = packs.forgotten(packs.current)
     st.session_state[_BROWSER] = packs
     if current is not None:
@@ -318,12 +383,15 @@ def refresh_pack() -> StoredPack | None:
         return None
     try:
         fresh = library().packs.open(stored.edit_token, signed_in())
-    except (PackNotFound, PackAccessDenied):
-        forget_pack()
+    except PackNotFound:
+        forget_pack(from_browser=True)
+        raise
+    except PackAccessDenied:
+        _lock(stored)
         raise
     if fresh.revision != stored.revision:
         st.session_state[RESEED] = True
-    return remember_pack(fresh, switched=False)
+    return remember_pack(fresh, switched=False, worked_on=False)
 
 
 def start_pack(pack: Pack, style: str = "apa") -> StoredPack:
@@ -352,8 +420,11 @@ def change_pack(edit: Callable[[Pack], Pack], *, style: str | None = None) -> St
         try:
             return remember_pack(lib.packs.save(stored.edit_token, pack, who=who, style=style,
                                             revision=stored.revision), switched=False)
-        except (PackNotFound, PackAccessDenied):
-            forget_pack()  # deleted in another window, or signed out: the next change starts a new pack
+        except PackNotFound:
+            forget_pack(from_browser=True)  # deleted in another window: off this browser's list too
+            raise
+        except PackAccessDenied:
+            _lock(stored)
             raise
         except PackConflict:
             if attempt == 2:
@@ -373,9 +444,31 @@ def in_pack(key: str) -> bool:
     return stored is not None and key in stored.pack.keys
 
 
+PACK_DELETED = "Your pack was deleted in another window, so a new pack was started with this reference."
+PACK_NEEDS_SIGN_IN = ("Your pack in progress can only be changed once you sign in again (on the Librarian page), "
+                      "so a new pack was started with this reference. Sign in to carry on with the earlier one.")
+
+
 def add_to_pack(key: str, *, note: str = "", search: Search | None = None) -> None:
-    """Add a reference found by `search` (None: chosen one by one, from its own page)."""
-    change_pack(lambda pack: drafts.add_reference(pack, key, note=note, search=search, one_by_one=search is None))
+    """Add a reference found by `search` (None: chosen one by one, from its own page).
+
+    When the pack in progress was deleted in another window, or needs its owner to sign in again,
+    the reference goes into a new pack and the next page says so (`take_notice`)."""
+    def edit(pack: Pack) -> Pack:
+        return drafts.add_reference(pack, key, note=note, search=search, one_by_one=search is None)
+
+    if waiting_for_sign_in():
+        start_pack(edit(drafts.new_pack()))
+        st.session_state[_NOTICE] = PACK_NEEDS_SIGN_IN
+        return
+    try:
+        change_pack(edit)
+    except PackNotFound:
+        start_pack(edit(drafts.new_pack()))
+        st.session_state[_NOTICE] = PACK_DELETED
+    except PackAccessDenied:
+        start_pack(edit(drafts.new_pack()))
+        st.session_state[_NOTICE] = PACK_NEEDS_SIGN_IN
 
 
 def remove_from_pack(key: str) -> None:
@@ -541,6 +634,9 @@ def edit_link(key: str) -> None:
 
 def pack_link() -> None:
     """'Your pack: 2 references', in the page itself (not only the sidebar, which a phone hides)."""
+    said = take_notice()
+    if said:
+        st.info(said, icon=":material/info:")  # fixed text, never what a person typed
     count = pack_size()
     if count:
         st.page_link("views/pack.py", label=f"Your pack: {count} reference{'s' if count != 1 else ''}",
