@@ -234,24 +234,32 @@ def test_an_untouched_pack_is_empty(pack: Pack, empty: bool) -> None:
 
 
 def test_an_uploaded_pack_keeps_no_web_address_for_a_reference_the_library_lacks() -> None:
-    from library.packs import Snapshot
+    """An uploaded pack's details of a work this collection holds come from the collection; a work
+    it does not hold (an unknown key, or a key that here names a different work) keeps the details
+    saved in the file, but never their web address."""
+    from dataclasses import replace as dc_replace
 
-    here = Snapshot.from_details(title="Old title", year=1998, url="https://evil.example/here")
-    elsewhere = Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"), ("doi", "10.5555/x"),
-                                  ("url", "https://evil.example/away")))
-    pack = Pack(title="T", references=(PackReference("felitti1998relationship", "n", snapshot=here),
-                                       PackReference("elsewhere2020", "n", snapshot=elsewhere)))
     from library import Library, Settings
+    from library.packs import Snapshot
 
     from .conftest import REPO
 
     library = Library(Settings.from_env(references_dir=REPO / "references"), sync=False)
-    records = library.get_many(pack.keys)
-    safe = drafts.from_upload(pack, records)
-    assert safe.references[0].snapshot == Snapshot.from_record(records["felitti1998relationship"])  # type: ignore[arg-type]
-    assert safe.references[1].snapshot == Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"),
-                                                            ("doi", "10.5555/x")))
-    assert [r.note for r in safe.references] == ["n", "n"]
+    felitti = library.get("felitti1998relationship")
+    same_work = Snapshot.from_record(felitti)
+    same_work = dc_replace(same_work, fields=(*same_work.fields, ("url", "https://evil.example/here")))
+    other_work = Snapshot.from_details(title="Old title", year=1998, url="https://evil.example/other")
+    elsewhere = Snapshot("misc", (("title", "A work from elsewhere"), ("year", "2020"), ("doi", "10.5555/x"),
+                                  ("url", "https://evil.example/away")))
+    for snapshot, kept in ((same_work, Snapshot.from_record(felitti)),
+                           (other_work, Snapshot.from_details(title="Old title", year=1998))):
+        pack = Pack(title="T", references=(PackReference("felitti1998relationship", "n", snapshot=snapshot),
+                                           PackReference("elsewhere2020", "n", snapshot=elsewhere)))
+        safe = drafts.from_upload(pack, library.get_many(pack.keys))
+        assert safe.references[0].snapshot == kept
+        assert safe.references[1].snapshot == Snapshot("misc", (("title", "A work from elsewhere"),
+                                                                ("year", "2020"), ("doi", "10.5555/x")))
+        assert [r.note for r in safe.references] == ["n", "n"]
 
 
 # The pack's boxes now (title, ask), one person's edit of one box made from an older version
