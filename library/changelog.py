@@ -163,9 +163,11 @@ class ChangeLogIndex:
 
     # ------------------------------------------------------------ reading
     def recent(self, limit: int = 200, *, who: str | None = None, key: str | None = None,
-               action: str | None = None) -> list[Change]:
-        """The newest changes first, only one person's, one reference's or one action's when asked."""
-        self.sync()
+               action: str | None = None, catch_up: bool = True) -> list[Change]:
+        """The newest changes first, only one person's, one reference's or one action's when asked.
+        `catch_up=False` when the caller has just called `sync` (one page drawing both lists)."""
+        if catch_up:
+            self.sync()
         query = select(change_log).order_by(change_log.c.position.desc()).limit(max(1, min(limit, 10_000)))
         if who:
             query = query.where(change_log.c.who == who)
@@ -176,9 +178,10 @@ class ChangeLogIndex:
         with self.database.read() as connection:
             return [_change(row) for row in connection.execute(query).mappings()]
 
-    def people(self) -> list[str]:
+    def people(self, *, catch_up: bool = True) -> list[str]:
         """Everyone the log names, alphabetically."""
-        self.sync()
+        if catch_up:
+            self.sync()
         with self.database.read() as connection:
             return sorted(connection.execute(select(change_log.c.who).distinct()).scalars().all(), key=str.casefold)
 

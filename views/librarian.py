@@ -601,11 +601,12 @@ def change_log() -> None:
     # The change log's index in the shared database (library/changelog.py), in step with changes.jsonl.
     c1, c2 = st.columns(2)
     # None stands for everyone, so that a librarian who signed in as "Everyone" can still be chosen.
-    person = c1.selectbox("Changes made by", [None, *lib.changes.people()], key="log_who",
+    lib.changes.sync()  # once for the whole view: the people and the changes below read the same index
+    person = c1.selectbox("Changes made by", [None, *lib.changes.people(catch_up=False)], key="log_who",
                           format_func=lambda who: "Everyone" if who is None else who)
     log_key = c2.text_input("Reference key", key="log_key", max_chars=200, placeholder="All references").strip()
     shown = int(st.session_state.get("log_shown", LOG_PAGE))
-    changes = lib.changes.recent(shown + 1, who=person, key=log_key or None)
+    changes = lib.changes.recent(shown + 1, who=person, key=log_key or None, catch_up=False)
     if not changes:
         st.info("No changes match." if person is not None or log_key else "No changes have been recorded yet.")
         return

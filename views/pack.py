@@ -15,8 +15,8 @@ import streamlit as st
 
 from library import LibraryError, drafts
 from library.citations import STYLES
-from library.errors import (FieldConflict, MessageConflict, PackAccessDenied, PackDoesNotFit, PackError, PackNotFound,
-                            PackWithdrawn)
+from library.errors import (FieldConflict, MessageConflict, PackAccessDenied, PackConflict, PackDoesNotFit, PackError,
+                            PackNotFound, PackWithdrawn)
 from library.exporters import EXPORTERS, file_name
 from library.onepage import PackPreview
 from library.owners import describe_owner
@@ -296,19 +296,30 @@ def upload_pack() -> None:
 
 
 # What the advocate types: each box saves just itself, from what it showed (see ui.change_pack).
-def save_field(widget: str, edit: drafts.FieldEdit) -> None:
-    held = field_conflicts(ui.current_pack())
+def save_edit(edit: Callable[[Pack], Pack], conflict_type: type[PackConflict],
+              hold: Callable[[PackConflict], None]) -> StoredPack | None:
+    """Save one box's edit.  A conflict of `conflict_type` is handed to `hold`, which keeps the
+    person's text in the form until they choose; any other refusal is said; either way the boxes
+    are refilled from the saved pack.  None when nothing was saved."""
     try:
-        ui.change_pack(lambda pack: drafts.edited(pack, fields=[edit]))
-    except FieldConflict as conflict:
-        held[widget] = (edit.after, str(conflict), conflict.theirs)  # kept in the box until they choose
-        st.session_state[ui.RESEED] = True
-        return
+        return ui.change_pack(edit)
+    except conflict_type as conflict:
+        hold(conflict)
     except LibraryError as error:
         notice("error", str(error))
-        st.session_state[ui.RESEED] = True
-        return
-    held.pop(widget, None)
+    st.session_state[ui.RESEED] = True
+    return None
+
+
+def save_field(widget: str, edit: drafts.FieldEdit) -> None:
+    held = field_conflicts(ui.current_pack())
+
+    def hold(conflict: PackConflict) -> None:
+        assert isinstance(conflict, FieldConflict)
+        held[widget] = (edit.after, str(conflict), conflict.theirs)  # kept in the box until they choose
+
+    if save_edit(lambda pack: drafts.edited(pack, fields=[edit]), FieldConflict, hold) is not None:
+        held.pop(widget, None)
 
 
 def typed(widget: str, field: str, key: str = "") -> None:
@@ -350,16 +361,14 @@ def box(index: int) -> drafts.MessageSlot:
 def save_message(edit: drafts.MessageEdit) -> None:
     """Save one key message's edit; a conflict keeps the person's text in the form."""
     stored = ui.current_pack()
-    try:
-        saved = ui.change_pack(lambda pack: drafts.edited(pack, messages=[edit]))
-    except MessageConflict as conflict:
+
+    def hold(conflict: PackConflict) -> None:
+        assert isinstance(conflict, MessageConflict)
         target = None if conflict.theirs is None else drafts.MessageSlot.of(conflict.theirs, conflict.theirs_keys)
         conflicts_in(stored).append((edit.after, str(conflict), target))
-        st.session_state[ui.RESEED] = True
-        return
-    except LibraryError as error:
-        notice("error", str(error))
-        st.session_state[ui.RESEED] = True
+
+    saved = save_edit(lambda pack: drafts.edited(pack, messages=[edit]), MessageConflict, hold)
+    if saved is None:
         return
     # Empty messages are dropped and the rest move up, another window's may have moved too: the
     # boxes are refilled whenever they differ, so each shows its own message.
